@@ -1,0 +1,3 @@
+module github.com/govs/gvs
+
+go 1.26

@@ -1,0 +1,415 @@
+package ipvs
+
+import (
+	"sync/atomic"
+)
+
+// PacketInfo is what the state machines need from a packet besides its flow.
+type PacketInfo struct {
+	TCPFlags uint8 // TCP header flag byte (FIN, SYN, RST, ACK...)
+	// SCTPChunk is the first chunk's type, or ABORT when a COOKIE ECHO or
+	// COOKIE ACK is followed by an ABORT in the same packet (IPVS looks at both).
+	SCTPChunk uint8
+	Bytes     uint32 // length counted in the byte statistics (the IP packet)
+}
+
+// Action is what the data path must do with a packet.
+type Action uint8
+
+const (
+	// ActionPass: the packet belongs to no virtual service; leave it to the kernel.
+	ActionPass Action = iota
+	// ActionForward: send it to the real server in the verdict (client
+	// side), or rewrite its source to the service (NAT reply).
+	ActionForward
+	// ActionDrop: drop it and count Reason.
+	ActionDrop
+	// ActionReject: no real server may take the connection; answer the
+	// client with ICMP port unreachable, as IPVS does (ip_vs_leave).
+	ActionReject
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionPass:
+		return "pass"
+	case ActionForward:
+		return "forward"
+	case ActionDrop:
+		return "drop"
+	case ActionReject:
+		return "reject"
+	}
+	return "?"
+}
+
+// DropReason says why the engine refused a packet. The data path counts them.
+type DropReason uint8
+
+const (
+	DropNone DropReason = iota
+	// DropNoConn: a packet of a virtual service that matches no connection
+	// and cannot start one (a TCP segment without SYN, say). The data
+	// path may answer with a TCP reset.
+	DropNoConn
+	// DropNoDest: the connection's real server was deleted.
+	DropNoDest
+	// DropTableFull: the connection table is at its cap.
+	DropTableFull
+	// DropDefense: drop_packet defense while overloaded.
+	DropDefense
+	// DropSourceLimit: the client has reached the per-source limit.
+	DropSourceLimit
+	// DropPersistence: the persistence engine refused the packet.
+	DropPersistence
+	// DropNotMasq: a reply through the director for a connection that is not NAT.
+	DropNotMasq
+	NumDropReasons
+)
+
+var dropNames = [NumDropReasons]string{
+	"none", "no_connection", "destination_deleted", "table_full", "defense_drop_packet",
+	"source_limit", "persistence_engine", "reply_not_masq",
+}
+
+func (r DropReason) String() string {
+	if r < NumDropReasons {
+		return dropNames[r]
+	}
+	return "unknown"
+}
+
+// Verdict tells the data path how to forward one packet.
+type Verdict struct {
+	Action Action
+	Reason DropReason
+	// Forwarding holds the method and tunnel settings of the real server.
+	Forwarding
+	DestFamily Family
+	Dest       Addr   // the real server
+	DestPort   uint16 // NAT: new destination port
+	VAddr      Addr   // the virtual address (NAT replies: new source)
+	VPort      uint16 // the virtual port (NAT replies: new source port)
+	DestID     uint32
+	NewConn    bool // the packet created the connection
+}
+
+// Worker is one packet worker's handle on the engine. Each worker owns its
+// counters, so counting a packet touches no shared cache line; readers sum
+// the workers. A Worker must be used by one goroutine at a time.
+type Worker struct {
+	e *Engine
+
+	destSlots []counterSlot
+	destPub   atomic.Pointer[[]counterSlot]
+	svcSlots  []counterSlot
+	svcPub    atomic.Pointer[[]counterSlot]
+	total     counterSlot
+	drops     [NumDropReasons]atomic.Uint64
+
+	rng uint64
+}
+
+// NewWorker registers a packet worker.
+func (e *Engine) NewWorker() *Worker {
+	w := &Worker{e: e, rng: uint64(len(*e.workers.Load())+1) * 0x9e3779b97f4a7c15}
+	e.workersMu.Lock()
+	list := append(append([]*Worker(nil), *e.workers.Load()...), w)
+	e.workers.Store(&list)
+	e.workersMu.Unlock()
+	return w
+}
+
+// Drops returns this worker's drop counts by reason.
+func (w *Worker) Drops() (out [NumDropReasons]uint64) {
+	for i := range out {
+		out[i] = w.drops[i].Load()
+	}
+	return out
+}
+
+func (w *Worker) drop(r DropReason) Verdict {
+	w.drops[r].Store(w.drops[r].Load() + 1)
+	return Verdict{Action: ActionDrop, Reason: r}
+}
+
+// slots returns this worker's counters for a destination and its service,
+// growing the arrays when the registries have grown.
+func (w *Worker) slots(d *Dest) (*counterSlot, *counterSlot) {
+	if int(d.id) >= len(w.destSlots) {
+		n := make([]counterSlot, len(*w.e.destReg.Load())+16)
+		for i := range w.destSlots {
+			n[i].store(w.destSlots[i].read())
+		}
+		w.destSlots = n
+		w.destPub.Store(&n)
+	}
+	sid := d.svc.id
+	if int(sid) >= len(w.svcSlots) {
+		n := make([]counterSlot, len(*w.e.svcReg.Load())+16)
+		for i := range w.svcSlots {
+			n[i].store(w.svcSlots[i].read())
+		}
+		w.svcSlots = n
+		w.svcPub.Store(&n)
+	}
+	return &w.destSlots[d.id], &w.svcSlots[sid]
+}
+
+func (w *Worker) countIn(d *Dest, bytes uint32) {
+	if d == nil || !d.Available() {
+		return
+	}
+	ds, ss := w.slots(d)
+	ds.addIn(uint64(bytes))
+	ss.addIn(uint64(bytes))
+	w.total.addIn(uint64(bytes))
+}
+
+func (w *Worker) countOut(d *Dest, bytes uint32) {
+	if d == nil || !d.Available() {
+		return
+	}
+	ds, ss := w.slots(d)
+	ds.addOut(uint64(bytes))
+	ss.addOut(uint64(bytes))
+	w.total.addOut(uint64(bytes))
+}
+
+func (w *Worker) countConn(d *Dest) {
+	ds, ss := w.slots(d)
+	ds.addConn()
+	ss.addConn()
+	w.total.addConn()
+}
+
+// isNewConnPacket reports whether a packet may start a connection (TCP SYN,
+// SCTP INIT), which is when conn_reuse_mode matters.
+func isNewConnPacket(proto Protocol, pi *PacketInfo) bool {
+	switch proto {
+	case ProtoTCP:
+		return pi.TCPFlags&TCPSyn != 0
+	case ProtoSCTP:
+		return pi.SCTPChunk == SCTPChunkInit
+	}
+	return false
+}
+
+// newConnExpected reports whether a new connection may replace c on a
+// reused client port (is_new_conn_expected).
+func newConnExpected(c *connEntry, mode int) bool {
+	if c.control != 0 {
+		return false
+	}
+	switch c.proto {
+	case ProtoTCP:
+		return c.state == TCPTimeWait ||
+			(mode&2 != 0 && c.state == TCPFinWait && c.flags&ConnNoOutput != 0)
+	case ProtoSCTP:
+		return c.state == SCTPClosed
+	}
+	return false
+}
+
+// In handles a packet from a client towards a virtual service (IPVS's
+// ip_vs_in): it follows an existing connection or schedules a new one.
+// now is the engine clock (Engine.Now), read once per batch by the caller.
+func (w *Worker) In(f *Flow, pi *PacketInfo, now int64) Verdict {
+	e := w.e
+	h := e.table.hashKey(f.Protocol, f.Family, &f.Src, f.SrcPort, false)
+	sh, _ := e.table.shardOf(h)
+	tag := uint32(h)
+	opts := e.opts.Load()
+
+	sh.mu.Lock()
+	idx := sh.findIn(tag, f)
+	if idx != 0 && opts.ConnReuseMode != 0 && isNewConnPacket(f.Protocol, pi) {
+		c := sh.entry(idx)
+		d := e.dest(c.destID)
+		// A SYN on a reused port: start over rather than stall (IPVS drops
+		// the SYN when conntrack is in use, and the client waits a second).
+		if (opts.ExpireNodestConn && d != nil && (d.Weight() == 0 || !d.Available())) ||
+			newConnExpected(c, opts.ConnReuseMode) {
+			ctl := e.unlinkConn(sh, idx, true)
+			sh.mu.Unlock()
+			e.dropControl(ctl)
+			return w.schedule(f, pi, now, opts, h)
+		}
+	}
+	if idx == 0 {
+		sh.mu.Unlock()
+		return w.schedule(f, pi, now, opts, h)
+	}
+	c := sh.entry(idx)
+	d := e.dest(c.destID)
+	if d != nil && !d.Available() {
+		var ctl ConnRef
+		if opts.ExpireNodestConn {
+			ctl = e.unlinkConn(sh, idx, true)
+		}
+		sh.mu.Unlock()
+		e.dropControl(ctl)
+		return w.drop(DropNoDest)
+	}
+	w.countIn(d, pi.Bytes)
+	e.transition(c, dirInput, pi, d)
+	c.expires = now + int64(c.timeout)*1e6
+	c.inPkts++
+	v := verdictOf(c, d)
+	sh.mu.Unlock()
+	return v
+}
+
+// Out handles a packet from a real server towards a client: a NAT reply
+// is translated back to the virtual service (ip_vs_out).
+func (w *Worker) Out(f *Flow, pi *PacketInfo, now int64) Verdict {
+	e := w.e
+	h := e.table.hashKey(f.Protocol, f.Family, &f.Dst, f.DstPort, false)
+	sh, _ := e.table.shardOf(h)
+	sh.mu.Lock()
+	idx := sh.findOut(uint32(h), f)
+	if idx == 0 {
+		sh.mu.Unlock()
+		return Verdict{Action: ActionPass}
+	}
+	c := sh.entry(idx)
+	if c.flags.Method() != Masq {
+		sh.mu.Unlock()
+		return Verdict{Action: ActionPass}
+	}
+	d := e.dest(c.destID)
+	w.countOut(d, pi.Bytes)
+	e.transition(c, dirOutput, pi, d)
+	c.expires = now + int64(c.timeout)*1e6
+	v := verdictOf(c, d)
+	sh.mu.Unlock()
+	return v
+}
+
+// Related finds the connection an ICMP error refers to, without changing
+// its state or timer. inner is the embedded packet's flow as it was sent:
+// for an error from the client side (fromClient) it is a packet the
+// director forwarded to the client, i.e. a reply (server to client); for an
+// error from a real server it is a packet the client sent.
+func (w *Worker) Related(inner *Flow, fromClient bool, bytes uint32) Verdict {
+	e := w.e
+	var f Flow
+	if fromClient {
+		// the embedded packet went VIP(or RIP) -> client; look up as the client's flow
+		f = Flow{Family: inner.Family, Protocol: inner.Protocol, Src: inner.Dst, Dst: inner.Src, SrcPort: inner.DstPort, DstPort: inner.SrcPort, Mark: inner.Mark}
+	} else {
+		f = *inner
+	}
+	h := e.table.hashKey(f.Protocol, f.Family, &f.Src, f.SrcPort, false)
+	sh, _ := e.table.shardOf(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if fromClient {
+		if idx := sh.findIn(uint32(h), &f); idx != 0 {
+			c := sh.entry(idx)
+			d := e.dest(c.destID)
+			w.countIn(d, bytes)
+			return verdictOf(c, d)
+		}
+		return Verdict{Action: ActionPass}
+	}
+	// From a real server: the embedded packet is client -> RIP (NAT) as the
+	// server received it; find it by the out direction.
+	out := Flow{Family: f.Family, Protocol: f.Protocol, Src: f.Dst, Dst: f.Src, SrcPort: f.DstPort, DstPort: f.SrcPort}
+	if idx := sh.findOut(uint32(h), &out); idx != 0 {
+		c := sh.entry(idx)
+		if c.flags.Method() != Masq {
+			return Verdict{Action: ActionPass}
+		}
+		d := e.dest(c.destID)
+		w.countOut(d, bytes)
+		return verdictOf(c, d)
+	}
+	return Verdict{Action: ActionPass}
+}
+
+func verdictOf(c *connEntry, d *Dest) Verdict {
+	v := Verdict{
+		Action: ActionForward, DestFamily: c.daf, Dest: c.daddr, DestPort: c.dport,
+		VAddr: c.vaddr, VPort: c.vport, DestID: c.destID,
+	}
+	if d != nil {
+		v.Forwarding = *d.fwd.Load()
+	}
+	v.Method = c.flags.Method()
+	return v
+}
+
+// transition runs the protocol state machine for one packet and keeps the
+// destination's ActiveConn/InActConn in step (set_tcp_state and friends).
+func (e *Engine) transition(c *connEntry, dir direction, pi *PacketInfo, d *Dest) {
+	if c.flags&ConnNoOutput != 0 {
+		if dir == dirOutput {
+			c.flags &^= ConnNoOutput
+		} else {
+			dir = dirInputOnly
+		}
+	}
+	var next uint8
+	switch c.proto {
+	case ProtoTCP:
+		tbl := &tcpStatesNormal
+		if e.defense.secureTCP.Load() {
+			tbl = &tcpStatesSecure
+		}
+		next = nextTCPState(tbl, dir, c.state, pi.TCPFlags)
+	case ProtoSCTP:
+		next = nextSCTPState(dir, c.state, pi.SCTPChunk)
+	default:
+		next = c.state
+	}
+	if next != c.state && d != nil {
+		active := stateActive(c.proto, next)
+		if c.flags&ConnInactive == 0 && !active {
+			d.setActive(false)
+			c.flags |= ConnInactive
+		} else if c.flags&ConnInactive != 0 && active {
+			d.setActive(true)
+			c.flags &^= ConnInactive
+		}
+	}
+	c.state = next
+	c.timeout = e.timeouts.Load().forState(c.proto, next)
+}
+
+// unlinkConn removes entry idx from its shard (locked by the caller) and
+// releases what it holds. It returns the template the entry was
+// controlled by, whose count the caller drops after unlocking (one shard
+// lock at a time, so shards never deadlock).
+func (e *Engine) unlinkConn(sh *shard, idx uint32, inWheel bool) ConnRef {
+	c := sh.entry(idx)
+	if c.flags&connUnhashed == 0 {
+		sh.indexDelete(c.hash, idx)
+	}
+	if inWheel {
+		sh.wheelRemove(idx, c)
+	}
+	if d := e.dest(c.destID); d != nil {
+		d.unbindConn(c.flags&ConnTemplate != 0, c.flags&ConnInactive != 0)
+	}
+	if c.flags&connSrcCounted != 0 {
+		e.sources.release(c.af, c.caddr)
+	}
+	ctl := c.control
+	sh.release(idx)
+	e.table.count.Add(-1)
+	return ctl
+}
+
+// dropControl releases one controlled connection's hold on its template.
+func (e *Engine) dropControl(ref ConnRef) {
+	if ref == 0 {
+		return
+	}
+	sh := &e.table.shards[ref.shard()]
+	sh.mu.Lock()
+	if c := sh.entry(ref.index()); c.nControl > 0 {
+		c.nControl--
+	}
+	sh.mu.Unlock()
+}
