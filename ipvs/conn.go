@@ -21,24 +21,36 @@ func (f ConnFlags) Method() ForwardMethod { return ForwardMethod(f & connFwdMask
 // connEntry is one connection or persistence template. Entries live in
 // per-shard slabs, are addressed by index, hold no Go pointers (the garbage
 // collector never scans them) and are guarded by their shard's lock.
+//
+// The layout is 128 bytes, two cache lines: everything a client packet of
+// an established connection reads or writes (key, state, timer, counters'
+// destination) is in the first line, so the common case costs one index
+// slot and one line. The second line holds what replies, expiry and
+// persistence need.
 type connEntry struct {
-	caddr, vaddr, daddr Addr
-	cport, vport, dport uint16
-	proto               Protocol
-	af                  Family // client and service family
-	daf                 Family // destination family (differs for mixed-family tunnels)
-	state               uint8
-	flags               ConnFlags
-	wslot               uint16 // timer wheel slot the entry is linked into
-	destID              uint32 // 0 = none (bypass)
-	control             ConnRef
-	nControl            uint32 // templates: connections that point here
-	timeout             uint32 // milliseconds, the current state's timeout
-	expires             int64  // engine clock, nanoseconds
-	wprev, wnext        uint32 // wheel list links (index+1, 0 = none)
-	hash                uint32 // low 32 bits of the key hash
-	inPkts              uint32
-	fwmark              uint32
+	// first cache line: the in-lookup and the per-packet update
+	caddr, vaddr Addr
+	cport, vport uint16
+	proto        Protocol
+	af           Family // client and service family
+	state        uint8
+	daf          Family // destination family (differs for mixed-family tunnels)
+	flags        ConnFlags
+	dport        uint16
+	destID       uint32 // 0 = none (bypass)
+	expires      uint32 // expiry, in wheel ticks (low 32 bits of clock>>tickShift)
+	timeout      uint32 // milliseconds, the current state's timeout
+	wtick        uint32 // wheel tick the entry is linked at
+	inPkts       uint32
+
+	// second cache line
+	daddr        Addr
+	control      ConnRef
+	nControl     uint32 // templates: connections that point here
+	wprev, wnext uint32 // wheel list links (index+1, 0 = none)
+	hash         uint32 // low 32 bits of the key hash
+	fwmark       uint32
+	_            [24]byte
 }
 
 // ConnRef names a connection entry engine-wide: shard in the top bits,
@@ -85,7 +97,7 @@ type ConnInfo struct {
 }
 
 func (c *connEntry) info(ref ConnRef, now int64) ConnInfo {
-	left := c.expires - now
+	left := int64(int32(c.expires-uint32(now>>tickShift)))<<tickShift - now&(Tick-1)
 	if left < 0 {
 		left = 0
 	}

@@ -761,4 +761,3 @@ func (e *Engine) zeroService(s *Service) {
 		d.stats.reset(e.rawDestCounters(d.id))
 	}
 }
-

@@ -41,13 +41,13 @@ func init() {
 }
 
 var (
-	vip     = netip.MustParseAddr("10.0.0.1")
-	client  = netip.MustParseAddr("192.0.2.10")
-	rs1     = netip.MustParseAddr("10.1.0.1")
-	rs2     = netip.MustParseAddr("10.1.0.2")
-	tcpSvc  = ServiceKey{Protocol: ProtoTCP, Addr: vip, Port: 80}
-	udpSvc  = ServiceKey{Protocol: ProtoUDP, Addr: vip, Port: 53}
-	second  = int64(1e9)
+	vip    = netip.MustParseAddr("10.0.0.1")
+	client = netip.MustParseAddr("192.0.2.10")
+	rs1    = netip.MustParseAddr("10.1.0.1")
+	rs2    = netip.MustParseAddr("10.1.0.2")
+	tcpSvc = ServiceKey{Protocol: ProtoTCP, Addr: vip, Port: 80}
+	udpSvc = ServiceKey{Protocol: ProtoUDP, Addr: vip, Port: 53}
+	second = int64(1e9)
 )
 
 func newTestEngine(t testing.TB, opts *Options) (*Engine, *Worker) {

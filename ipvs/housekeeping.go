@@ -66,11 +66,11 @@ func (e *Engine) sweepShard(sh *shard, now int64) {
 				next := c.wnext
 				c.wprev, c.wnext = 0, 0
 				switch {
-				case c.expires > now:
+				case int32(c.expires-uint32(nowTick)) > 0:
 					sh.wheelAdd(idx, c)
 				case c.flags&ConnTemplate != 0 && c.nControl > 0:
 					// still controls connections: look again later (IPVS: 60 s)
-					c.expires = now + templateRecheckMS*1e6
+					c.expires = expiryTick(now, templateRecheckMS)
 					sh.wheelAdd(idx, c)
 				default:
 					if ctl := e.unlinkConn(sh, idx, false); ctl != 0 {

@@ -118,7 +118,7 @@ func (w *Worker) schedule(f *Flow, pi *PacketInfo, now int64, opts *Options, h u
 	w.countConn(dest)
 	w.countIn(dest, pi.Bytes)
 	e.transition(c, dirInput, pi, dest)
-	c.expires = now + int64(c.timeout)*1e6
+	c.expires = expiryTick(now, c.timeout)
 	c.inPkts = 1
 	sh.wheelAdd(idx, c)
 	v := verdictOf(c, dest)
@@ -180,7 +180,7 @@ func (w *Worker) persistentDest(svc *Service, p *serviceParams, f *Flow, now int
 		c := sh.entry(idx)
 		c.nControl++
 		c.timeout = timeout
-		c.expires = now + int64(timeout)*1e6
+		sh.wheelRefresh(idx, c, expiryTick(now, timeout))
 		sh.mu.Unlock()
 		return d, makeRef(si, idx), DropNone
 	}
@@ -216,7 +216,7 @@ func (w *Worker) persistentDest(svc *Service, p *serviceParams, f *Flow, now int
 	c.destID = dest.id
 	c.nControl = 1
 	c.timeout = timeout
-	c.expires = now + int64(timeout)*1e6
+	c.expires = expiryTick(now, timeout)
 	dest.bindConn(true, false)
 	sh.indexInsert(tag, idx)
 	sh.wheelAdd(idx, c)

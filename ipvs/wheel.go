@@ -32,15 +32,15 @@ func (s *shard) wheelAdd(idx uint32, e *connEntry) {
 	if w.heads == nil {
 		w.heads = make([]uint32, wheelSize)
 	}
-	t := e.expires >> tickShift
+	t := w.tick + int64(int32(e.expires-uint32(w.tick)))
 	if t < w.tick {
 		t = w.tick
 	}
 	if t >= w.tick+wheelSize {
 		t = w.tick + wheelSize - 1 // beyond the horizon: revisit then
 	}
-	slot := uint16(t & wheelMask)
-	e.wslot = slot
+	slot := t & wheelMask
+	e.wtick = uint32(t)
 	e.wprev = 0
 	e.wnext = w.heads[slot]
 	if e.wnext != 0 {
@@ -53,8 +53,8 @@ func (s *shard) wheelAdd(idx uint32, e *connEntry) {
 func (s *shard) wheelRemove(idx uint32, e *connEntry) {
 	if e.wprev != 0 {
 		s.entry(e.wprev).wnext = e.wnext
-	} else if s.wheel.heads != nil && s.wheel.heads[e.wslot] == idx {
-		s.wheel.heads[e.wslot] = e.wnext
+	} else if s.wheel.heads != nil && s.wheel.heads[e.wtick&wheelMask] == idx {
+		s.wheel.heads[e.wtick&wheelMask] = e.wnext
 	}
 	if e.wnext != 0 {
 		s.entry(e.wnext).wprev = e.wprev
@@ -66,8 +66,8 @@ func (s *shard) wheelRemove(idx uint32, e *connEntry) {
 // the wheel, or 0 and false when no slot before nowTick remains.
 func (s *shard) wheelDue(nowTick int64) (uint32, bool) {
 	w := &s.wheel
-	if w.heads == nil {
-		w.tick = nowTick
+	if w.heads == nil || s.used == 0 {
+		w.tick = nowTick // nothing linked: skip ahead
 		return 0, false
 	}
 	if nowTick-w.tick > wheelSize {
@@ -82,4 +82,21 @@ func (s *shard) wheelDue(nowTick int64) (uint32, bool) {
 	head := w.heads[slot]
 	w.heads[slot] = 0
 	return head, true
+}
+
+// wheelRefresh records a new expiry. Later expiries only store the time (the
+// entry is moved when its slot comes due); an earlier one, after a change to
+// a shorter timeout, moves the entry now so it is not kept too long.
+func (s *shard) wheelRefresh(idx uint32, e *connEntry, expires uint32) {
+	e.expires = expires
+	if int32(expires-e.wtick) < 0 {
+		s.wheelRemove(idx, e)
+		s.wheelAdd(idx, e)
+	}
+}
+
+// expiryTick is the wheel tick at which an entry with timeout ms, refreshed
+// at now, expires (rounded up: never early).
+func expiryTick(now int64, timeoutMS uint32) uint32 {
+	return uint32((now + int64(timeoutMS)*1e6 + Tick - 1) >> tickShift)
 }

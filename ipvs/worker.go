@@ -253,7 +253,7 @@ func (w *Worker) In(f *Flow, pi *PacketInfo, now int64) Verdict {
 	}
 	w.countIn(d, pi.Bytes)
 	e.transition(c, dirInput, pi, d)
-	c.expires = now + int64(c.timeout)*1e6
+	sh.wheelRefresh(idx, c, expiryTick(now, c.timeout))
 	c.inPkts++
 	v := verdictOf(c, d)
 	sh.mu.Unlock()
@@ -280,7 +280,7 @@ func (w *Worker) Out(f *Flow, pi *PacketInfo, now int64) Verdict {
 	d := e.dest(c.destID)
 	w.countOut(d, pi.Bytes)
 	e.transition(c, dirOutput, pi, d)
-	c.expires = now + int64(c.timeout)*1e6
+	sh.wheelRefresh(idx, c, expiryTick(now, c.timeout))
 	v := verdictOf(c, d)
 	sh.mu.Unlock()
 	return v
@@ -330,11 +330,16 @@ func (w *Worker) Related(inner *Flow, fromClient bool, bytes uint32) Verdict {
 
 func verdictOf(c *connEntry, d *Dest) Verdict {
 	v := Verdict{
-		Action: ActionForward, DestFamily: c.daf, Dest: c.daddr, DestPort: c.dport,
+		Action: ActionForward, DestFamily: c.daf, DestPort: c.dport,
 		VAddr: c.vaddr, VPort: c.vport, DestID: c.destID,
 	}
 	if d != nil {
+		// the destination's address equals c.daddr; reading it from the
+		// (cached) Dest keeps client packets on the entry's first cache line
+		v.Dest = d.addr
 		v.Forwarding = *d.fwd.Load()
+	} else {
+		v.Dest = c.daddr
 	}
 	v.Method = c.flags.Method()
 	return v
