@@ -36,7 +36,10 @@ type shard struct {
 	hashed uint32                  // entries in the index
 	slots  []uint64
 	wheel  wheel
-	_      [64]byte // keep neighbouring shards' locks off this cache line
+	// views of slots and chunks published for lock-free prefetching
+	// (prefetch.go); the locked paths use the fields above
+	view atomic.Pointer[shardView]
+	_    [64]byte // keep neighbouring shards' locks off this cache line
 }
 
 // Table is the sharded connection table.
@@ -100,6 +103,7 @@ func (s *shard) alloc() uint32 {
 		return 0
 	}
 	s.chunks = append(s.chunks, new([chunkSize]connEntry))
+	s.publish()
 	// chain the new chunk's entries, except the first, onto the free list
 	for i := chunkSize - 1; i >= 1; i-- {
 		idx := n + uint32(i) + 1
@@ -124,6 +128,7 @@ func (s *shard) release(idx uint32) {
 func (s *shard) indexInsert(tag, idx uint32) {
 	if s.slots == nil {
 		s.slots = make([]uint64, 16)
+		s.publish()
 	} else if uint64(s.indexCount()+1)*4 > uint64(len(s.slots))*3 {
 		s.indexGrow()
 	}
@@ -144,6 +149,7 @@ func (s *shard) indexCount() uint32 { return s.hashed }
 func (s *shard) indexGrow() {
 	old := s.slots
 	s.slots = make([]uint64, len(old)*2)
+	defer s.publish()
 	mask := uint32(len(s.slots) - 1)
 	for _, v := range old {
 		if v == 0 {
@@ -251,4 +257,14 @@ func (s *shard) findOut(tag uint32, f *Flow) uint32 {
 			}
 		}
 	}
+}
+
+// shardView is an immutable snapshot of a shard's arrays for prefetching.
+type shardView struct {
+	slots  []uint64
+	chunks []*[chunkSize]connEntry
+}
+
+func (s *shard) publish() {
+	s.view.Store(&shardView{slots: s.slots, chunks: s.chunks})
 }

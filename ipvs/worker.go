@@ -215,8 +215,11 @@ func newConnExpected(c *connEntry, mode int) bool {
 // ip_vs_in): it follows an existing connection or schedules a new one.
 // now is the engine clock (Engine.Now), read once per batch by the caller.
 func (w *Worker) In(f *Flow, pi *PacketInfo, now int64) Verdict {
+	return w.in(f, pi, now, w.e.table.hashKey(f.Protocol, f.Family, &f.Src, f.SrcPort, false))
+}
+
+func (w *Worker) in(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 	e := w.e
-	h := e.table.hashKey(f.Protocol, f.Family, &f.Src, f.SrcPort, false)
 	sh, _ := e.table.shardOf(h)
 	tag := uint32(h)
 	opts := e.opts.Load()
@@ -263,8 +266,11 @@ func (w *Worker) In(f *Flow, pi *PacketInfo, now int64) Verdict {
 // Out handles a packet from a real server towards a client: a NAT reply
 // is translated back to the virtual service (ip_vs_out).
 func (w *Worker) Out(f *Flow, pi *PacketInfo, now int64) Verdict {
+	return w.out(f, pi, now, w.e.table.hashKey(f.Protocol, f.Family, &f.Dst, f.DstPort, false))
+}
+
+func (w *Worker) out(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 	e := w.e
-	h := e.table.hashKey(f.Protocol, f.Family, &f.Dst, f.DstPort, false)
 	sh, _ := e.table.shardOf(h)
 	sh.mu.Lock()
 	idx := sh.findOut(uint32(h), f)
