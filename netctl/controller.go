@@ -1,0 +1,64 @@
+package netctl
+
+import (
+	"context"
+	"net"
+	"net/netip"
+)
+
+// Interface is one network interface of the director.
+type Interface struct {
+	Name  string
+	Index int
+	MAC   net.HardwareAddr
+	MTU   int
+	Up    bool
+	Loop  bool
+	Addrs []netip.Prefix
+}
+
+// Route is the kernel's answer to "how do I reach this address".
+type Route struct {
+	Ifindex int
+	Gateway netip.Addr // invalid when the destination is on-link
+	Src     netip.Addr // preferred source address
+	MTU     int        // path MTU if the route has one, else the interface MTU
+	Local   bool       // the destination is an address of this host
+}
+
+// NextHop returns the address whose link-layer address frames must carry.
+func (r Route) NextHop(dst netip.Addr) netip.Addr {
+	if r.Gateway.IsValid() {
+		return r.Gateway
+	}
+	return dst
+}
+
+// Neighbor is a resolved link-layer address.
+type Neighbor struct {
+	Ifindex int
+	Addr    netip.Addr
+	MAC     net.HardwareAddr
+}
+
+// Controller is what GVS asks of the kernel.
+type Controller interface {
+	// Interfaces lists the interfaces of the director's network namespace.
+	Interfaces() ([]Interface, error)
+	// RouteTo looks a destination up in the kernel's routing table.
+	RouteTo(dst netip.Addr) (Route, error)
+	// Neighbor returns the kernel's neighbour entry for addr on ifindex,
+	// if it has a usable one.
+	Neighbor(ifindex int, addr netip.Addr) (Neighbor, bool)
+	// WatchNeighbors calls fn for every neighbour the kernel learns or
+	// changes, until ctx ends.
+	WatchNeighbors(ctx context.Context, fn func(Neighbor)) error
+	// IsLocal reports whether addr is an address of this host.
+	IsLocal(addr netip.Addr) bool
+	// ApplySteering installs (replacing) the rules for the current services.
+	ApplySteering(s Steering) error
+	// RemoveSteering removes every rule GVS installed.
+	RemoveSteering() error
+	// SetSysctl writes a /proc/sys value (e.g. net/ipv4/conf/eth0/accept_local).
+	SetSysctl(path, value string) error
+}

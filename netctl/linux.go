@@ -1,0 +1,168 @@
+//go:build linux
+
+package netctl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Linux is the Controller for the current network namespace.
+type Linux struct {
+	// NFT is the nft binary (default "nft" from PATH).
+	NFT string
+}
+
+// NewLinux returns a Controller for the calling process's network namespace.
+func NewLinux() *Linux { return &Linux{NFT: "nft"} }
+
+func addrOf(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
+}
+
+// Interfaces lists every interface with its addresses.
+func (l *Linux) Interfaces() ([]Interface, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("netctl: list links: %w", err)
+	}
+	var out []Interface
+	for _, link := range links {
+		a := link.Attrs()
+		ifc := Interface{Name: a.Name, Index: a.Index, MAC: a.HardwareAddr, MTU: a.MTU,
+			Up: a.Flags&net.FlagUp != 0 && a.OperState != netlink.OperDown, Loop: a.Flags&net.FlagLoopback != 0}
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+		if err != nil {
+			return nil, fmt.Errorf("netctl: addresses of %s: %w", a.Name, err)
+		}
+		for _, ad := range addrs {
+			ones, _ := ad.Mask.Size()
+			ifc.Addrs = append(ifc.Addrs, netip.PrefixFrom(addrOf(ad.IP), ones))
+		}
+		out = append(out, ifc)
+	}
+	return out, nil
+}
+
+// RouteTo asks the kernel how to reach dst.
+func (l *Linux) RouteTo(dst netip.Addr) (Route, error) {
+	routes, err := netlink.RouteGet(dst.AsSlice())
+	if err != nil {
+		return Route{}, fmt.Errorf("netctl: route to %s: %w", dst, err)
+	}
+	if len(routes) == 0 {
+		return Route{}, fmt.Errorf("netctl: no route to %s", dst)
+	}
+	r := routes[0]
+	out := Route{Ifindex: r.LinkIndex, MTU: r.MTU, Local: r.Type == unix.RTN_LOCAL}
+	if r.Gw != nil {
+		out.Gateway = addrOf(r.Gw)
+	}
+	if r.Src != nil {
+		out.Src = addrOf(r.Src)
+	}
+	if out.MTU == 0 {
+		if link, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+			out.MTU = link.Attrs().MTU
+		}
+	}
+	return out, nil
+}
+
+func usableNeigh(state int) bool {
+	return state&(netlink.NUD_REACHABLE|netlink.NUD_STALE|netlink.NUD_DELAY|netlink.NUD_PROBE|netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0
+}
+
+// Neighbor looks addr up in the kernel's neighbour table.
+func (l *Linux) Neighbor(ifindex int, addr netip.Addr) (Neighbor, bool) {
+	fam := netlink.FAMILY_V4
+	if addr.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	list, err := netlink.NeighList(ifindex, fam)
+	if err != nil {
+		return Neighbor{}, false
+	}
+	for _, n := range list {
+		if addrOf(n.IP) == addr && len(n.HardwareAddr) == 6 && usableNeigh(n.State) {
+			return Neighbor{Ifindex: ifindex, Addr: addr, MAC: n.HardwareAddr}, true
+		}
+	}
+	return Neighbor{}, false
+}
+
+// WatchNeighbors follows the kernel's neighbour updates.
+func (l *Linux) WatchNeighbors(ctx context.Context, fn func(Neighbor)) error {
+	ch := make(chan netlink.NeighUpdate, 256)
+	done := make(chan struct{})
+	if err := netlink.NeighSubscribe(ch, done); err != nil {
+		return fmt.Errorf("netctl: neighbour subscription: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		close(done)
+	}()
+	for u := range ch {
+		if u.Type != unix.RTM_NEWNEIGH || len(u.HardwareAddr) != 6 || !usableNeigh(u.State) {
+			continue
+		}
+		fn(Neighbor{Ifindex: u.LinkIndex, Addr: addrOf(u.IP), MAC: u.HardwareAddr})
+	}
+	return nil
+}
+
+// IsLocal reports whether addr is configured on an interface here.
+func (l *Linux) IsLocal(addr netip.Addr) bool {
+	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if addrOf(a.IP) == addr {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Linux) nft(script string) error {
+	cmd := exec.Command(l.NFT, "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			return fmt.Errorf("netctl: nft not found (install the nftables package): %w", err)
+		}
+		return fmt.Errorf("netctl: nft: %v: %s", err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
+// ApplySteering replaces GVS's nftables table in one transaction.
+func (l *Linux) ApplySteering(s Steering) error { return l.nft(s.Ruleset()) }
+
+// RemoveSteering deletes GVS's table.
+func (l *Linux) RemoveSteering() error { return l.nft(Steering{}.Ruleset()) }
+
+// SetSysctl writes /proc/sys/<path>.
+func (l *Linux) SetSysctl(path, value string) error {
+	p := filepath.Join("/proc/sys", filepath.Clean("/"+path))
+	if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("netctl: sysctl %s=%s: %w", path, value, err)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package netctl
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+)
+
+// Steering says which packets belong to GVS. GVS's packet sockets see every
+// frame before the kernel's ingress hook; these rules then drop, in the
+// kernel, the ones GVS forwards itself, so that:
+//   - the local stack never answers virtual-service traffic (no RST from a
+//     VIP configured on an interface, no forwarding loop for a VIP that is not);
+//   - a real server's NAT reply is never forwarded untranslated by the
+//     kernel, even after GVS forgot its connection (the HOWTO's leaked
+//     replies with the real server's source address);
+//   - ICMP errors from NAT real servers do not leak either.
+//
+// VIP ports without a virtual service stay with the kernel.
+type Steering struct {
+	Interfaces []string
+	Services   []Endpoint // virtual services (Port 0: every port)
+	NATReplies []Endpoint // NAT real servers' sources (Port 0: every port)
+}
+
+// Endpoint is an address, protocol and port (port 0 = any port).
+type Endpoint struct {
+	Addr     netip.Addr
+	Protocol uint8 // 6 TCP, 17 UDP, 132 SCTP
+	Port     uint16
+}
+
+// TableName is the nftables table GVS owns.
+const TableName = "gvs"
+
+func protoName(p uint8) string {
+	switch p {
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 132:
+		return "sctp"
+	}
+	return fmt.Sprint(p)
+}
+
+// Ruleset renders the steering as one nft script that replaces GVS's table
+// atomically (nft applies a script as a single transaction).
+func (s Steering) Ruleset() string {
+	var b strings.Builder
+	// "add table" then "delete table" makes the delete succeed whether or
+	// not the table existed; the rest rebuilds it in the same transaction.
+	fmt.Fprintf(&b, "add table netdev %s\ndelete table netdev %s\n", TableName, TableName)
+	if len(s.Interfaces) == 0 {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "table netdev %s {\n", TableName)
+	set := func(name, typ string, elems []string) {
+		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", name, typ)
+		if len(elems) > 0 {
+			sort.Strings(elems)
+			fmt.Fprintf(&b, "\t\telements = { %s }\n", strings.Join(elems, ", "))
+		}
+		b.WriteString("\t}\n")
+	}
+	split := func(eps []Endpoint) (v4port, v6port, v4any, v6any, v4addr, v6addr []string) {
+		seen := map[string]bool{}
+		add := func(list *[]string, e string) {
+			if !seen[e] {
+				seen[e] = true
+				*list = append(*list, e)
+			}
+		}
+		for _, e := range eps {
+			a := e.Addr.Unmap()
+			p := protoName(e.Protocol)
+			if a.Is4() {
+				add(&v4addr, a.String())
+				if e.Port == 0 {
+					add(&v4any, fmt.Sprintf("%s . %s", a, p))
+				} else {
+					add(&v4port, fmt.Sprintf("%s . %s . %d", a, p, e.Port))
+				}
+			} else {
+				add(&v6addr, a.String())
+				if e.Port == 0 {
+					add(&v6any, fmt.Sprintf("%s . %s", a, p))
+				} else {
+					add(&v6port, fmt.Sprintf("%s . %s . %d", a, p, e.Port))
+				}
+			}
+		}
+		return
+	}
+	s4, s6, sa4, sa6, _, _ := split(s.Services)
+	n4, n6, na4, na6, ni4, ni6 := split(s.NATReplies)
+	set("svc4", "ipv4_addr . inet_proto . inet_service", s4)
+	set("svc6", "ipv6_addr . inet_proto . inet_service", s6)
+	set("svcany4", "ipv4_addr . inet_proto", sa4)
+	set("svcany6", "ipv6_addr . inet_proto", sa6)
+	set("nat4", "ipv4_addr . inet_proto . inet_service", n4)
+	set("nat6", "ipv6_addr . inet_proto . inet_service", n6)
+	set("natany4", "ipv4_addr . inet_proto", na4)
+	set("natany6", "ipv6_addr . inet_proto", na6)
+	set("natip4", "ipv4_addr", ni4)
+	set("natip6", "ipv6_addr", ni6)
+	for i, ifname := range s.Interfaces {
+		fmt.Fprintf(&b, "\tchain in%d {\n\t\ttype filter hook ingress device %q priority -500; policy accept;\n", i, ifname)
+		b.WriteString("\t\tip daddr . meta l4proto . th dport @svc4 counter drop comment \"virtual service (GVS forwards it)\"\n")
+		b.WriteString("\t\tip6 daddr . meta l4proto . th dport @svc6 counter drop\n")
+		b.WriteString("\t\tip daddr . meta l4proto @svcany4 counter drop\n")
+		b.WriteString("\t\tip6 daddr . meta l4proto @svcany6 counter drop\n")
+		b.WriteString("\t\tip saddr . meta l4proto . th sport @nat4 counter drop comment \"NAT reply (GVS translates it or drops it)\"\n")
+		b.WriteString("\t\tip6 saddr . meta l4proto . th sport @nat6 counter drop\n")
+		b.WriteString("\t\tip saddr . meta l4proto @natany4 counter drop\n")
+		b.WriteString("\t\tip6 saddr . meta l4proto @natany6 counter drop\n")
+		b.WriteString("\t\tip saddr @natip4 icmp type { destination-unreachable, source-quench, time-exceeded, parameter-problem } counter drop\n")
+		b.WriteString("\t\tip6 saddr @natip6 icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } counter drop\n")
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
