@@ -63,19 +63,19 @@ const (
 // Forwarding is everything the data path needs to send a packet to one real
 // server. It is immutable once published; edits swap in a new value.
 type Forwarding struct {
-	Method      ForwardMethod
-	TunnelType  TunnelType
-	TunnelPort  uint16 // GUE destination port
-	TunnelFlags TunnelFlags
+	Method      ForwardMethod `json:"method"`
+	TunnelType  TunnelType    `json:"tunnel_type,omitempty"`
+	TunnelPort  uint16        `json:"tunnel_port,omitempty"` // GUE destination port
+	TunnelFlags TunnelFlags   `json:"tunnel_flags,omitempty"`
 }
 
 // DestConfig is what an operator sets on a real server (ipvsadm -a/-e).
 type DestConfig struct {
-	Addr       netip.Addr
-	Port       uint16
-	Weight     int32  // kernel accepts 0..INT_MAX; 0 = quiescent
-	UThreshold uint32 // upper connection threshold, 0 = none
-	LThreshold uint32 // lower connection threshold, 0 = none
+	Addr       netip.Addr `json:"addr"`
+	Port       uint16     `json:"port"`
+	Weight     int32      `json:"weight"`                // kernel accepts 0..INT_MAX; 0 = quiescent
+	UThreshold uint32     `json:"u_threshold,omitempty"` // upper connection threshold, 0 = none
+	LThreshold uint32     `json:"l_threshold,omitempty"` // lower connection threshold, 0 = none
 	Forwarding
 }
 

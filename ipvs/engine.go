@@ -675,22 +675,22 @@ func (e *Engine) Timeouts() Timeouts {
 // DestStatus is a destination's configuration, counters and rates.
 type DestStatus struct {
 	DestConfig
-	Family       Family
-	ActiveConns  int32
-	InactConns   int32
-	PersistConns int32
-	Overloaded   bool
-	Stats        Counters
-	Rates        Rates
+	Family       Family   `json:"family"`
+	ActiveConns  int32    `json:"active_conns"`
+	InactConns   int32    `json:"inact_conns"`
+	PersistConns int32    `json:"persist_conns"`
+	Overloaded   bool     `json:"overloaded,omitempty"`
+	Stats        Counters `json:"stats"`
+	Rates        Rates    `json:"rates"`
 }
 
 // ServiceStatus is a service's configuration, counters, rates and destinations
 // (newest first, as the kernel lists them; ipvsadm sorts).
 type ServiceStatus struct {
 	ServiceConfig
-	Stats Counters
-	Rates Rates
-	Dests []DestStatus
+	Stats Counters     `json:"stats"`
+	Rates Rates        `json:"rates"`
+	Dests []DestStatus `json:"dests"`
 }
 
 // Services returns every service in creation order.

@@ -10,11 +10,11 @@ import (
 // ServiceKey identifies a virtual service: (protocol, address, port), or a
 // firewall mark when FWMark is non-zero (then Protocol, Addr and Port are unset).
 type ServiceKey struct {
-	Family   Family
-	Protocol Protocol
-	Addr     netip.Addr
-	Port     uint16
-	FWMark   uint32
+	Family   Family     `json:"family"`
+	Protocol Protocol   `json:"protocol,omitempty"`
+	Addr     netip.Addr `json:"addr,omitzero"`
+	Port     uint16     `json:"port,omitempty"`
+	FWMark   uint32     `json:"fwmark,omitempty"`
 }
 
 // IsFWMark reports whether the service is matched by firewall mark.
@@ -52,11 +52,11 @@ const (
 // ServiceConfig is what an operator sets on a virtual service (ipvsadm -A/-E).
 type ServiceConfig struct {
 	ServiceKey
-	Scheduler string
-	Flags     ServiceFlags
-	Timeout   uint32 // persistence timeout in seconds
-	Netmask   uint32 // persistence granularity: IPv4 mask (host order), IPv6 prefix length
-	PE        string // persistence engine name ("" = none)
+	Scheduler string       `json:"scheduler"`
+	Flags     ServiceFlags `json:"flags"`
+	Timeout   uint32       `json:"timeout"`      // persistence timeout in seconds
+	Netmask   uint32       `json:"netmask"`      // persistence granularity: IPv4 mask (host order), IPv6 prefix length
+	PE        string       `json:"pe,omitempty"` // persistence engine name ("" = none)
 }
 
 // serviceParams is the part of a service's configuration that edits change;
