@@ -1,0 +1,5 @@
+//go:build race
+
+package ipvsadm
+
+func init() { raceEnabled = true }
