@@ -2,7 +2,9 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"syscall"
 
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/ipvsadm"
@@ -54,6 +56,12 @@ func errorBody(err error) (int, *Error) {
 		}
 		return st, &Error{Code: ee.Code.String(), Errno: ee.Code.Errno(), Op: ee.Op.String(), Message: ee.Error(), Detail: ee.Msg, Step: step}
 	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		// e.g. ENODEV for a sync daemon's missing interface: gvsadm words it
+		// from the errno, so it travels as one
+		return http.StatusBadRequest, &Error{Code: "system", Errno: int(errno), Message: err.Error(), Step: step}
+	}
 	var ae *Error
 	if errors.As(err, &ae) {
 		st := http.StatusBadRequest
@@ -74,6 +82,9 @@ func (e *Error) engineError() error {
 		}
 	}
 	var err error = e
+	if e.Code == "system" && e.Errno != 0 {
+		err = fmt.Errorf("%s: %w", e.Message, syscall.Errno(e.Errno))
+	}
 	if code != 0 {
 		var op ipvs.Op
 		for o, name := range opNames {

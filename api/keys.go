@@ -41,7 +41,7 @@ func ParseServiceID(s string) (ipvs.ServiceKey, error) {
 		return ipvs.ServiceKey{FWMark: uint32(m), Family: f}, nil
 	}
 	var p ipvs.Protocol
-	if err := p.UnmarshalText([]byte(kind)); err != nil || p == ipvs.ProtoIP {
+	if err := p.UnmarshalText([]byte(kind)); err != nil || (p != ipvs.ProtoTCP && p != ipvs.ProtoUDP && p != ipvs.ProtoSCTP) {
 		return ipvs.ServiceKey{}, fmt.Errorf("service id %q: unknown protocol", s)
 	}
 	ap, err := netip.ParseAddrPort(rest)

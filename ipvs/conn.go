@@ -97,7 +97,12 @@ type ConnInfo struct {
 }
 
 func (c *connEntry) info(ref ConnRef, now int64) ConnInfo {
-	left := int64(int32(c.expires-uint32(now>>tickShift)))<<tickShift - now&(Tick-1)
+	// The expiry was rounded up to a wheel tick; show it rounded down, as
+	// the kernel's jiffies show a fresh 60 s entry as 00:59.
+	left := int64(int32(c.expires-uint32(now>>tickShift))-1)<<tickShift - now&(Tick-1)
+	if left > int64(c.timeout)*1e6 {
+		left = int64(c.timeout) * 1e6
+	}
 	if left < 0 {
 		left = 0
 	}

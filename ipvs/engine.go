@@ -33,15 +33,11 @@ type Engine struct {
 	services map[ServiceKey]*Service
 	svcOrder []*Service // creation order, for stable listings
 	trash    []*Dest    // deleted destinations still referenced by connections
-	freeSvc  []uint32
-	freeDest []uint32
-	nextSvc  uint32
-	nextDest uint32
 	tout     Timeouts
 
 	index     atomic.Pointer[serviceIndex]
-	svcReg    atomic.Pointer[[]*Service]
-	destReg   atomic.Pointer[[]*Dest]
+	svcReg    registry[Service]
+	destReg   registry[Dest]
 	timeouts  atomic.Pointer[timeoutTable]
 	opts      atomic.Pointer[Options]
 	workers   atomic.Pointer[[]*Worker]
@@ -83,14 +79,10 @@ func New(cfg Config) (*Engine, error) {
 		tout:     tout,
 		table:    newTable(cfg.MaxConns, seed),
 		epoch:    time.Now(),
-		nextSvc:  1,
-		nextDest: 1,
 	}
 	e.opts.Store(&opts)
 	e.timeouts.Store(tout.table())
 	e.index.Store(&serviceIndex{})
-	e.svcReg.Store(&[]*Service{nil})
-	e.destReg.Store(&[]*Dest{nil})
 	e.workers.Store(&[]*Worker{})
 	return e, nil
 }
@@ -120,11 +112,10 @@ func (e *Engine) SetOptions(o Options) error {
 
 // dest returns the destination registered under id (0 and unknown give nil).
 func (e *Engine) dest(id uint32) *Dest {
-	reg := *e.destReg.Load()
-	if id == 0 || int(id) >= len(reg) {
+	if id == 0 {
 		return nil
 	}
-	return reg[id]
+	return e.destReg.get(id)
 }
 
 // serviceIndex is the packet path's read-only view of the services.
@@ -225,7 +216,7 @@ func (e *Engine) newSchedulerParams(op Op, svc *Service, cfg ServiceConfig) (*se
 		name = "wlc"
 	}
 	factory, ok := lookupScheduler(name)
-	if !ok {
+	if !ok && name != NoScheduler {
 		return nil, errf(op, ErrNotFound, "scheduler %q not found", name)
 	}
 	var pe PersistenceEngine
@@ -247,6 +238,9 @@ func (e *Engine) newSchedulerParams(op Op, svc *Service, cfg ServiceConfig) (*se
 	if old := svc.params.Load(); old != nil && old.schedName == name {
 		p.sched = old.sched // same scheduler: keep its state, as the kernel does
 		return p, nil
+	}
+	if name == NoScheduler {
+		return p, nil // no scheduler: new connections are refused
 	}
 	s, err := factory(svc)
 	if err != nil {
@@ -277,7 +271,9 @@ func (e *Engine) AddService(cfg ServiceConfig) error {
 	}
 	svc.params.Store(p)
 	svc.dests.Store(&[]*Dest{})
-	svc.id = e.allocServiceID(svc)
+	if svc.id, err = e.allocServiceID(svc); err != nil {
+		return err
+	}
 	svc.stats.reset(e.rawServiceCounters(svc.id))
 	e.services[key] = svc
 	e.svcOrder = append(e.svcOrder, svc)
@@ -375,27 +371,15 @@ func withOp(err error, op Op) error {
 	return err
 }
 
-func (e *Engine) allocServiceID(svc *Service) uint32 {
-	reg := append([]*Service(nil), *e.svcReg.Load()...)
-	var id uint32
-	if n := len(e.freeSvc); n > 0 {
-		id = e.freeSvc[n-1]
-		e.freeSvc = e.freeSvc[:n-1]
-	} else {
-		id = uint32(len(reg))
-		reg = append(reg, nil)
+func (e *Engine) allocServiceID(svc *Service) (uint32, error) {
+	id, ok := e.svcReg.alloc(svc)
+	if !ok {
+		return 0, errf(OpAddService, ErrNoMemory, "too many services")
 	}
-	reg[id] = svc
-	e.svcReg.Store(&reg)
-	return id
+	return id, nil
 }
 
-func (e *Engine) freeServiceID(id uint32) {
-	reg := append([]*Service(nil), *e.svcReg.Load()...)
-	reg[id] = nil
-	e.svcReg.Store(&reg)
-	e.freeSvc = append(e.freeSvc, id)
-}
+func (e *Engine) freeServiceID(id uint32) { e.svcReg.release(id) }
 
 // updateScheduler tells the scheduler the destination list changed.
 func (e *Engine) updateScheduler(svc *Service) {
@@ -486,7 +470,10 @@ func (e *Engine) AddDest(k ServiceKey, cfg DestConfig) error {
 	}
 	if d == nil {
 		d = &Dest{svc: svc, family: FamilyOf(cfg.Addr), addr: addr, port: cfg.Port, naddr: cfg.Addr.Unmap()}
-		d.id = e.allocDestID(d)
+		var err error
+		if d.id, err = e.allocDestID(d); err != nil {
+			return err
+		}
 		d.stats.reset(e.rawDestCounters(d.id))
 	}
 	e.applyDest(d, &cfg, true)
@@ -595,27 +582,15 @@ func (e *Engine) unlinkDest(d *Dest) {
 	e.freeDestID(d.id)
 }
 
-func (e *Engine) allocDestID(d *Dest) uint32 {
-	reg := append([]*Dest(nil), *e.destReg.Load()...)
-	var id uint32
-	if n := len(e.freeDest); n > 0 {
-		id = e.freeDest[n-1]
-		e.freeDest = e.freeDest[:n-1]
-	} else {
-		id = uint32(len(reg))
-		reg = append(reg, nil)
+func (e *Engine) allocDestID(d *Dest) (uint32, error) {
+	id, ok := e.destReg.alloc(d)
+	if !ok {
+		return 0, errf(OpAddDest, ErrNoMemory, "too many destinations")
 	}
-	reg[id] = d
-	e.destReg.Store(&reg)
-	return id
+	return id, nil
 }
 
-func (e *Engine) freeDestID(id uint32) {
-	reg := append([]*Dest(nil), *e.destReg.Load()...)
-	reg[id] = nil
-	e.destReg.Store(&reg)
-	e.freeDest = append(e.freeDest, id)
-}
+func (e *Engine) freeDestID(id uint32) { e.destReg.release(id) }
 
 // reapTrash frees deleted destinations no connection uses any more.
 func (e *Engine) reapTrash() {

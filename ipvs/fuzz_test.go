@@ -49,10 +49,7 @@ func checkInvariants(t *testing.T, e *Engine) {
 	if total != e.ConnCount() || total > e.MaxConns() {
 		t.Fatalf("walked %d entries, ConnCount %d, max %d", total, e.ConnCount(), e.MaxConns())
 	}
-	for _, d := range *e.destReg.Load() {
-		if d == nil {
-			continue
-		}
+	e.destReg.each(func(_ uint32, d *Dest) {
 		k := per[d.id]
 		if k == nil {
 			k = &counts{}
@@ -61,7 +58,7 @@ func checkInvariants(t *testing.T, e *Engine) {
 			t.Fatalf("dest %s: counters %d/%d/%d, table holds %d/%d/%d", d.naddr,
 				d.ActiveConns(), d.InactConns(), d.PersistConns(), k.active, k.inact, k.persist)
 		}
-	}
+	})
 	for ref, n := range nControl {
 		if controls[ref] != n {
 			t.Fatalf("template %v: nControl %d, %d connections point at it", ref, n, controls[ref])

@@ -75,6 +75,29 @@ func TestTemplateLifetime(t *testing.T) {
 	}
 }
 
+func TestTemplateAssured(t *testing.T) {
+	e, w := persistentEngine(t, nil, 0xffffffff)
+	f := tcpFlow(client, 1, vip, 80)
+	w.In(f, &PacketInfo{TCPFlags: TCPSyn}, 0)
+	state := func() string {
+		s := ""
+		e.Conns(func(c ConnInfo) bool {
+			if c.Template {
+				s = c.State
+			}
+			return true
+		})
+		return s
+	}
+	if got := state(); got != "NONE" {
+		t.Fatalf("fresh template %s, want NONE", got)
+	}
+	w.In(f, &PacketInfo{TCPFlags: TCPAck}, 0)
+	if got := state(); got != "ASSURED" {
+		t.Fatalf("template of an established connection %s, want ASSURED", got)
+	}
+}
+
 func TestTemplateKeptWhileControlling(t *testing.T) {
 	e, w := persistentEngine(t, nil, 0xffffffff)
 	f := tcpFlow(client, 1, vip, 80)

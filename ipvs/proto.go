@@ -17,6 +17,9 @@ const templateRecheckMS = 60 * 1000
 // stateName returns the name ipvsadm -Lc shows for a connection state.
 func stateName(proto Protocol, flags ConnFlags, state uint8) string {
 	if flags&ConnTemplate != 0 {
+		if state&templateAssured != 0 {
+			return "ASSURED"
+		}
 		return "NONE"
 	}
 	switch proto {

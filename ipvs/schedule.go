@@ -50,7 +50,9 @@ func (w *Worker) schedule(f *Flow, pi *PacketInfo, now int64, opts *Options, h u
 			// port-zero services are only for persistence (kernel logs and rejects)
 			return Verdict{Action: ActionReject}
 		}
-		dest = p.sched.Schedule(svc, f, now)
+		if p.sched != nil {
+			dest = p.sched.Schedule(svc, f, now)
+		}
 		if dest == nil {
 			return Verdict{Action: ActionReject}
 		}
@@ -117,13 +119,16 @@ func (w *Worker) schedule(f *Flow, pi *PacketInfo, now int64, opts *Options, h u
 	sh.indexInsert(c.hash, idx)
 	w.countConn(dest)
 	w.countIn(dest, pi.Bytes)
-	e.transition(c, dirInput, pi, dest)
+	assured := e.transition(c, dirInput, pi, dest)
 	c.expires = expiryTick(now, c.timeout)
 	c.inPkts = 1
 	sh.wheelAdd(idx, c)
 	v := verdictOf(c, dest)
 	v.NewConn = true
 	sh.mu.Unlock()
+	if assured {
+		e.assureTemplate(ctl)
+	}
 	return v
 }
 
@@ -186,6 +191,9 @@ func (w *Worker) persistentDest(svc *Service, p *serviceParams, f *Flow, now int
 	}
 	sh.mu.Unlock()
 
+	if p.sched == nil {
+		return nil, 0, DropNone
+	}
 	dest := p.sched.Schedule(svc, f, now)
 	if dest == nil {
 		return nil, 0, DropNone

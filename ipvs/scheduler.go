@@ -40,6 +40,11 @@ type SchedulerTicker interface {
 	Tick(svc *Service, now int64)
 }
 
+// NoScheduler is the kernel's "none": a service that schedules nothing
+// (new connections are refused), for directors that only take over
+// connections synchronized from a peer.
+const NoScheduler = "none"
+
 // SchedulerFactory creates the scheduler instance for a service (the kernel's init_service).
 type SchedulerFactory func(svc *Service) (Scheduler, error)
 

@@ -137,7 +137,7 @@ func (w *Worker) drop(r DropReason) Verdict {
 // growing the arrays when the registries have grown.
 func (w *Worker) slots(d *Dest) (*counterSlot, *counterSlot) {
 	if int(d.id) >= len(w.destSlots) {
-		n := make([]counterSlot, len(*w.e.destReg.Load())+16)
+		n := make([]counterSlot, w.e.destReg.limit()+16)
 		for i := range w.destSlots {
 			n[i].store(w.destSlots[i].read())
 		}
@@ -146,7 +146,7 @@ func (w *Worker) slots(d *Dest) (*counterSlot, *counterSlot) {
 	}
 	sid := d.svc.id
 	if int(sid) >= len(w.svcSlots) {
-		n := make([]counterSlot, len(*w.e.svcReg.Load())+16)
+		n := make([]counterSlot, w.e.svcReg.limit()+16)
 		for i := range w.svcSlots {
 			n[i].store(w.svcSlots[i].read())
 		}
@@ -255,11 +255,15 @@ func (w *Worker) in(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 		return w.drop(DropNoDest)
 	}
 	w.countIn(d, pi.Bytes)
-	e.transition(c, dirInput, pi, d)
+	assured := e.transition(c, dirInput, pi, d)
 	sh.wheelRefresh(idx, c, expiryTick(now, c.timeout))
 	c.inPkts++
 	v := verdictOf(c, d)
+	ctl := c.control
 	sh.mu.Unlock()
+	if assured {
+		e.assureTemplate(ctl)
+	}
 	return v
 }
 
@@ -285,10 +289,14 @@ func (w *Worker) out(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 	}
 	d := e.dest(c.destID)
 	w.countOut(d, pi.Bytes)
-	e.transition(c, dirOutput, pi, d)
+	assured := e.transition(c, dirOutput, pi, d)
 	sh.wheelRefresh(idx, c, expiryTick(now, c.timeout))
 	v := verdictOf(c, d)
+	ctl := c.control
 	sh.mu.Unlock()
+	if assured {
+		e.assureTemplate(ctl)
+	}
 	return v
 }
 
@@ -353,7 +361,13 @@ func verdictOf(c *connEntry, d *Dest) Verdict {
 
 // transition runs the protocol state machine for one packet and keeps the
 // destination's ActiveConn/InActConn in step (set_tcp_state and friends).
-func (e *Engine) transition(c *connEntry, dir direction, pi *PacketInfo, d *Dest) {
+// It reports whether the connection just proved itself (TCP or SCTP
+// established, or a UDP reply seen), which marks its persistence template
+// ASSURED (ip_vs_control_assure_ct).
+func (e *Engine) transition(c *connEntry, dir direction, pi *PacketInfo, d *Dest) (assured bool) {
+	if dir == dirOutput && c.proto == ProtoUDP {
+		assured = true
+	}
 	if c.flags&ConnNoOutput != 0 {
 		if dir == dirOutput {
 			c.flags &^= ConnNoOutput
@@ -374,6 +388,9 @@ func (e *Engine) transition(c *connEntry, dir direction, pi *PacketInfo, d *Dest
 	default:
 		next = c.state
 	}
+	if next != c.state && (next == TCPEstablished && c.proto == ProtoTCP || next == SCTPEstablished && c.proto == ProtoSCTP) {
+		assured = true
+	}
 	if next != c.state && d != nil {
 		active := stateActive(c.proto, next)
 		if c.flags&ConnInactive == 0 && !active {
@@ -386,6 +403,20 @@ func (e *Engine) transition(c *connEntry, dir direction, pi *PacketInfo, d *Dest
 	}
 	c.state = next
 	c.timeout = e.timeouts.Load().forState(c.proto, next)
+	return assured && c.control != 0
+}
+
+// templateAssured is the template state bit IPVS shows as ASSURED.
+const templateAssured = 1
+
+// assureTemplate marks a template ASSURED (called without other shard locks).
+func (e *Engine) assureTemplate(ref ConnRef) {
+	sh := &e.table.shards[ref.shard()]
+	sh.mu.Lock()
+	if c := sh.entry(ref.index()); c.flags&ConnTemplate != 0 {
+		c.state |= templateAssured
+	}
+	sh.mu.Unlock()
 }
 
 // unlinkConn removes entry idx from its shard (locked by the caller) and
