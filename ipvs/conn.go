@@ -50,7 +50,8 @@ type connEntry struct {
 	wprev, wnext uint32 // wheel list links (index+1, 0 = none)
 	hash         uint32 // low 32 bits of the key hash
 	fwmark       uint32
-	_            [24]byte
+	peHash       uint64 // persistence-engine key of a template (0 = none)
+	_            [16]byte
 }
 
 // ConnRef names a connection entry engine-wide: shard in the top bits,
@@ -94,6 +95,8 @@ type ConnInfo struct {
 	Timeout    uint32
 	NControl   uint32
 	Ref        ConnRef
+	PEName     string // persistence engine of a template ("sip"), if any
+	PEData     string // its key (the SIP Call-ID)
 }
 
 func (c *connEntry) info(ref ConnRef, now int64) ConnInfo {

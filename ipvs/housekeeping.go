@@ -254,7 +254,11 @@ func (e *Engine) Conns(fn func(ConnInfo) bool) {
 		buf = buf[:0]
 		sh.mu.Lock()
 		e.forEachEntry(sh, func(idx uint32, c *connEntry) {
-			buf = append(buf, c.info(makeRef(i, idx), now))
+			ci := c.info(makeRef(i, idx), now)
+			if k, ok := sh.peData[idx]; ok {
+				ci.PEName, ci.PEData = k.name, k.data
+			}
+			buf = append(buf, ci)
 		})
 		sh.mu.Unlock()
 		for _, ci := range buf {

@@ -34,7 +34,7 @@ func (w *Worker) schedule(f *Flow, pi *PacketInfo, now int64, opts *Options, h u
 	var dport uint16
 	if p.flags&SvcPersistent != 0 {
 		var r DropReason
-		dest, ctl, r = w.persistentDest(svc, p, f, now, opts)
+		dest, ctl, r = w.persistentDest(svc, p, f, pi, now, opts)
 		if r != DropNone {
 			return w.drop(r)
 		}
@@ -156,8 +156,19 @@ func fwmarkAddr(mark uint32) Addr {
 // persistentDest finds or creates the persistence template for the flow's
 // client network (ip_vs_sched_persist) and returns its destination, with
 // the template's reference already taken for the new connection.
-func (w *Worker) persistentDest(svc *Service, p *serviceParams, f *Flow, now int64, opts *Options) (*Dest, ConnRef, DropReason) {
+func (w *Worker) persistentDest(svc *Service, p *serviceParams, f *Flow, pi *PacketInfo, now int64, opts *Options) (*Dest, ConnRef, DropReason) {
 	e := w.e
+	// A persistence engine adds its own key (the SIP Call-ID) to the
+	// template's; a packet it cannot key is dropped, as in IPVS.
+	var peHash uint64
+	var peKey []byte
+	if p.pe != nil {
+		k, ok := p.pe.Fill(f, pi.Payload)
+		if !ok {
+			return nil, 0, DropPersistence
+		}
+		peKey, peHash = k, peKeyHash(k)
+	}
 	snet := f.Src.Mask(svc.key.Family, p.netmask)
 	proto, vaddr, vport := f.Protocol, f.Dst, uint16(0)
 	if f.DstPort == svc.key.Port {
@@ -171,12 +182,12 @@ func (w *Worker) persistentDest(svc *Service, p *serviceParams, f *Flow, now int
 	}
 	// otherwise a port-zero service: <proto, caddr, 0, vaddr, 0>
 
-	h := e.table.hashKey(proto, f.Family, &snet, 0, true)
+	h := e.table.hashKey(proto, f.Family, &snet, 0, true) ^ peHash
 	sh, si := e.table.shardOf(h)
 	tag := uint32(h)
 	match := func(c *connEntry) bool {
 		return c.flags&ConnTemplate != 0 && c.cport == 0 && c.vport == vport && c.proto == proto &&
-			c.af == f.Family && c.caddr == snet && c.vaddr == vaddr
+			c.af == f.Family && c.caddr == snet && c.vaddr == vaddr && c.peHash == peHash
 	}
 	timeout := secToMS(p.timeout)
 
@@ -223,6 +234,10 @@ func (w *Worker) persistentDest(svc *Service, p *serviceParams, f *Flow, now int
 	c.flags = ConnFlags(dest.fwd.Load().Method) | ConnTemplate | connNoCPort
 	c.destID = dest.id
 	c.nControl = 1
+	c.peHash = peHash
+	if peKey != nil {
+		sh.setPEData(idx, p.pe.Name(), peKey)
+	}
 	c.timeout = timeout
 	c.expires = expiryTick(now, timeout)
 	dest.bindConn(true, false)

@@ -36,6 +36,9 @@ type shard struct {
 	hashed uint32                  // entries in the index
 	slots  []uint64
 	wheel  wheel
+	// peData holds persistence-engine keys of templates for listings
+	// (rare: SIP only), keyed by index.
+	peData map[uint32]peKey
 	// views of slots and chunks published for lock-free prefetching
 	// (prefetch.go); the locked paths use the fields above
 	view atomic.Pointer[shardView]
@@ -115,6 +118,9 @@ func (s *shard) alloc() uint32 {
 }
 
 func (s *shard) release(idx uint32) {
+	if s.peData != nil {
+		delete(s.peData, idx)
+	}
 	e := s.entry(idx)
 	*e = connEntry{}
 	e.wnext = s.free
@@ -267,4 +273,17 @@ type shardView struct {
 
 func (s *shard) publish() {
 	s.view.Store(&shardView{slots: s.slots, chunks: s.chunks})
+}
+
+// peKey is a template's persistence-engine name and key.
+type peKey struct {
+	name string
+	data string
+}
+
+func (s *shard) setPEData(idx uint32, name string, key []byte) {
+	if s.peData == nil {
+		s.peData = map[uint32]peKey{}
+	}
+	s.peData[idx] = peKey{name, string(key)}
 }

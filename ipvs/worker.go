@@ -11,6 +11,9 @@ type PacketInfo struct {
 	// COOKIE ACK is followed by an ABORT in the same packet (IPVS looks at both).
 	SCTPChunk uint8
 	Bytes     uint32 // length counted in the byte statistics (the IP packet)
+	// Payload is the transport payload; only persistence engines read it
+	// (the SIP engine looks for the Call-ID).
+	Payload []byte
 }
 
 // Action is what the data path must do with a packet.

@@ -144,6 +144,8 @@ func (b *LocalBackend) Conns(context.Context) ([]Conn, error) {
 			State:    c.State,
 			Expires:  c.Expires,
 			Template: c.Template,
+			PEName:   c.PEName,
+			PEData:   c.PEData,
 		})
 		return true
 	})
