@@ -97,7 +97,10 @@ type Service struct {
 	OnePacket   bool         `yaml:"one_packet,omitempty"`
 	PE          string       `yaml:"pe,omitempty"`
 	RealServers []RealServer `yaml:"real_servers,omitempty"`
-	Line        int          `yaml:"-"`
+	// Check is the health check of the real servers (each may override it).
+	Check  *Check `yaml:"check,omitempty"`
+	Health Health `yaml:"health,omitempty"`
+	Line   int    `yaml:"-"`
 }
 
 // RealServer is one destination.
@@ -109,7 +112,11 @@ type RealServer struct {
 	Tunnel     Tunnel  `yaml:"tunnel,omitempty"`
 	UThreshold uint32  `yaml:"u_threshold,omitempty"`
 	LThreshold uint32  `yaml:"l_threshold,omitempty"`
-	Line       int     `yaml:"-"`
+	Check      *Check  `yaml:"check,omitempty"` // overrides the service's
+	// NotifyUp/NotifyDown run when this server changes state.
+	NotifyUp   []string `yaml:"notify_up,omitempty"`
+	NotifyDown []string `yaml:"notify_down,omitempty"`
+	Line       int      `yaml:"-"`
 }
 
 // Tunnel holds the encapsulation settings of forward: tunnel.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/govs/gvs/ipvs"
 	"go.yaml.in/yaml/v3"
@@ -120,5 +121,32 @@ func (m *FWMarkRule) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	m.Line = n.Line
+	return nil
+}
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if v, err := time.ParseDuration(n.Value); err == nil {
+		if v < 0 {
+			return &LineError{Line: n.Line, Msg: fmt.Sprintf("duration %q is negative", n.Value)}
+		}
+		*d = Duration(v)
+		return nil
+	}
+	var secs float64
+	if _, err := fmt.Sscanf(n.Value, "%g", &secs); err == nil && secs >= 0 {
+		*d = Duration(time.Duration(secs * float64(time.Second)))
+		return nil
+	}
+	return &LineError{Line: n.Line, Msg: fmt.Sprintf("%q is not a duration (e.g. 5s, 200ms)", n.Value)}
+}
+
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+func (c *Check) UnmarshalYAML(n *yaml.Node) error {
+	type plain Check
+	if err := n.Decode((*plain)(c)); err != nil {
+		return err
+	}
+	c.Line = n.Line
 	return nil
 }

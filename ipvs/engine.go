@@ -736,3 +736,18 @@ func (e *Engine) zeroService(s *Service) {
 		d.stats.reset(e.rawDestCounters(d.id))
 	}
 }
+
+// ExpireDestConns ends every connection of one destination at once (health
+// checks with failed_conns: expire), leaving the destination in place.
+func (e *Engine) ExpireDestConns(k ServiceKey, addr netip.Addr, port uint16) error {
+	svc, err := e.Service(k)
+	if err != nil {
+		return withOp(err, OpEditDest)
+	}
+	d := findDest(svc.Dests(), AddrFrom(addr.Unmap()), port)
+	if d == nil {
+		return errf(OpEditDest, ErrNotFound, "no destination %s", netip.AddrPortFrom(addr, port))
+	}
+	e.expireDestConns(d)
+	return nil
+}
