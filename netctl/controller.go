@@ -61,4 +61,6 @@ type Controller interface {
 	RemoveSteering() error
 	// SetSysctl writes a /proc/sys value (e.g. net/ipv4/conf/eth0/accept_local).
 	SetSysctl(path, value string) error
+	// LinkUp brings an interface up.
+	LinkUp(name string) error
 }

@@ -84,6 +84,8 @@ func (f *Fake) ApplySteering(s Steering) error {
 
 func (f *Fake) RemoveSteering() error { return f.ApplySteering(Steering{}) }
 
+func (f *Fake) LinkUp(string) error { return nil }
+
 func (f *Fake) SetSysctl(path, value string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -158,6 +158,15 @@ func (l *Linux) ApplySteering(s Steering) error { return l.nft(s.Ruleset()) }
 // RemoveSteering deletes GVS's table.
 func (l *Linux) RemoveSteering() error { return l.nft(Steering{}.Ruleset()) }
 
+// LinkUp brings an interface up.
+func (l *Linux) LinkUp(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("netctl: %s: %w", name, err)
+	}
+	return netlink.LinkSetUp(link)
+}
+
 // SetSysctl writes /proc/sys/<path>.
 func (l *Linux) SetSysctl(path, value string) error {
 	p := filepath.Join("/proc/sys", filepath.Clean("/"+path))

@@ -1,0 +1,313 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/govs/gvs/api"
+	"github.com/govs/gvs/config"
+	"github.com/govs/gvs/ipvs"
+	_ "github.com/govs/gvs/ipvs/sched" // the kernel's schedulers
+	"github.com/govs/gvs/ipvsadm"
+	"github.com/govs/gvs/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Version is gvsd's version.
+const Version = "0.1.0"
+
+// Dataplane is the packet path as the daemon drives it (package
+// dataplane on Linux; tests run without one).
+type Dataplane interface {
+	Start(ctx context.Context) error
+	Sync() error
+	SetVIPs([]netip.Addr)
+	Interfaces() []string
+	Workers() int
+	WorkerPackets() (received, sent []uint64)
+	Drops() map[string]uint64
+	Close() error
+}
+
+// Options configure a daemon.
+type Options struct {
+	ConfigFile string // YAML configuration; empty starts with no services
+	Socket     string // API socket (default ipvsadm.DefaultSocket or the file's api.socket)
+	Logger     *slog.Logger
+	// NewDataplane builds the packet path; nil runs the control plane only.
+	NewDataplane func(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) (Dataplane, error)
+}
+
+// Daemon is a running gvsd.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	eng     *ipvs.Engine
+	dp      Dataplane
+	backend syncedBackend
+	started time.Time
+
+	mu  sync.Mutex // serializes changes: API requests, reloads, syncs
+	cfg *config.Config
+}
+
+// New loads the configuration (if any), builds the engine with it and
+// prepares the data path.
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	cfg := &config.Config{}
+	if opts.ConfigFile != "" {
+		var err error
+		if cfg, err = config.Load(opts.ConfigFile); err != nil {
+			return nil, err
+		}
+	}
+	econf := ipvs.Config{MaxConns: cfg.Options.MaxConns}
+	eng, err := ipvs.New(econf)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, eng: eng, cfg: cfg, started: time.Now()}
+	d.backend = syncedBackend{LocalBackend: ipvsadm.NewLocalBackend(eng), d: d}
+	if _, err := Reconcile(eng, cfg, d.log); err != nil {
+		return nil, err
+	}
+	if opts.NewDataplane != nil {
+		if d.dp, err = opts.NewDataplane(eng, cfg, d.log); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Engine returns the engine (for metrics and tests).
+func (d *Daemon) Engine() *ipvs.Engine { return d.eng }
+
+// Backend returns the API's backend.
+func (d *Daemon) Backend() ipvsadm.Backend { return d.backend }
+
+func (d *Daemon) syncDataplane() {
+	if d.dp == nil {
+		return
+	}
+	if err := d.dp.Sync(); err != nil {
+		d.log.Error("dataplane sync failed", "err", err)
+	}
+}
+
+// Reload re-reads the configuration file and applies the difference.
+// An invalid file changes nothing.
+func (d *Daemon) Reload() error {
+	if d.opts.ConfigFile == "" {
+		return errors.New("no configuration file to reload")
+	}
+	cfg, err := config.Load(d.opts.ConfigFile)
+	if err != nil {
+		d.log.Error("configuration rejected; running state unchanged", "err", err)
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	changes, err := Reconcile(d.eng, cfg, d.log)
+	if err != nil {
+		d.log.Error("reload failed part-way", "err", err, "applied", len(changes))
+		return err
+	}
+	d.cfg = cfg
+	if d.dp != nil {
+		d.dp.SetVIPs(addrs(cfg.VIPs))
+	}
+	d.syncDataplane()
+	d.log.Info("configuration reloaded", "file", d.opts.ConfigFile, "changes", len(changes))
+	return nil
+}
+
+func addrs(in []config.Addr) []netip.Addr {
+	out := make([]netip.Addr, len(in))
+	for i, a := range in {
+		out[i] = netip.Addr(a)
+	}
+	return out
+}
+
+// State implements api.Daemon.
+func (d *Daemon) State(context.Context) (api.State, error) {
+	st := api.State{
+		Version: Version, Started: d.started, ConfigFile: d.opts.ConfigFile,
+		Conns: d.eng.ConnCount(), ConnsMax: d.eng.MaxConns(), Drops: map[string]uint64{},
+		Defense: d.eng.Defense(), Options: d.eng.Options(), Interfaces: []string{},
+	}
+	drops := d.eng.DropCounts()
+	for r := ipvs.DropReason(1); r < ipvs.NumDropReasons; r++ {
+		st.Drops[r.String()] = drops[r]
+	}
+	if d.dp != nil {
+		st.Interfaces = d.dp.Interfaces()
+		st.Workers = d.dp.Workers()
+		for k, v := range d.dp.Drops() {
+			st.Drops[k] = v
+		}
+	}
+	return st, nil
+}
+
+// SaveConfig implements api.Daemon: the running services replace the
+// file's, written to a temporary file and renamed over the original.
+func (d *Daemon) SaveConfig(context.Context) error {
+	if d.opts.ConfigFile == "" {
+		return &api.Error{Code: "not_found", Message: "gvsd runs without a configuration file (start it with --config)"}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cfg := *d.cfg
+	cfg.Services = config.ServicesFromEngine(d.eng.Services())
+	t := d.eng.Timeouts()
+	cfg.Timeouts.TCP, cfg.Timeouts.TCPFin, cfg.Timeouts.UDP = t.TCP[ipvs.TCPEstablished], t.TCP[ipvs.TCPFinWait], t.UDP[ipvs.UDPNormal]
+	data, err := config.Marshal(&cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := config.Parse(data, d.opts.ConfigFile); err != nil {
+		return fmt.Errorf("refusing to write a configuration that would not load: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(d.opts.ConfigFile), ".gvsd-*.yaml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append([]byte("# written by gvsd from its running state\n"), data...)); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	tmp.Close()
+	if fi, err := os.Stat(d.opts.ConfigFile); err == nil {
+		os.Chmod(tmp.Name(), fi.Mode().Perm())
+	}
+	if err := os.Rename(tmp.Name(), d.opts.ConfigFile); err != nil {
+		return err
+	}
+	d.cfg = &cfg
+	d.log.Info("configuration written", "file", d.opts.ConfigFile, "services", len(cfg.Services))
+	return nil
+}
+
+// metricsSource adapts the daemon for the metrics collector.
+type metricsSource struct{ d *Daemon }
+
+func (m metricsSource) Engine() *ipvs.Engine { return m.d.eng }
+func (m metricsSource) WorkerPackets() ([]uint64, []uint64) {
+	if m.d.dp == nil {
+		return nil, nil
+	}
+	return m.d.dp.WorkerPackets()
+}
+func (m metricsSource) DataplaneDrops() map[string]uint64 {
+	if m.d.dp == nil {
+		return nil
+	}
+	return m.d.dp.Drops()
+}
+
+// Run serves until ctx ends (SIGTERM), reloading on every value from
+// reload (SIGHUP). It stops cleanly: listeners close, the data path
+// removes its kernel rules.
+func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go d.eng.Run(ctx)
+	if d.dp != nil {
+		d.dp.SetVIPs(addrs(d.cfg.VIPs))
+		if err := d.dp.Start(ctx); err != nil {
+			d.dp.Close()
+			return err
+		}
+		defer d.dp.Close()
+		d.log.Info("data path running", "interfaces", d.dp.Interfaces(), "workers", d.dp.Workers())
+	}
+	srv := api.NewServer(d.backend, d, d.log)
+	socket := d.opts.Socket
+	if socket == "" {
+		socket = d.cfg.API.Socket
+	}
+	if socket == "" {
+		socket = ipvsadm.DefaultSocket
+	}
+	ln, err := api.ListenUnix(socket, 0o600)
+	if err != nil {
+		return fmt.Errorf("api socket: %w", err)
+	}
+	servers := []*http.Server{{Handler: srv.Handler()}}
+	listeners := []net.Listener{ln}
+	defer os.Remove(socket)
+	if d.cfg.API.TCP != "" {
+		tok, err := os.ReadFile(d.cfg.API.TokenFile)
+		if err != nil {
+			return fmt.Errorf("api token: %w", err)
+		}
+		h, err := api.WithToken(srv.Handler(), string(tok))
+		if err != nil {
+			return err
+		}
+		tl, err := net.Listen("tcp", d.cfg.API.TCP)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, &http.Server{Handler: h})
+		listeners = append(listeners, tl)
+	}
+	if d.cfg.Metrics.Listen != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(metrics.NewCollector(metricsSource{d}))
+		ml, err := net.Listen("tcp", d.cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		servers = append(servers, &http.Server{Handler: mux})
+		listeners = append(listeners, ml)
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func(s *http.Server, l net.Listener) {
+			if err := s.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}(s, listeners[i])
+		d.log.Info("listening", "addr", listeners[i].Addr().String())
+	}
+	defer func() {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		for _, s := range servers {
+			s.Shutdown(sctx)
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("stopping")
+			return nil
+		case err := <-errc:
+			return err
+		case <-reload:
+			_ = d.Reload()
+		}
+	}
+}

@@ -1,0 +1,305 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/netip"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/govs/gvs/ipvs"
+	"github.com/govs/gvs/netctl"
+)
+
+// Config sets up a data path.
+type Config struct {
+	// Interfaces to attach to; empty means every up, non-loopback interface.
+	Interfaces []string
+	// Workers is the number of packet workers; 0 means GOMAXPROCS.
+	Workers int
+	// VIPs the director owns without having them on an interface.
+	VIPs []netip.Addr
+	// MarkRules give packets firewall marks for fwmark services.
+	MarkRules []MarkRule
+	Logger    *slog.Logger
+}
+
+// iface is an attached interface.
+type iface struct {
+	name  string
+	index int
+	mac   [6]byte
+	mtu   int
+	addrs []netip.Prefix
+}
+
+// Dataplane is a running packet path.
+type Dataplane struct {
+	eng  *ipvs.Engine
+	ctl  netctl.Controller
+	cfg  Config
+	log  *slog.Logger
+	ifs  []*iface
+	byIx map[int]*iface
+
+	hops    *nextHops
+	workers []*worker
+	state   atomic.Pointer[dpState]
+	marks   atomic.Pointer[[]MarkRule]
+	tun     *tunDevice // local delivery; nil when unavailable
+	ctrl    *worker    // sends ARP/NDP requests and announcements outside the workers
+
+	mu     sync.Mutex // Sync
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed atomic.Bool
+}
+
+// New attaches to the interfaces and prepares the workers; Start runs them.
+func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	d := &Dataplane{eng: eng, ctl: ctl, cfg: cfg, log: cfg.Logger, byIx: map[int]*iface{}}
+	all, err := ctl.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for _, ifc := range all {
+		if len(cfg.Interfaces) > 0 {
+			if !slices.Contains(cfg.Interfaces, ifc.Name) {
+				continue
+			}
+			if !ifc.Up {
+				return nil, fmt.Errorf("dataplane: interface %s is down", ifc.Name)
+			}
+		} else if !ifc.Up || ifc.Loop || len(ifc.MAC) != 6 {
+			continue
+		}
+		x := &iface{name: ifc.Name, index: ifc.Index, mtu: ifc.MTU, addrs: ifc.Addrs}
+		copy(x.mac[:], ifc.MAC)
+		d.ifs = append(d.ifs, x)
+		d.byIx[x.index] = x
+	}
+	for _, want := range cfg.Interfaces {
+		if !slices.ContainsFunc(d.ifs, func(x *iface) bool { return x.name == want }) {
+			return nil, fmt.Errorf("dataplane: no interface %s", want)
+		}
+	}
+	if len(d.ifs) == 0 {
+		return nil, errors.New("dataplane: no usable interface (up, not loopback, Ethernet)")
+	}
+	d.state.Store(&dpState{})
+	rules := append([]MarkRule(nil), cfg.MarkRules...)
+	d.marks.Store(&rules)
+	d.hops = newNextHops(ctl, d.ifaceMAC, d.solicit)
+	for i := 0; i < cfg.Workers; i++ {
+		w, err := d.newWorker(i, true)
+		if err != nil {
+			d.closeWorkers()
+			return nil, err
+		}
+		d.workers = append(d.workers, w)
+	}
+	ctrl, err := d.newWorker(-1, false)
+	if err != nil {
+		d.closeWorkers()
+		return nil, err
+	}
+	d.ctrl = ctrl
+	if tun, err := openTun(tunName); err != nil {
+		d.log.Warn("local delivery unavailable (no TUN device)", "err", err)
+	} else {
+		d.tun = tun
+		for _, kv := range [][2]string{
+			{"net/ipv4/conf/" + tunName + "/rp_filter", "0"},
+			{"net/ipv4/conf/" + tunName + "/accept_local", "1"},
+			{"net/ipv4/conf/all/rp_filter", "0"},
+		} {
+			if err := ctl.SetSysctl(kv[0], kv[1]); err != nil {
+				d.log.Warn("sysctl", "err", err)
+			}
+		}
+		if err := ctl.LinkUp(tunName); err != nil {
+			d.log.Warn("local delivery device", "err", err)
+		}
+	}
+	return d, nil
+}
+
+// tunName is the device GVS delivers local traffic through.
+const tunName = "gvs0"
+
+// fanoutGroup derives a PACKET_FANOUT group id per interface that does not
+// collide with another process's groups.
+func fanoutGroup(ifindex int) uint16 {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "gvs/%d/%d", os.Getpid(), ifindex)
+	g := uint16(h.Sum32())
+	if g == 0 {
+		g = 1
+	}
+	return g
+}
+
+func (d *Dataplane) ifaceMAC(ifindex int) ([6]byte, bool) {
+	if x := d.byIx[ifindex]; x != nil {
+		return x.mac, true
+	}
+	return [6]byte{}, false
+}
+
+// Interfaces returns the names of the attached interfaces.
+func (d *Dataplane) Interfaces() []string {
+	out := make([]string, len(d.ifs))
+	for i, x := range d.ifs {
+		out[i] = x.name
+	}
+	return out
+}
+
+// Start runs the workers and the next-hop resolver until Close or ctx ends.
+func (d *Dataplane) Start(ctx context.Context) error {
+	ctx, d.cancel = context.WithCancel(ctx)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.hops.run(ctx)
+	}()
+	for _, w := range d.workers {
+		d.wg.Add(1)
+		go func(w *worker) {
+			defer d.wg.Done()
+			w.run(ctx)
+		}(w)
+	}
+	return d.Sync()
+}
+
+// SetMarkRules replaces the firewall-mark rules.
+func (d *Dataplane) SetMarkRules(rules []MarkRule) {
+	r := append([]MarkRule(nil), rules...)
+	d.marks.Store(&r)
+	_ = d.Sync()
+}
+
+// SetVIPs replaces the VIPs owned without an interface address.
+func (d *Dataplane) SetVIPs(vips []netip.Addr) {
+	d.mu.Lock()
+	d.cfg.VIPs = append([]netip.Addr(nil), vips...)
+	d.mu.Unlock()
+}
+
+// Sync brings the kernel rules, the owned VIPs and the next-hop cache in
+// line with the engine's services. The daemon calls it after every change.
+func (d *Dataplane) Sync() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	services := d.eng.Services()
+	st := netctl.Steering{Interfaces: d.Interfaces()}
+	owned := map[ipvs.Addr]bool{}
+	vips := map[ipvs.Addr]bool{}
+	natSrc := map[ipvs.Addr]bool{}
+	for _, v := range d.cfg.VIPs {
+		owned[ipvs.AddrFrom(v.Unmap())] = true
+	}
+	marks := *d.marks.Load()
+	for _, s := range services {
+		var protos []ipvs.Protocol
+		var vports []uint16
+		if s.FWMark == 0 {
+			st.Services = append(st.Services, netctl.Endpoint{Addr: s.Addr, Protocol: uint8(s.Protocol), Port: s.Port})
+			vips[ipvs.AddrFrom(s.Addr)] = true
+			if !d.ctl.IsLocal(s.Addr) {
+				owned[ipvs.AddrFrom(s.Addr)] = true
+			}
+			protos, vports = []ipvs.Protocol{s.Protocol}, []uint16{s.Port}
+		} else {
+			for _, r := range marks {
+				if r.Mark != s.FWMark || !r.Prefix.IsSingleIP() {
+					continue
+				}
+				rp := []ipvs.Protocol{r.Protocol}
+				if r.Protocol == 0 {
+					rp = []ipvs.Protocol{ipvs.ProtoTCP, ipvs.ProtoUDP, ipvs.ProtoSCTP}
+				}
+				ports := r.Ports
+				if len(ports) == 0 {
+					ports = []uint16{0}
+				}
+				for _, p := range rp {
+					for _, port := range ports {
+						st.Services = append(st.Services, netctl.Endpoint{Addr: r.Prefix.Addr(), Protocol: uint8(p), Port: port})
+					}
+					protos = append(protos, p)
+				}
+				vports = append(vports, ports...)
+				if !d.ctl.IsLocal(r.Prefix.Addr()) {
+					owned[ipvs.AddrFrom(r.Prefix.Addr())] = true
+				}
+			}
+		}
+		for _, ds := range s.Dests {
+			d.hops.request(ds.Addr)
+			if ds.Method != ipvs.Masq {
+				continue
+			}
+			natSrc[ipvs.AddrFrom(ds.Addr)] = true
+			for _, p := range protos {
+				if ds.Port != 0 {
+					st.NATReplies = append(st.NATReplies, netctl.Endpoint{Addr: ds.Addr, Protocol: uint8(p), Port: ds.Port})
+					continue
+				}
+				for _, vp := range vports { // port-less destination: replies come from the virtual port
+					st.NATReplies = append(st.NATReplies, netctl.Endpoint{Addr: ds.Addr, Protocol: uint8(p), Port: vp})
+				}
+			}
+		}
+	}
+	if err := d.ctl.ApplySteering(st); err != nil {
+		return err
+	}
+	old := d.state.Load().owned
+	d.state.Store(&dpState{vips: vips, natSrc: natSrc, owned: owned, marks: marks})
+	for v := range owned {
+		if !old[v] {
+			d.announce(v)
+		}
+	}
+	return nil
+}
+
+// Close stops the workers and removes the kernel rules.
+func (d *Dataplane) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	d.closeWorkers()
+	if d.tun != nil {
+		d.tun.close()
+	}
+	return d.ctl.RemoveSteering()
+}
+
+func (d *Dataplane) closeWorkers() {
+	for _, w := range append(d.workers, d.ctrl) {
+		if w != nil {
+			w.close()
+		}
+	}
+}
