@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 
+	_ "github.com/govs/gvs/api" // registers the gvsd API client
 	"github.com/govs/gvs/ipvsadm"
 )
 

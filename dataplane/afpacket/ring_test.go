@@ -17,25 +17,25 @@ import (
 )
 
 // inNetns runs fn with the calling goroutine's thread in the named netns.
-func inNetns(t *testing.T, name string, fn func()) {
-	t.Helper()
+func inNetns(name string, fn func()) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer orig.Close()
 	ns, err := os.Open("/var/run/netns/" + name)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer ns.Close()
 	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
 	fn()
+	return nil
 }
 
 func sh(t *testing.T, args ...string) {
@@ -76,7 +76,7 @@ func TestRingReceivesSuperFrames(t *testing.T) {
 	a, b := twoNamespaces(t)
 	var ring *Ring
 	var ln net.Listener
-	inNetns(t, a, func() {
+	err := inNetns(a, func() {
 		ifi, err := net.InterfaceByName("va")
 		if err != nil {
 			t.Fatal(err)
@@ -90,6 +90,9 @@ func TestRingReceivesSuperFrames(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer ring.Close()
 	defer ln.Close()
 	go func() {
@@ -100,16 +103,20 @@ func TestRingReceivesSuperFrames(t *testing.T) {
 		}
 	}()
 	done := make(chan error, 1)
-	go inNetns(t, b, func() {
-		c, err := net.Dial("tcp4", "10.99.0.1:7000")
-		if err != nil {
+	go func() {
+		if err := inNetns(b, func() {
+			c, err := net.Dial("tcp4", "10.99.0.1:7000")
+			if err != nil {
+				done <- err
+				return
+			}
+			_, err = c.Write(make([]byte, 4<<20))
+			c.Close()
 			done <- err
-			return
+		}); err != nil {
+			done <- err
 		}
-		_, err = c.Write(make([]byte, 4<<20))
-		c.Close()
-		done <- err
-	})
+	}()
 	var big, partial, truncated int
 	deadline := time.Now().Add(5 * time.Second)
 	var f Frame
