@@ -14,11 +14,11 @@ import (
 
 // Ports the real servers listen on.
 const (
-	HTTPPort     = 80
-	HTTPAltPort  = 8080
-	DNSPort      = 53
-	UDPEchoPort  = 9000
-	IperfPort    = 5201
+	HTTPPort    = 80
+	HTTPAltPort = 8080
+	DNSPort     = 53
+	UDPEchoPort = 9000
+	IperfPort   = 5201
 )
 
 func (l *Lab) rsDir(n int) string { return filepath.Join(l.Dir, RS(n)) }

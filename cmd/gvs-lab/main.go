@@ -6,12 +6,15 @@
 //	gvs-lab status [--prefix gvs]
 //	gvs-lab exec NS -- command...
 //	gvs-lab udp-echo --name rs1 --port 9000
+//	gvs-lab udp-send --src A --dst B --port 9000 --payload hello
+//	gvs-lab demo [--keep]
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -32,7 +35,11 @@ func main() {
 	big := fs.Int64("big-file", 0, "size of /big on the real servers")
 	dir := fs.String("dir", "/tmp/gvs-lab", "work directory (kept)")
 	name := fs.String("name", "", "udp-echo: server name")
-	port := fs.Int("port", lab.UDPEchoPort, "udp-echo: port")
+	port := fs.Int("port", lab.UDPEchoPort, "udp-echo, udp-send: port")
+	src := fs.String("src", "", "udp-send: source address")
+	dst := fs.String("dst", "", "udp-send: destination address")
+	payload := fs.String("payload", "hello", "udp-send: payload")
+	keep := fs.Bool("keep", false, "demo: leave the lab and gvsd running for exploring")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	switch cmd {
@@ -65,6 +72,29 @@ func main() {
 		if err := c.Run(); err != nil {
 			os.Exit(1)
 		}
+	case "demo":
+		fs.Parse(args)
+		if err := lab.EnsurePackages(os.Stdout); err != nil {
+			fail(err)
+		}
+		if err := lab.RunDemo(ctx, os.Stdout, *keep); err != nil {
+			fail(err)
+		}
+	case "udp-send":
+		fs.Parse(args)
+		s, err := netip.ParseAddr(*src)
+		if err != nil {
+			fail(err)
+		}
+		d, err := netip.ParseAddr(*dst)
+		if err != nil {
+			fail(err)
+		}
+		reply, err := lab.UDPSend(s, d, *port, *payload)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Println(reply)
 	case "udp-echo":
 		fs.Parse(args)
 		if err := lab.RunUDPEcho(ctx, *name, *port); err != nil && ctx.Err() == nil {
@@ -76,7 +106,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gvs-lab up|down|status [--prefix P] | exec NS -- cmd... | udp-echo --name N --port P")
+	fmt.Fprintln(os.Stderr, "usage: gvs-lab demo [--keep] | up|down|status [--prefix P] | exec NS -- cmd... | udp-echo --name N --port P | udp-send --src A --dst B --port P")
 	os.Exit(2)
 }
 

@@ -1,0 +1,5 @@
+package lab
+
+import "syscall"
+
+var hup = syscall.SIGHUP
