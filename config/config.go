@@ -183,6 +183,11 @@ func (s *Service) Engine() (ipvs.ServiceConfig, []ipvs.DestConfig, error) {
 		if err != nil {
 			return cfg, nil, err
 		}
+		// DR and TUN cannot change the port: as ipvsadm does, the real
+		// server's port is the service's (fwmark services keep theirs)
+		if key.FWMark == 0 && (d.Method == ipvs.Route || d.Method == ipvs.Tunnel) {
+			d.Port = key.Port
+		}
 		dests = append(dests, d)
 	}
 	return cfg, dests, nil

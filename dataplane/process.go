@@ -41,7 +41,8 @@ func (w *worker) classify(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Pa
 	p.Flow = ipvs.Flow{}
 	p.Info = ipvs.PacketInfo{}
 	if !parseIP(b, off, et, m, &p.Flow, &p.Info) {
-		return false // malformed: not ours to judge; the kernel drops it too
+		w.count(dropMalformed) // the kernel drops it too; counted so floods show
+		return false
 	}
 	if f.Len < f.Orig {
 		w.count(dropTruncated)

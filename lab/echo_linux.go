@@ -7,12 +7,35 @@ import (
 	"net"
 	"net/netip"
 
+	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
 
-// serveEcho uses IPV6_PKTINFO on the dual-stack socket to learn each
-// datagram's destination and answer from it.
-func serveEcho(c *net.UDPConn, name string) error {
+// serveEcho answers on one socket per family, using the packet-info
+// control messages to reply from the address each datagram was sent to (a
+// VIP for DR and TUN).
+func serveEcho4(c *net.UDPConn, name string) error {
+	pc := ipv4.NewPacketConn(c)
+	if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
+		return err
+	}
+	buf := make([]byte, 65536)
+	for {
+		n, cm, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		var local netip.Addr
+		var reply *ipv4.ControlMessage
+		if cm != nil && cm.Dst != nil {
+			local, _ = netip.AddrFromSlice(cm.Dst.To4())
+			reply = &ipv4.ControlMessage{Src: cm.Dst}
+		}
+		pc.WriteTo(echoReply(name, from, local, buf[:n]), reply, from)
+	}
+}
+
+func serveEcho6(c *net.UDPConn, name string) error {
 	pc := ipv6.NewPacketConn(c)
 	if err := pc.SetControlMessage(ipv6.FlagDst, true); err != nil {
 		return err
@@ -29,9 +52,12 @@ func serveEcho(c *net.UDPConn, name string) error {
 			local, _ = netip.AddrFromSlice(cm.Dst)
 			reply = &ipv6.ControlMessage{Src: cm.Dst}
 		}
-		ua := from.(*net.UDPAddr)
-		peer := netip.AddrPortFrom(ua.AddrPort().Addr().Unmap(), ua.AddrPort().Port())
-		msg := fmt.Sprintf("%s client=%s local=%s %s", name, peer, local.Unmap(), buf[:n])
-		pc.WriteTo([]byte(msg), reply, from)
+		pc.WriteTo(echoReply(name, from, local, buf[:n]), reply, from)
 	}
+}
+
+func echoReply(name string, from net.Addr, local netip.Addr, payload []byte) []byte {
+	ua := from.(*net.UDPAddr)
+	peer := netip.AddrPortFrom(ua.AddrPort().Addr().Unmap(), ua.AddrPort().Port())
+	return []byte(fmt.Sprintf("%s client=%s local=%s %s", name, peer, local.Unmap(), payload))
 }

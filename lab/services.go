@@ -51,9 +51,11 @@ http {
   uwsgi_temp_path %[1]s/tmp-uwsgi;
   scgi_temp_path %[1]s/tmp-scgi;
   keepalive_requests 100000;
+  keepalive_timeout 8s;
   server {
     listen 80 default_server; listen [::]:80 default_server;
     listen 8080 default_server; listen [::]:8080 default_server;
+    listen 443 default_server; listen [::]:443 default_server;
     root %[1]s/www;
     location = /whoami { default_type text/plain; return 200 "%[2]s client=$remote_addr:$remote_port local=$server_addr:$server_port\n"; }
     location = /hang { default_type text/plain; echo_sleep 3600; }
@@ -209,10 +211,18 @@ func (l *Lab) BigFilePath() string { return filepath.Join(l.Dir, "big") }
 // on IPv4 and IPv6, replying from the address the datagram was sent to (a
 // VIP for DR and TUN).
 func RunUDPEcho(ctx context.Context, name string, port int) error {
-	pc, err := net.ListenPacket("udp", ":"+strconv.Itoa(port))
+	c4, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
 	if err != nil {
 		return err
 	}
-	go func() { <-ctx.Done(); pc.Close() }()
-	return serveEcho(pc.(*net.UDPConn), name)
+	c6, err := net.ListenUDP("udp6", &net.UDPAddr{Port: port})
+	if err != nil {
+		c4.Close()
+		return err
+	}
+	go func() { <-ctx.Done(); c4.Close(); c6.Close() }()
+	errc := make(chan error, 2)
+	go func() { errc <- serveEcho4(c4, name) }()
+	go func() { errc <- serveEcho6(c6, name) }()
+	return <-errc
 }

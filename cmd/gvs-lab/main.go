@@ -14,6 +14,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -80,6 +81,24 @@ func main() {
 		if err := lab.RunDemo(ctx, os.Stdout, *keep); err != nil {
 			fail(err)
 		}
+	case "flood":
+		iface := fs.String("iface", "eth0", "flood: interface")
+		mac := fs.String("mac", "", "flood: destination MAC")
+		count := fs.Int("count", 10000, "flood: frames")
+		fs.Parse(args)
+		hw, err := net.ParseMAC(*mac)
+		if err != nil {
+			fail(err)
+		}
+		d, err := netip.ParseAddr(*dst)
+		if err != nil {
+			fail(err)
+		}
+		n, err := lab.Flood(*iface, hw, d, *count)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Println(n)
 	case "udp-send":
 		fs.Parse(args)
 		s, err := netip.ParseAddr(*src)
