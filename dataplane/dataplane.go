@@ -103,7 +103,7 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 	d.state.Store(&dpState{})
 	rules := append([]MarkRule(nil), cfg.MarkRules...)
 	d.marks.Store(&rules)
-	d.hops = newNextHops(ctl, d.ifaceMAC, d.solicit)
+	d.hops = newNextHops(ctl, d.ifaceInfo, d.solicit)
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := d.newWorker(i, true)
 		if err != nil {
@@ -153,11 +153,12 @@ func fanoutGroup(ifindex int) uint16 {
 	return g
 }
 
-func (d *Dataplane) ifaceMAC(ifindex int) ([6]byte, bool) {
-	if x := d.byIx[ifindex]; x != nil {
-		return x.mac, true
+func (d *Dataplane) ifaceInfo(ifindex int) (ifaceInfo, bool) {
+	x := d.byIx[ifindex]
+	if x == nil {
+		return ifaceInfo{}, false
 	}
-	return [6]byte{}, false
+	return ifaceInfo{mac: x.mac, mtu: x.mtu, addr4: x.addrOf(true), addr6: x.addrOf(false)}, true
 }
 
 // Interfaces returns the names of the attached interfaces.

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"net/netip"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,50 +21,155 @@ type nextHop struct {
 	dst     [6]byte
 	hop     netip.Addr // the neighbour whose MAC dst is (gateway or destination)
 	mtu     int
-	srcAddr netip.Addr // the director's address on the path (tunnel source, ICMP source)
+	srcAddr netip.Addr // the director's address on the path (tunnel source)
 	local   bool       // the destination is an address of the director
 	stale   atomic.Bool
 }
 
-// nextHops resolves destinations through the kernel's routing and
-// neighbour tables, asking for link-layer addresses itself (ARP, neighbour
-// solicitation) when the kernel has none yet. Workers read through a
-// private cache (hopCache), so the packet path takes no lock.
+// ifaceInfo is what the resolver needs to know of an attached interface.
+type ifaceInfo struct {
+	mac   [6]byte
+	mtu   int
+	addr4 netip.Addr
+	addr6 netip.Addr
+}
+
+// nextHops routes destinations itself, from a copy of the kernel's main
+// and local routing tables and of its neighbour table, so a new
+// destination (a NAT reply to a client never seen before) is resolved in
+// the packet's own worker without a system call. Link-layer addresses the
+// kernel lacks are asked for with ARP or neighbour solicitation. Workers
+// read through a private cache (hopCache) and take no lock on the way.
 type nextHops struct {
 	ctl     netctl.Controller
-	ifaces  func(ifindex int) (mac [6]byte, ok bool)
-	solicit func(ifindex int, src, target netip.Addr) // send ARP request / NS
+	ifaces  func(ifindex int) (ifaceInfo, bool)
+	solicit func(ifindex int, src, target netip.Addr)
 
-	shared sync.Map // ipvs.Addr -> *nextHop
+	fib    atomic.Pointer[[]netctl.RouteEntry] // longest prefix first
+	neigh  sync.Map                            // neighKey -> [6]byte
+	shared sync.Map                            // ipvs.Addr -> *nextHop
 	reqs   chan netip.Addr
 
-	mu         sync.Mutex
-	pending    map[netip.Addr]*pendingHop // waiting for a neighbour
-	hopsInUse  map[netip.Addr]bool        // neighbours of published next hops
+	mu      sync.Mutex
+	pending map[netip.Addr]*pendingHop // destinations waiting for a neighbour
+
 	unresolved atomic.Uint64
+}
+
+type neighKey struct {
+	ifindex int
+	addr    netip.Addr
 }
 
 type pendingHop struct {
 	dst, hop netip.Addr
-	route    netctl.Route
+	ifindex  int
 	tries    int
 	next     time.Time
 }
 
-func newNextHops(ctl netctl.Controller, ifaces func(int) ([6]byte, bool), solicit func(int, netip.Addr, netip.Addr)) *nextHops {
-	return &nextHops{ctl: ctl, ifaces: ifaces, solicit: solicit, reqs: make(chan netip.Addr, 4096),
-		pending: map[netip.Addr]*pendingHop{}, hopsInUse: map[netip.Addr]bool{}}
+func newNextHops(ctl netctl.Controller, ifaces func(int) (ifaceInfo, bool), solicit func(int, netip.Addr, netip.Addr)) *nextHops {
+	n := &nextHops{ctl: ctl, ifaces: ifaces, solicit: solicit, reqs: make(chan netip.Addr, 4096), pending: map[netip.Addr]*pendingHop{}}
+	n.loadTables()
+	return n
 }
 
-// request asks for dst to be resolved, without blocking the caller.
-func (n *nextHops) request(dst netip.Addr) {
-	select {
-	case n.reqs <- dst:
-	default: // resolver busy: the next packet asks again
+// loadTables refreshes the copies of the routing and neighbour tables.
+func (n *nextHops) loadTables() {
+	if routes, err := n.ctl.Routes(); err == nil {
+		sort.SliceStable(routes, func(i, j int) bool {
+			if routes[i].Dst.Bits() != routes[j].Dst.Bits() {
+				return routes[i].Dst.Bits() > routes[j].Dst.Bits()
+			}
+			if routes[i].Local != routes[j].Local {
+				return routes[i].Local // a local address wins over an equal prefix
+			}
+			return routes[i].Metric < routes[j].Metric
+		})
+		n.fib.Store(&routes)
+	}
+	if list, err := n.ctl.Neighbors(); err == nil {
+		for _, nb := range list {
+			n.neigh.Store(neighKey{nb.Ifindex, nb.Addr}, [6]byte(nb.MAC))
+		}
 	}
 }
 
-// get returns the published next hop for a, or nil.
+// route is a longest-prefix match on the copy of the kernel's tables.
+func (n *nextHops) route(dst netip.Addr) (netctl.RouteEntry, bool) {
+	p := n.fib.Load()
+	if p == nil {
+		return netctl.RouteEntry{}, false
+	}
+	for _, r := range *p {
+		if r.Dst.Addr().Is4() == dst.Is4() && r.Dst.Contains(dst) {
+			return r, true
+		}
+	}
+	return netctl.RouteEntry{}, false
+}
+
+// resolve builds and publishes dst's next hop when everything it needs is
+// known; otherwise it asks the neighbour and returns nil (the packet that
+// asked is dropped and counted; TCP retransmits).
+func (n *nextHops) resolve(dst netip.Addr) *nextHop {
+	r, ok := n.route(dst)
+	if !ok {
+		n.unresolved.Add(1)
+		return nil
+	}
+	info, ok := n.ifaces(r.Ifindex)
+	if !ok {
+		return nil // not an interface we forward on
+	}
+	src := r.Src
+	if !src.IsValid() {
+		if dst.Is4() {
+			src = info.addr4
+		} else {
+			src = info.addr6
+		}
+	}
+	mtu := r.MTU
+	if mtu == 0 {
+		mtu = info.mtu
+	}
+	if r.Local {
+		h := &nextHop{ifindex: r.Ifindex, src: info.mac, mtu: mtu, srcAddr: src, local: true}
+		n.publish(dst, h)
+		return h
+	}
+	hop := dst
+	if r.Gateway.IsValid() {
+		hop = r.Gateway
+	}
+	if mac, ok := n.neigh.Load(neighKey{r.Ifindex, hop}); ok {
+		h := &nextHop{ifindex: r.Ifindex, src: info.mac, dst: mac.([6]byte), hop: hop, mtu: mtu, srcAddr: src}
+		n.publish(dst, h)
+		return h
+	}
+	n.mu.Lock()
+	p := n.pending[dst]
+	fresh := p == nil
+	if fresh {
+		p = &pendingHop{dst: dst, hop: hop, ifindex: r.Ifindex, next: time.Now().Add(200 * time.Millisecond)}
+		n.pending[dst] = p
+	}
+	n.mu.Unlock()
+	if fresh {
+		n.solicit(r.Ifindex, src, hop)
+	}
+	return nil
+}
+
+// request asks the resolver goroutine for dst, without blocking.
+func (n *nextHops) request(dst netip.Addr) {
+	select {
+	case n.reqs <- dst:
+	default:
+	}
+}
+
 func (n *nextHops) get(a ipvs.Addr) *nextHop {
 	if v, ok := n.shared.Load(a); ok {
 		return v.(*nextHop)
@@ -71,12 +177,72 @@ func (n *nextHops) get(a ipvs.Addr) *nextHop {
 	return nil
 }
 
-// run resolves requests until ctx ends; it also follows the kernel's
-// neighbour updates and re-resolves everything periodically, so route
-// changes are picked up.
+func (n *nextHops) publish(dst netip.Addr, h *nextHop) {
+	if old, ok := n.shared.Swap(ipvs.AddrFrom(dst), h); ok {
+		old.(*nextHop).stale.Store(true)
+	}
+}
+
+// learnMaybe records a link-layer address seen on the wire (every ARP and
+// neighbour message): cheap when nobody needs it.
+func (n *nextHops) learnMaybe(ifindex int, addr netip.Addr, mac []byte) {
+	if len(mac) != 6 {
+		return
+	}
+	k := neighKey{ifindex, addr}
+	if old, ok := n.neigh.Load(k); ok && old.([6]byte) == [6]byte(mac) {
+		return
+	}
+	n.learn(ifindex, addr, mac)
+}
+
+// learn records a neighbour, completes the destinations waiting for it and
+// moves the next hops that used its old address.
+func (n *nextHops) learn(ifindex int, addr netip.Addr, mac []byte) {
+	m := [6]byte(mac)
+	n.neigh.Store(neighKey{ifindex, addr}, m)
+	n.mu.Lock()
+	var done []netip.Addr
+	for dst, p := range n.pending {
+		if p.hop == addr && p.ifindex == ifindex {
+			done = append(done, dst)
+			delete(n.pending, dst)
+		}
+	}
+	n.mu.Unlock()
+	for _, dst := range done {
+		n.resolve(dst)
+	}
+	n.shared.Range(func(k, v any) bool {
+		h := v.(*nextHop)
+		if h.hop == addr && h.ifindex == ifindex && h.dst != m {
+			a := k.(ipvs.Addr)
+			n.publish(a.Netip(famOf(a)), &nextHop{ifindex: h.ifindex, src: h.src, dst: m, hop: h.hop, mtu: h.mtu, srcAddr: h.srcAddr})
+		}
+		return true
+	})
+}
+
+func famOf(a ipvs.Addr) ipvs.Family {
+	if a.Is4() {
+		return ipvs.IPv4
+	}
+	return ipvs.IPv6
+}
+
+// run follows the kernel's tables and retries pending solicitations until ctx ends.
 func (n *nextHops) run(ctx context.Context) {
 	go func() {
-		_ = n.ctl.WatchNeighbors(ctx, func(nb netctl.Neighbor) { n.learn(nb.Ifindex, nb.Addr, nb.MAC) })
+		_ = n.ctl.WatchNeighbors(ctx, func(nb netctl.Neighbor) { n.learnMaybe(nb.Ifindex, nb.Addr, nb.MAC) })
+	}()
+	changed := make(chan struct{}, 1)
+	go func() {
+		_ = n.ctl.WatchRoutes(ctx, func() {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		})
 	}()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -89,118 +255,18 @@ func (n *nextHops) run(ctx context.Context) {
 			if n.get(ipvs.AddrFrom(dst)) == nil {
 				n.resolve(dst)
 			}
+		case <-changed:
+			time.Sleep(50 * time.Millisecond) // let a burst of changes settle
+			n.loadTables()
+			n.refreshAll()
 		case now := <-tick.C:
 			n.retryPending(now)
 			if now.After(refresh) {
 				refresh = now.Add(10 * time.Second)
+				n.loadTables()
 				n.refreshAll()
 			}
 		}
-	}
-}
-
-func (n *nextHops) resolve(dst netip.Addr) {
-	r, err := n.ctl.RouteTo(dst)
-	if err != nil {
-		n.unresolved.Add(1)
-		return
-	}
-	src, ok := n.ifaces(r.Ifindex)
-	if !ok {
-		return // not an interface we forward on
-	}
-	if r.Local {
-		n.publish(dst, &nextHop{ifindex: r.Ifindex, src: src, mtu: r.MTU, srcAddr: r.Src, local: true})
-		return
-	}
-	hop := r.NextHop(dst)
-	if nb, ok := n.ctl.Neighbor(r.Ifindex, hop); ok {
-		var mac [6]byte
-		copy(mac[:], nb.MAC)
-		n.publish(dst, &nextHop{ifindex: r.Ifindex, src: src, dst: mac, hop: hop, mtu: r.MTU, srcAddr: r.Src})
-		return
-	}
-	n.mu.Lock()
-	p := n.pending[dst]
-	if p == nil {
-		p = &pendingHop{dst: dst, hop: hop, route: r}
-		n.pending[dst] = p
-	}
-	n.mu.Unlock()
-	n.solicit(r.Ifindex, r.Src, hop)
-}
-
-// learnMaybe is learn for addresses seen in passing (every ARP and
-// neighbour message on the wire): it does work only when addr is a next
-// hop someone waits for or uses.
-func (n *nextHops) learnMaybe(ifindex int, addr netip.Addr, mac []byte) {
-	n.mu.Lock()
-	interesting := n.hopsInUse[addr]
-	for _, p := range n.pending {
-		if p.hop == addr {
-			interesting = true
-			break
-		}
-	}
-	n.mu.Unlock()
-	if interesting {
-		n.learn(ifindex, addr, mac)
-	}
-}
-
-// learn records a link-layer address seen on the wire or in the kernel's
-// table and completes every pending destination that waits for it.
-func (n *nextHops) learn(ifindex int, addr netip.Addr, mac []byte) {
-	if len(mac) != 6 {
-		return
-	}
-	n.mu.Lock()
-	var done []*pendingHop
-	for dst, p := range n.pending {
-		if p.hop == addr && p.route.Ifindex == ifindex {
-			done = append(done, p)
-			delete(n.pending, dst)
-		}
-	}
-	n.mu.Unlock()
-	for _, p := range done {
-		src, _ := n.ifaces(p.route.Ifindex)
-		var m [6]byte
-		copy(m[:], mac)
-		n.publish(p.dst, &nextHop{ifindex: p.route.Ifindex, src: src, dst: m, hop: p.hop, mtu: p.route.MTU, srcAddr: p.route.Src})
-	}
-	// A known next hop whose neighbour changed MAC follows it.
-	n.shared.Range(func(k, v any) bool {
-		h := v.(*nextHop)
-		if h.hop == addr && h.ifindex == ifindex && h.dst != [6]byte(mac) {
-			c := h.with([6]byte(mac))
-			a := k.(ipvs.Addr)
-			n.publish(a.Netip(famOf(a)), c)
-		}
-		return true
-	})
-}
-
-// with returns a copy of h with another neighbour MAC.
-func (h *nextHop) with(mac [6]byte) *nextHop {
-	return &nextHop{ifindex: h.ifindex, src: h.src, dst: mac, hop: h.hop, mtu: h.mtu, srcAddr: h.srcAddr, local: h.local}
-}
-
-func famOf(a ipvs.Addr) ipvs.Family {
-	if a.Is4() {
-		return ipvs.IPv4
-	}
-	return ipvs.IPv6
-}
-
-func (n *nextHops) publish(dst netip.Addr, h *nextHop) {
-	if h.hop.IsValid() {
-		n.mu.Lock()
-		n.hopsInUse[h.hop] = true
-		n.mu.Unlock()
-	}
-	if old, ok := n.shared.Swap(ipvs.AddrFrom(dst), h); ok {
-		old.(*nextHop).stale.Store(true)
 	}
 }
 
@@ -222,49 +288,48 @@ func (n *nextHops) retryPending(now time.Time) {
 	}
 	n.mu.Unlock()
 	for _, p := range again {
-		if nb, ok := n.ctl.Neighbor(p.route.Ifindex, p.hop); ok {
-			n.learn(p.route.Ifindex, p.hop, nb.MAC)
+		if nb, ok := n.ctl.Neighbor(p.ifindex, p.hop); ok {
+			n.learn(p.ifindex, p.hop, nb.MAC)
 			continue
 		}
-		n.solicit(p.route.Ifindex, p.route.Src, p.hop)
+		if r, ok := n.route(p.dst); ok {
+			src := r.Src
+			if !src.IsValid() {
+				if info, ok := n.ifaces(r.Ifindex); ok {
+					if p.hop.Is4() {
+						src = info.addr4
+					} else {
+						src = info.addr6
+					}
+				}
+			}
+			n.solicit(p.ifindex, src, p.hop)
+		}
 	}
 }
 
-// refreshAll re-resolves every published destination against the current
-// routes and neighbours.
+// refreshAll re-resolves every published destination against the tables,
+// replacing only those whose next hop changed.
 func (n *nextHops) refreshAll() {
 	n.shared.Range(func(k, v any) bool {
 		a := k.(ipvs.Addr)
-		n.resolveRefresh(a.Netip(famOf(a)), v.(*nextHop))
+		old := v.(*nextHop)
+		dst := a.Netip(famOf(a))
+		r, ok := n.route(dst)
+		if !ok {
+			return true
+		}
+		hop := dst
+		if r.Gateway.IsValid() {
+			hop = r.Gateway
+		}
+		if r.Ifindex != old.ifindex || r.Local != old.local || (!r.Local && hop != old.hop) || (r.MTU != 0 && r.MTU != old.mtu) {
+			n.shared.Delete(a)
+			old.stale.Store(true)
+			n.resolve(dst)
+		}
 		return true
 	})
-}
-
-func (n *nextHops) resolveRefresh(dst netip.Addr, old *nextHop) {
-	r, err := n.ctl.RouteTo(dst)
-	if err != nil {
-		return
-	}
-	src, ok := n.ifaces(r.Ifindex)
-	if !ok {
-		return
-	}
-	if r.Local {
-		if !old.local || old.ifindex != r.Ifindex {
-			n.publish(dst, &nextHop{ifindex: r.Ifindex, src: src, mtu: r.MTU, srcAddr: r.Src, local: true})
-		}
-		return
-	}
-	hop := r.NextHop(dst)
-	nb, ok := n.ctl.Neighbor(r.Ifindex, hop)
-	if !ok {
-		return // keep the old one until the kernel's entry comes back
-	}
-	var mac [6]byte
-	copy(mac[:], nb.MAC)
-	if old.ifindex != r.Ifindex || old.dst != mac || old.mtu != r.MTU || old.src != src || old.hop != hop {
-		n.publish(dst, &nextHop{ifindex: r.Ifindex, src: src, dst: mac, hop: hop, mtu: r.MTU, srcAddr: r.Src})
-	}
 }
 
 // hopCache is a worker's private view of the next hops.
@@ -279,8 +344,9 @@ func (c *hopCache) lookup(a ipvs.Addr, fam ipvs.Family) *nextHop {
 	}
 	h := c.n.get(a)
 	if h == nil {
-		c.n.request(a.Netip(fam))
-		return nil
+		if h = c.n.resolve(a.Netip(fam)); h == nil {
+			return nil
+		}
 	}
 	if len(c.m) > 1<<16 {
 		clear(c.m) // bounded: a scan of many client addresses cannot grow it forever

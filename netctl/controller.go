@@ -34,6 +34,17 @@ func (r Route) NextHop(dst netip.Addr) netip.Addr {
 	return dst
 }
 
+// RouteEntry is one route of the kernel's main (or local) table.
+type RouteEntry struct {
+	Dst     netip.Prefix
+	Gateway netip.Addr
+	Ifindex int
+	Src     netip.Addr
+	MTU     int
+	Local   bool // a local address (RTN_LOCAL)
+	Metric  int
+}
+
 // Neighbor is a resolved link-layer address.
 type Neighbor struct {
 	Ifindex int
@@ -53,6 +64,13 @@ type Controller interface {
 	// WatchNeighbors calls fn for every neighbour the kernel learns or
 	// changes, until ctx ends.
 	WatchNeighbors(ctx context.Context, fn func(Neighbor)) error
+	// Routes dumps the main and local routing tables, so the data path can
+	// route new destinations itself without a system call per packet.
+	Routes() ([]RouteEntry, error)
+	// Neighbors dumps the usable neighbour entries.
+	Neighbors() ([]Neighbor, error)
+	// WatchRoutes calls fn whenever a route or an address changes, until ctx ends.
+	WatchRoutes(ctx context.Context, fn func()) error
 	// IsLocal reports whether addr is an address of this host.
 	IsLocal(addr netip.Addr) bool
 	// ApplySteering installs (replacing) the rules for the current services.

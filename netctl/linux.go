@@ -123,6 +123,91 @@ func (l *Linux) WatchNeighbors(ctx context.Context, fn func(Neighbor)) error {
 	return nil
 }
 
+// Routes dumps the main and local tables (IPv4 and IPv6).
+func (l *Linux) Routes() ([]RouteEntry, error) {
+	var out []RouteEntry
+	for _, table := range []int{unix.RT_TABLE_MAIN, unix.RT_TABLE_LOCAL} {
+		filter := &netlink.Route{Table: table}
+		routes, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, filter, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			return nil, fmt.Errorf("netctl: routes: %w", err)
+		}
+		for _, r := range routes {
+			e := RouteEntry{Ifindex: r.LinkIndex, MTU: r.MTU, Local: r.Type == unix.RTN_LOCAL, Metric: r.Priority}
+			if r.Type != unix.RTN_UNICAST && r.Type != unix.RTN_LOCAL {
+				continue
+			}
+			if r.Dst != nil {
+				ones, _ := r.Dst.Mask.Size()
+				e.Dst = netip.PrefixFrom(addrOf(r.Dst.IP), ones)
+			} else if r.Family == netlink.FAMILY_V6 {
+				e.Dst = netip.MustParsePrefix("::/0")
+			} else {
+				e.Dst = netip.MustParsePrefix("0.0.0.0/0")
+			}
+			if r.Gw != nil {
+				e.Gateway = addrOf(r.Gw)
+			}
+			if len(r.MultiPath) > 0 && r.MultiPath[0].Gw != nil {
+				e.Gateway, e.Ifindex = addrOf(r.MultiPath[0].Gw), r.MultiPath[0].LinkIndex
+			}
+			if r.Src != nil {
+				e.Src = addrOf(r.Src)
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Neighbors dumps the usable neighbour entries of every interface.
+func (l *Linux) Neighbors() ([]Neighbor, error) {
+	var out []Neighbor
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		list, err := netlink.NeighList(0, fam)
+		if err != nil {
+			return nil, fmt.Errorf("netctl: neighbours: %w", err)
+		}
+		for _, n := range list {
+			if len(n.HardwareAddr) == 6 && usableNeigh(n.State) {
+				out = append(out, Neighbor{Ifindex: n.LinkIndex, Addr: addrOf(n.IP), MAC: n.HardwareAddr})
+			}
+		}
+	}
+	return out, nil
+}
+
+// WatchRoutes calls fn on every route or address change.
+func (l *Linux) WatchRoutes(ctx context.Context, fn func()) error {
+	rch := make(chan netlink.RouteUpdate, 64)
+	ach := make(chan netlink.AddrUpdate, 64)
+	done := make(chan struct{})
+	if err := netlink.RouteSubscribe(rch, done); err != nil {
+		return fmt.Errorf("netctl: route subscription: %w", err)
+	}
+	if err := netlink.AddrSubscribe(ach, done); err != nil {
+		close(done)
+		return fmt.Errorf("netctl: address subscription: %w", err)
+	}
+	defer close(done)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-rch:
+			if !ok {
+				return nil
+			}
+			fn()
+		case _, ok := <-ach:
+			if !ok {
+				return nil
+			}
+			fn()
+		}
+	}
+}
+
 // IsLocal reports whether addr is configured on an interface here.
 func (l *Linux) IsLocal(addr netip.Addr) bool {
 	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
