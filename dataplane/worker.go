@@ -31,9 +31,10 @@ type worker struct {
 	meta   []frameMeta
 	gen    genBuf // buffers for packets the worker builds (ARP, ICMP, resets, segments)
 
-	ipid   uint16 // outer IPv4 ids of tunnelled packets
-	rx, tx atomic.Uint64
-	drops  [numDrops]atomic.Uint64
+	ipid      uint16 // outer IPv4 ids of tunnelled packets
+	rx, tx    atomic.Uint64
+	ringDrops atomic.Uint64 // frames the kernel dropped because a ring was full
+	drops     [numDrops]atomic.Uint64
 }
 
 func (d *Dataplane) newWorker(id int, receive bool) (*worker, error) {
@@ -173,6 +174,14 @@ func (d *Dataplane) WorkerPackets() (rx, tx []uint64) {
 // are reported by the engine).
 func (d *Dataplane) Drops() map[string]uint64 {
 	out := map[string]uint64{}
+	for _, w := range d.workers {
+		for _, r := range w.rings {
+			if _, dropped, err := r.Stats(); err == nil {
+				w.ringDrops.Add(uint64(dropped)) // the kernel resets its counter on read
+			}
+		}
+		out["ring_full"] += w.ringDrops.Load()
+	}
 	for _, w := range append(d.workers, d.ctrl) {
 		for r := dropReason(0); r < numDrops; r++ {
 			if v := w.drops[r].Load(); v > 0 {

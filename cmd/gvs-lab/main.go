@@ -99,6 +99,22 @@ func main() {
 			fail(err)
 		}
 		fmt.Println(n)
+	case "conns":
+		count := fs.Int("count", 1000, "conns: concurrent connections")
+		fs.Parse(args)
+		d, err := netip.ParseAddr(*dst)
+		if err != nil {
+			fail(err)
+		}
+		var srcs []netip.Addr
+		for i := 0; i < lab.Clients; i++ {
+			srcs = append(srcs, lab.Client(i, d.Is6()))
+		}
+		done, per, err := lab.ManyConns(netip.AddrPortFrom(d, uint16(*port)), *count, srcs)
+		fmt.Println(done, per)
+		if err != nil {
+			fail(err)
+		}
 	case "udp-send":
 		fs.Parse(args)
 		s, err := netip.ParseAddr(*src)
