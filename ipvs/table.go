@@ -32,6 +32,7 @@ type shard struct {
 	mu     sync.Mutex
 	chunks []*[chunkSize]connEntry // chunks never move: entries keep their address
 	free   uint32                  // free list head (index+1), linked through wnext
+	fresh  uint32                  // next never-used entry (index+1); 0 before the first chunk
 	used   uint32                  // entries in use
 	hashed uint32                  // entries in the index
 	slots  []uint64
@@ -91,7 +92,9 @@ func (s *shard) entry(idx uint32) *connEntry {
 	return &s.chunks[i>>chunkBits][i&(chunkSize-1)]
 }
 
-// alloc takes a free entry, growing the slab by one chunk when needed.
+// alloc takes a free entry: a released one, or the next never-used one
+// of the newest chunk (growing the slab by a chunk when it is used up).
+// Fresh entries are already zero and are touched only when handed out.
 func (s *shard) alloc() uint32 {
 	if s.free != 0 {
 		idx := s.free
@@ -101,20 +104,19 @@ func (s *shard) alloc() uint32 {
 		s.used++
 		return idx
 	}
-	n := uint32(len(s.chunks)) * chunkSize
-	if n >= maxShardEntries {
-		return 0
+	if s.fresh == 0 || (s.fresh-1)&(chunkSize-1) == 0 && int(s.fresh-1)>>chunkBits == len(s.chunks) {
+		n := uint32(len(s.chunks)) * chunkSize
+		if n >= maxShardEntries {
+			return 0
+		}
+		s.chunks = append(s.chunks, new([chunkSize]connEntry))
+		s.publish()
+		s.fresh = n + 1
 	}
-	s.chunks = append(s.chunks, new([chunkSize]connEntry))
-	s.publish()
-	// chain the new chunk's entries, except the first, onto the free list
-	for i := chunkSize - 1; i >= 1; i-- {
-		idx := n + uint32(i) + 1
-		s.entry(idx).wnext = s.free
-		s.free = idx
-	}
+	idx := s.fresh
+	s.fresh++
 	s.used++
-	return n + 1
+	return idx
 }
 
 func (s *shard) release(idx uint32) {
