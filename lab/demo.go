@@ -1,3 +1,5 @@
+//go:build linux
+
 package lab
 
 import (
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -44,7 +47,7 @@ func (l *Lab) StartDirector(ctx context.Context, role string, config []byte, ext
 		return nil, err
 	}
 	args := append([]string{"--config", d.Config, "--socket", d.Socket}, extraArgs...)
-	if _, err := l.Spawn(d.name, role, gvsd, args...); err != nil {
+	if err := l.Spawn(d.name, role, gvsd, args...); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -75,36 +78,7 @@ func (d *Director) Stop() { d.Lab.Kill(d.name) }
 func (d *Director) Log() string { return d.Lab.Log(d.name) }
 
 // Reload sends SIGHUP to gvsd.
-func (d *Director) Reload() error {
-	d.Lab.mu.Lock()
-	c := d.Lab.procs[d.name]
-	d.Lab.mu.Unlock()
-	if c == nil || c.Process == nil {
-		return fmt.Errorf("gvsd is not running")
-	}
-	// the process is `ip netns exec ... gvsd`, which execs gvsd: same pid
-	return c.Process.Signal(hup)
-}
-
-// HTTPGet fetches a URL from the client namespace, from a given source
-// address, and returns the body.
-func (l *Lab) HTTPGet(ctx context.Context, src, url string) (string, error) {
-	args := []string{"-s", "-m", "5", "--interface", src, url}
-	out, err := l.Exec(ctx, "client", "curl", args...)
-	if err != nil {
-		return out, fmt.Errorf("curl %s from %s: %v %s", url, src, err, out)
-	}
-	return out, nil
-}
-
-// UDPEcho sends one datagram from the client namespace and returns the reply.
-func (l *Lab) UDPEcho(ctx context.Context, src, dst string, port int, payload string) (string, error) {
-	bin, err := l.Binary("gvs-lab")
-	if err != nil {
-		return "", err
-	}
-	return l.Exec(ctx, "client", bin, "udp-send", "--src", src, "--dst", dst, "--port", fmt.Sprint(port), "--payload", payload)
-}
+func (d *Director) Reload() error { return d.Lab.Signal(d.name, syscall.SIGHUP) }
 
 // RunDemo is the README's main command: lab, director, traffic, listing.
 func RunDemo(ctx context.Context, out io.Writer, keep bool) error {

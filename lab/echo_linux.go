@@ -3,6 +3,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,6 +11,27 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 )
+
+// RunUDPEcho is the real servers' UDP echo (gvs-lab udp-echo): it answers
+// every datagram on port, IPv4 and IPv6, with "NAME client=ADDR:PORT
+// local=ADDR PAYLOAD", from the address the datagram was sent to (a VIP
+// for DR and TUN). It returns when ctx ends.
+func RunUDPEcho(ctx context.Context, name string, port int) error {
+	c4, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+	if err != nil {
+		return err
+	}
+	c6, err := net.ListenUDP("udp6", &net.UDPAddr{Port: port})
+	if err != nil {
+		c4.Close()
+		return err
+	}
+	go func() { <-ctx.Done(); c4.Close(); c6.Close() }()
+	errc := make(chan error, 2)
+	go func() { errc <- serveEcho4(c4, name) }()
+	go func() { errc <- serveEcho6(c6, name) }()
+	return <-errc
+}
 
 // serveEcho answers on one socket per family, using the packet-info
 // control messages to reply from the address each datagram was sent to (a

@@ -1,20 +1,34 @@
+//go:build linux
+
 package lab
 
 import (
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 )
 
-// Packages are the Debian packages the lab's services need.
-var Packages = []string{"nginx-light", "dnsmasq-base", "curl", "iproute2", "dnsutils", "iperf3", "tcpdump", "nftables"}
+// packagesTxt lists the Debian packages the lab uses, one per line; CI's
+// installer reads the same file.
+//
+//go:embed packages.txt
+var packagesTxt string
 
-// EnsurePackages installs the lab's Debian packages when a tool is missing
-// (the demo runs on a fresh Debian machine as root).
+// Packages are the Debian packages the lab uses: nginx-light and
+// dnsmasq-base for the real servers' services (dnsmasq-base, unlike
+// dnsmasq, starts no system service), iperf3 for benchmarks, curl and
+// dnsutils for poking by hand, tcpdump for captures, iproute2, ethtool,
+// and nftables for the director.
+var Packages = strings.Fields(packagesTxt)
+
+// EnsurePackages installs the lab's Debian packages with apt-get when one
+// of their tools is missing (the demo runs on a fresh Debian as root).
 func EnsurePackages(out io.Writer) error {
 	missing := false
-	for _, b := range []string{"nginx", "dnsmasq", "curl", "nft", "tcpdump"} {
+	for _, b := range []string{"nginx", "dnsmasq", "curl", "nft", "tcpdump", "iperf3", "dig", "ethtool"} {
 		if _, err := lookPath(b); err != nil {
 			missing = true
 		}

@@ -1,10 +1,21 @@
-// Package tundecap is a user-space decapsulator for TUN-mode real servers:
-// it receives IPVS-style tunnelled packets (IPv4-in-IPv4, IPv6-in-IPv4,
-// IPv4/IPv6-in-IPv6, GRE, GUE) on raw sockets and hands the inner packet to
-// the local stack through a TUN device, as the kernel's ipip/ip6tnl/gre/fou
-// modules would. GVS's lab needs it (this kernel has no ipip module) and so
-// may any real server whose kernel lacks those modules.
+// Package tundecap is a user-space decapsulator for TUN-mode real servers.
+// It receives the tunnelled packets an IPVS director sends (IPv4-in-IPv4,
+// IPv6-in-IPv4, IPv4/IPv6-in-IPv6, GRE, and GUE with its remote checksum
+// offload option) on raw and UDP sockets, and writes each inner packet into
+// a TUN device, so the local stack receives it as if it had arrived on that
+// interface and delivers it to the VIP configured on lo. It does what the
+// kernel's ipip, ip6_tunnel, gre and fou modules would, for hosts (like
+// GVS's lab kernel) that lack them. cmd/gvs-tundecap is its command.
 //
-// decap.go holds the header parsing (pure, fuzzed); run.go the sockets.
-// It imports nothing from the rest of GVS.
+// Every header is validated; a bad packet is counted under a DropReason
+// and dropped. Receivers read batches (recvmmsg) into buffers they reuse,
+// so nothing is allocated per packet. A partial transport checksum (GUE
+// remote checksum offload, or a CHECKSUM_PARTIAL segment read off a veth)
+// travels on to the stack in a virtio-net header instead of being computed
+// here.
+//
+// It imports nothing from the rest of GVS (no ipvs, no packet): a real
+// server needs none of the director. Where to start reading: decap.go (the
+// header parsing, pure and fuzzed), then run_linux.go (sockets, batches,
+// counters) and tun_linux.go (the TUN device).
 package tundecap

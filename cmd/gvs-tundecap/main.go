@@ -1,8 +1,12 @@
-// Command gvs-tundecap decapsulates IPVS tunnel traffic (ipip, gue, gre)
-// on a real server whose kernel lacks the tunnel modules, and hands the
-// inner packets to the local stack through a TUN device.
+//go:build linux
+
+// Command gvs-tundecap runs on a TUN-mode real server whose kernel lacks
+// the tunnel modules (ipip, ip6_tunnel, gre, fou): it decapsulates the
+// director's ipip, gre and gue packets and hands the inner packets to the
+// local stack through a TUN device. Counters are logged on SIGUSR1 and on
+// exit (SIGTERM, SIGINT).
 //
-//	gvs-tundecap [--tun gvstun0] [--gue-port 6080] [--allow-from 10.0.2.0/24,...]
+//	gvs-tundecap [--tun gvstun0] [--gue-port 6080] [--allow-from 10.0.2.0/24,fd00:2::/64] [--debug]
 package main
 
 import (
@@ -21,41 +25,61 @@ import (
 
 func main() {
 	tun := flag.String("tun", "gvstun0", "TUN `device` to create")
-	gue := flag.Uint("gue-port", 0, "UDP `port` of GUE tunnels (0: none)")
+	gue := flag.Uint("gue-port", 0, "UDP `port` of GUE tunnels (0: no GUE)")
 	allow := flag.String("allow-from", "", "comma-separated `prefixes` of accepted tunnel sources (default: any)")
+	batch := flag.Int("batch", 8, "packets per receive call")
+	debug := flag.Bool("debug", false, "log at debug level")
 	flag.Parse()
-	var prefixes []netip.Prefix
-	for _, s := range strings.Split(*allow, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gvs-tundecap:", err)
-			os.Exit(2)
-		}
-		prefixes = append(prefixes, p)
+	if flag.NArg() > 0 || *gue > 65535 {
+		flag.Usage()
+		os.Exit(2)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	d, err := tundecap.Start(ctx, tundecap.Config{TUN: *tun, GUEPort: uint16(*gue), AllowFrom: prefixes, Logger: log})
+	prefixes, err := parsePrefixes(*allow)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gvs-tundecap:", err)
+		os.Exit(2)
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	d, err := tundecap.Start(ctx, tundecap.Config{TUN: *tun, GUEPort: uint16(*gue), AllowFrom: prefixes, Batch: *batch, Logger: log})
+	if err != nil {
+		log.Error("cannot start", "err", err)
 		os.Exit(1)
 	}
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	go func() {
 		for range usr1 {
-			report(log, d)
+			s := d.Stats()
+			log.Info("counters", s.LogAttrs()...)
 		}
 	}()
 	d.Wait()
-	report(log, d)
+	d.Close()
+	s := d.Stats()
+	log.Info("stopped", s.LogAttrs()...)
 }
 
-func report(log *slog.Logger, d *tundecap.Decap) {
-	log.Info("counters", "delivered", d.C.Delivered.Load(), "malformed", d.C.Malformed.Load(),
-		"not_allowed", d.C.NotAllowed.Load(), "write_errors", d.C.WriteErrors.Load())
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("--allow-from: %w", err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
 }

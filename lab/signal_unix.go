@@ -1,5 +1,0 @@
-package lab
-
-import "syscall"
-
-var hup = syscall.SIGHUP
