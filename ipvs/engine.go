@@ -82,7 +82,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.opts.Store(&opts)
 	e.timeouts.Store(tout.table())
-	e.index.Store(&serviceIndex{})
+	e.index.Store(newServiceIndex())
 	e.workers.Store(&[]*Worker{})
 	return e, nil
 }
@@ -118,44 +118,21 @@ func (e *Engine) dest(id uint32) *Dest {
 	return e.destReg.get(id)
 }
 
-// serviceIndex is the packet path's read-only view of the services.
-type serviceIndex struct {
-	byAddr   map[svcAddrKey]*Service
-	byMark   map[svcMarkKey]*Service
-	zeroPort int // services on port 0 ("all ports", persistent only)
-}
-
-type svcAddrKey struct {
-	af    Family
-	proto Protocol
-	port  uint16
-	addr  Addr
-}
-
-type svcMarkKey struct {
-	af   Family
-	mark uint32
-}
-
 // lookupService finds the service for a new flow, in the kernel's order:
 // firewall mark, then protocol/address/port, then the port-zero service.
 func (e *Engine) lookupService(f *Flow) *Service {
 	ix := e.index.Load()
-	if f.Mark != 0 && ix.byMark != nil {
-		if s := ix.byMark[svcMarkKey{f.Family, f.Mark}]; s != nil {
+	if f.Mark != 0 {
+		var zero Addr
+		if s := ix.find(f.Family, 0, 0, f.Mark, &zero); s != nil {
 			return s
 		}
 	}
-	if ix.byAddr == nil {
-		return nil
-	}
-	k := svcAddrKey{f.Family, f.Protocol, f.DstPort, f.Dst}
-	if s := ix.byAddr[k]; s != nil {
+	if s := ix.find(f.Family, f.Protocol, f.DstPort, 0, &f.Dst); s != nil {
 		return s
 	}
-	if ix.zeroPort > 0 {
-		k.port = 0
-		return ix.byAddr[k]
+	if ix.zeroPort.Load() > 0 {
+		return ix.find(f.Family, f.Protocol, 0, 0, &f.Dst)
 	}
 	return nil
 }
@@ -163,29 +140,12 @@ func (e *Engine) lookupService(f *Flow) *Service {
 // IsVirtualAddress reports whether any service listens on addr (for the data
 // path's ARP/NDP answers and steering).
 func (e *Engine) IsVirtualAddress(af Family, addr Addr) bool {
-	ix := e.index.Load()
-	for k := range ix.byAddr {
-		if k.af == af && k.addr == addr {
-			return true
-		}
-	}
-	return false
-}
-
-// rebuildIndex publishes a new service index; called with e.mu held.
-func (e *Engine) rebuildIndex() {
-	ix := &serviceIndex{byAddr: map[svcAddrKey]*Service{}, byMark: map[svcMarkKey]*Service{}}
-	for _, s := range e.svcOrder {
-		if s.key.FWMark != 0 {
-			ix.byMark[svcMarkKey{s.key.Family, s.key.FWMark}] = s
-			continue
-		}
-		ix.byAddr[svcAddrKey{s.key.Family, s.key.Protocol, s.key.Port, s.vaddr}] = s
-		if s.key.Port == 0 {
-			ix.zeroPort++
-		}
-	}
-	e.index.Store(ix)
+	found := false
+	e.index.Load().each(func(s *Service) bool {
+		found = s.key.FWMark == 0 && s.key.Family == af && s.vaddr == addr
+		return !found
+	})
+	return found
 }
 
 func normalizeKey(k ServiceKey) (ServiceKey, error) {
@@ -278,7 +238,7 @@ func (e *Engine) AddService(cfg ServiceConfig) error {
 	e.services[key] = svc
 	e.svcOrder = append(e.svcOrder, svc)
 	e.updateScheduler(svc)
-	e.rebuildIndex()
+	e.index.Load().insert(svc)
 	return nil
 }
 
@@ -317,7 +277,6 @@ func (e *Engine) DelService(k ServiceKey) error {
 		return errf(OpDelService, ErrNoService, "no service %s", key)
 	}
 	e.unlinkService(svc)
-	e.rebuildIndex()
 	return nil
 }
 
@@ -327,6 +286,7 @@ func (e *Engine) unlinkService(svc *Service) {
 	}
 	svc.dests.Store(&[]*Dest{})
 	delete(e.services, svc.key)
+	e.index.Load().remove(svc)
 	for i, s := range e.svcOrder {
 		if s == svc {
 			e.svcOrder = append(e.svcOrder[:i:i], e.svcOrder[i+1:]...)
@@ -343,7 +303,7 @@ func (e *Engine) Flush() error {
 	for _, svc := range append([]*Service(nil), e.svcOrder...) {
 		e.unlinkService(svc)
 	}
-	e.rebuildIndex()
+	e.index.Store(newServiceIndex())
 	return nil
 }
 
