@@ -1,5 +1,7 @@
 package ipvs
 
+import "errors"
+
 import "fmt"
 
 // Op names the engine operation that failed, so front ends can word errors
@@ -115,7 +117,8 @@ func errf(op Op, code Code, format string, args ...any) *Error {
 
 // CodeOf returns the Code of an engine error, or 0.
 func CodeOf(err error) Code {
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Code
 	}
 	return 0
