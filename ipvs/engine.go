@@ -259,8 +259,11 @@ func (e *Engine) EditService(cfg ServiceConfig) error {
 	if err != nil {
 		return err
 	}
+	prev := svc.params.Load()
 	svc.params.Store(p)
-	e.updateScheduler(svc)
+	if prev == nil || p.sched != prev.sched {
+		e.updateScheduler(svc) // a new scheduler learns the destinations; the same one keeps its state, as in the kernel
+	}
 	return nil
 }
 

@@ -2,8 +2,11 @@ package sched
 
 import "github.com/govs/gvs/ipvs"
 
-// fo: weighted failover (ip_vs_fo.c): the available server with the
-// highest weight, the first one in list order on ties.
+// fo is Weighted Failover (ip_vs_fo.c): all new connections go to the
+// destination with the highest weight that is not overloaded; the first one
+// in list order wins ties (the comparison is strict), and weight 0 never
+// wins (the running maximum starts at 0). Lowering the active server's
+// weight, or its upper threshold, fails traffic over to the next one.
 type fo struct{}
 
 func init() { register("fo", func(*ipvs.Service) ipvs.Scheduler { return fo{} }) }

@@ -1,74 +1,71 @@
 package sched
 
-import (
-	"sync"
+import "github.com/govs/gvs/ipvs"
 
-	"github.com/govs/gvs/ipvs"
-)
-
-// lblc: locality-based least connections (ip_vs_lblc.c), for cache
-// clusters: a destination address keeps its server while that server is
-// available, has weight and is not overloaded; otherwise a new one is
-// chosen by wlc and remembered. Entries unused for lblc_expiration (24 h)
-// are forgotten.
-const lblcExpiration = int64(24 * 3600 * 1e9)
-
-type lblcEntry struct {
-	dest    *ipvs.Dest
-	lastuse int64
-}
-
+// lblc is Locality-Based Least Connection (ip_vs_lblc.c), for cache
+// clusters: each destination address of the packets (the original server,
+// on a firewall-mark or transparent service) is served by one cache, so
+// caches do not duplicate content.
+//
+// The entry for the packet's destination address is used (and its lastuse
+// refreshed) while its server is still in the service, has a positive
+// weight and is not overloaded in lblc's sense: more active connections
+// than its weight while another server has fewer than half its weight
+// active (localityOverloaded). Note that the overload flag of the upper
+// threshold is not checked for a cached server. Otherwise wlc's choice
+// (leastWeighted) serves the connection and replaces the entry (a new
+// entry, at the head of its bucket, with lastuse now). Entries unused for
+// 24 h are forgotten by the half-hourly full check; over 16384 entries,
+// idle ones go sooner (see locTable.expire).
+//
+// On a plain address/port service every packet has the same destination
+// address, so one entry serves all: connections stay on one server until
+// it has more active connections than its weight.
 type lblc struct {
-	mu    sync.Mutex
-	table map[ipvs.Addr]*lblcEntry
+	tab *locTable // guarded by the service lock
 }
 
 func init() {
-	register("lblc", func(*ipvs.Service) ipvs.Scheduler { return &lblc{table: map[ipvs.Addr]*lblcEntry{}} })
-}
-
-// lblcOverloaded is the kernel's is_overloaded for lblc and lblcr: more
-// active connections than weight while some server runs below half its weight.
-func lblcOverloaded(d *ipvs.Dest, svc *ipvs.Service) bool {
-	if d.ActiveConns() > d.Weight() {
-		for _, o := range svc.Dests() {
-			if o.ActiveConns()*2 < o.Weight() {
-				return true
-			}
-		}
-	}
-	return false
+	register("lblc", func(*ipvs.Service) ipvs.Scheduler { return &lblc{tab: newLocTable()} })
 }
 
 func (s *lblc) Schedule(svc *ipvs.Service, f *ipvs.Flow, now int64) *ipvs.Dest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if en := s.table[f.Dst]; en != nil {
+	svc.Lock()
+	defer svc.Unlock()
+	fam := svc.Family()
+	en := s.tab.get(&f.Dst, fam)
+	if en != nil {
 		en.lastuse = now
-		d := en.dest
-		if d.Available() && d.Weight() > 0 && !lblcOverloaded(d, svc) {
+		if d := en.dest; d.Available() && d.Weight() > 0 && !localityOverloaded(d, svc) {
 			return d
 		}
 	}
-	d := weightedLeast(svc.Dests(), connOverhead)
+	d := leastWeighted(svc.Dests(), connOverhead)
 	if d == nil {
 		return nil
 	}
-	if en := s.table[f.Dst]; en != nil {
-		en.dest = d
-	} else {
-		s.table[f.Dst] = &lblcEntry{dest: d, lastuse: now}
+	// ip_vs_lblc_new
+	if en != nil {
+		if en.dest == d {
+			return d
+		}
+		s.tab.del(en)
 	}
+	s.tab.add(&locEntry{addr: f.Dst, lastuse: now, dest: d}, fam)
 	return d
 }
 
-// Tick forgets entries unused for the expiration time.
-func (s *lblc) Tick(_ *ipvs.Service, now int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for a, en := range s.table {
-		if now-en.lastuse > lblcExpiration {
-			delete(s.table, a)
-		}
-	}
+// Tick runs the garbage collector.
+func (s *lblc) Tick(svc *ipvs.Service, now int64) {
+	svc.Lock()
+	defer svc.Unlock()
+	s.tab.expire(now, locExpiration)
+}
+
+// UpdateDests maps entries of a deleted server to the same server added
+// back (the kernel has no lblc hook; see locTable.rebind).
+func (s *lblc) UpdateDests(svc *ipvs.Service) {
+	svc.Lock()
+	defer svc.Unlock()
+	s.tab.rebind(svc.Dests())
 }

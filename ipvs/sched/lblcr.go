@@ -1,152 +1,145 @@
 package sched
 
-import (
-	"sync"
+import "github.com/govs/gvs/ipvs"
 
-	"github.com/govs/gvs/ipvs"
-)
-
-// lblcr: locality-based least connections with replication
-// (ip_vs_lblcr.c): each destination address maps to a set of servers; the
-// least loaded of the set serves it, a server is added when the set's best
-// is overloaded, and the most loaded is dropped from sets that have not
-// changed for lblcr_expiration.
-type lblcrSet struct {
-	dests   []*ipvs.Dest // newest first
-	lastmod int64
-	lastuse int64
-}
-
+// lblcr is Locality-Based Least Connection with Replication
+// (ip_vs_lblcr.c): like lblc, but each destination address maps to a set of
+// servers, so a popular address can be served by several caches.
+//
+// With an entry for the packet's destination address (lastuse refreshed):
+//   - the set's least loaded member is taken: the first member, newest
+//     first, that is not overloaded, has a positive weight and is still in
+//     the service, then any later such member strictly lighter by wlc's
+//     comparison (ip_vs_dest_set_min);
+//   - if the set has more than one member and has not changed for 24 h
+//     (lblcr_expiration), its most loaded member with a positive weight is
+//     removed (ip_vs_dest_set_max, ties to the earlier member; the member
+//     removed may be the one just chosen, which still serves this
+//     connection);
+//   - when no member qualified, or the chosen one is overloaded in lblc's
+//     sense (localityOverloaded), wlc's choice serves the connection and
+//     joins the set at its head if it is not in it yet.
+//
+// Without an entry, wlc's choice serves it and a new entry holds it alone.
+// A set's lastmod changes only when a member is really added or removed.
+// Deleted servers stay in the sets (the kernel holds them in its trash) and
+// are simply not chosen, unless added back. Garbage collection is lblc's.
 type lblcr struct {
-	mu    sync.Mutex
-	table map[ipvs.Addr]*lblcrSet
+	tab *locTable // guarded by the service lock
 }
 
 func init() {
-	register("lblcr", func(*ipvs.Service) ipvs.Scheduler { return &lblcr{table: map[ipvs.Addr]*lblcrSet{}} })
+	register("lblcr", func(*ipvs.Service) ipvs.Scheduler { return &lblcr{tab: newLocTable()} })
 }
 
-// setMin is ip_vs_dest_set_min: the least loaded available member.
-func (set *lblcrSet) min() *ipvs.Dest {
-	var least *ipvs.Dest
-	var loh int64
-	i := 0
-	for ; i < len(set.dests); i++ {
-		d := set.dests[i]
-		if d.Overloaded() {
-			continue
+func (s *lblcr) Schedule(svc *ipvs.Service, f *ipvs.Flow, now int64) *ipvs.Dest {
+	svc.Lock()
+	defer svc.Unlock()
+	fam := svc.Family()
+	if en := s.tab.get(&f.Dst, fam); en != nil {
+		en.lastuse = now
+		d := setMin(en.set)
+		if len(en.set) > 1 && now > en.lastmod+locExpiration {
+			if m := setMax(en.set); m != nil {
+				setErase(en, m, now)
+			}
 		}
-		if d.Weight() > 0 && d.Available() {
-			least, loh = d, d.ConnOverhead()
+		if d != nil && !localityOverloaded(d, svc) {
+			return d
+		}
+		if d = leastWeighted(svc.Dests(), connOverhead); d == nil {
+			return nil
+		}
+		setInsert(en, d, now)
+		return d
+	}
+	d := leastWeighted(svc.Dests(), connOverhead)
+	if d == nil {
+		return nil
+	}
+	en := &locEntry{addr: f.Dst, lastuse: now}
+	setInsert(en, d, now)
+	s.tab.add(en, fam)
+	return d
+}
+
+// setMin is ip_vs_dest_set_min.
+func setMin(set []*ipvs.Dest) *ipvs.Dest {
+	i := 0
+	for ; i < len(set); i++ {
+		if d := set[i]; !d.Overloaded() && d.Weight() > 0 && d.Available() {
 			break
 		}
 	}
-	if least == nil {
+	if i == len(set) {
 		return nil
 	}
-	for _, d := range set.dests[i+1:] {
+	least := set[i]
+	loh, lw := connOverhead(least), least.Weight()
+	for _, d := range set[i+1:] {
 		if d.Overloaded() {
 			continue
 		}
-		if doh := d.ConnOverhead(); lessLoaded(loh, doh, least, d) && d.Available() {
-			least, loh = d, doh
+		doh, dw := connOverhead(d), d.Weight()
+		if lighter(loh, lw, doh, dw) && d.Available() {
+			least, loh, lw = d, doh, dw
 		}
 	}
 	return least
 }
 
-// max is ip_vs_dest_set_max: the most loaded member with weight.
-func (set *lblcrSet) max() *ipvs.Dest {
-	var most *ipvs.Dest
-	var moh int64
+// setMax is ip_vs_dest_set_max: the member with the highest overhead per
+// weight among those with a positive weight (moh*dw < doh*mw), the earlier
+// one on ties.
+func setMax(set []*ipvs.Dest) *ipvs.Dest {
 	i := 0
-	for ; i < len(set.dests); i++ {
-		if d := set.dests[i]; d.Weight() > 0 {
-			most, moh = d, d.ConnOverhead()
+	for ; i < len(set); i++ {
+		if set[i].Weight() > 0 {
 			break
 		}
 	}
-	if most == nil {
+	if i == len(set) {
 		return nil
 	}
-	for _, d := range set.dests[i+1:] {
-		doh := d.ConnOverhead()
-		if moh*int64(d.Weight()) < doh*int64(most.Weight()) && d.Weight() > 0 {
-			most, moh = d, doh
+	most := set[i]
+	moh, mw := connOverhead(most), most.Weight()
+	for _, d := range set[i+1:] {
+		doh, dw := connOverhead(d), d.Weight()
+		if lighter(doh, dw, moh, mw) && dw > 0 {
+			most, moh, mw = d, doh, dw
 		}
 	}
 	return most
 }
 
-func (set *lblcrSet) insert(d *ipvs.Dest, now int64) {
-	set.lastmod = now
-	if destIndex(set.dests, d) >= 0 {
+// setInsert is ip_vs_dest_set_insert: a new member goes to the head.
+func setInsert(en *locEntry, d *ipvs.Dest, now int64) {
+	if position(en.set, d, -1) >= 0 {
 		return
 	}
-	set.dests = append([]*ipvs.Dest{d}, set.dests...)
+	en.set = append(append(make([]*ipvs.Dest, 0, len(en.set)+1), d), en.set...)
+	en.lastmod = now
 }
 
-func (set *lblcrSet) erase(d *ipvs.Dest) {
-	if i := destIndex(set.dests, d); i >= 0 {
-		set.dests = append(set.dests[:i:i], set.dests[i+1:]...)
+// setErase is ip_vs_dest_set_erase.
+func setErase(en *locEntry, d *ipvs.Dest, now int64) {
+	if i := position(en.set, d, -1); i >= 0 {
+		en.set = append(en.set[:i:i], en.set[i+1:]...)
+		en.lastmod = now
 	}
 }
 
-func (s *lblcr) Schedule(svc *ipvs.Service, f *ipvs.Flow, now int64) *ipvs.Dest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set := s.table[f.Dst]
-	if set != nil {
-		set.lastuse = now
-		d := set.min()
-		if len(set.dests) > 1 && now-set.lastmod > lblcExpiration {
-			if m := set.max(); m != nil {
-				set.erase(m)
-			}
-		}
-		if d != nil && !lblcOverloaded(d, svc) {
-			return d
-		}
-		d = weightedLeast(svc.Dests(), connOverhead)
-		if d == nil {
-			return nil
-		}
-		set.insert(d, now)
-		return d
-	}
-	d := weightedLeast(svc.Dests(), connOverhead)
-	if d == nil {
-		return nil
-	}
-	set = &lblcrSet{lastuse: now}
-	set.insert(d, now)
-	s.table[f.Dst] = set
-	return d
+// Tick runs the garbage collector (lblc's, with lblcr_expiration).
+func (s *lblcr) Tick(svc *ipvs.Service, now int64) {
+	svc.Lock()
+	defer svc.Unlock()
+	s.tab.expire(now, locExpiration)
 }
 
-// UpdateDests drops deleted servers from the sets.
+// UpdateDests maps set members that were deleted to the same server added
+// back (see locTable.rebind); the kernel has no lblcr hook.
 func (s *lblcr) UpdateDests(svc *ipvs.Service) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := svc.Dests()
-	for _, set := range s.table {
-		kept := set.dests[:0]
-		for _, d := range set.dests {
-			if destIndex(list, d) >= 0 {
-				kept = append(kept, d)
-			}
-		}
-		set.dests = kept
-	}
-}
-
-// Tick forgets sets unused for the expiration time.
-func (s *lblcr) Tick(_ *ipvs.Service, now int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for a, set := range s.table {
-		if now-set.lastuse > lblcExpiration {
-			delete(s.table, a)
-		}
-	}
+	svc.Lock()
+	defer svc.Unlock()
+	s.tab.rebind(svc.Dests())
 }

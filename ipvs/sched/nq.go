@@ -2,25 +2,29 @@ package sched
 
 import "github.com/govs/gvs/ipvs"
 
-// nq: never queue (ip_vs_nq.c): the first idle server (no active
-// connection) in list order; otherwise shortest expected delay.
+// nq is Never Queue (ip_vs_nq.c): the first destination in list order with
+// no active connection takes the new one at once; when every destination is
+// busy, shortest expected delay ((active + 1) / weight, first on ties)
+// decides. Unlike sed, nq skips weight-0 destinations in the whole walk (a
+// quiesced idle server is not "idle" for it), along with overloaded ones.
 type nq struct{}
 
 func init() { register("nq", func(*ipvs.Service) ipvs.Scheduler { return nq{} }) }
 
 func (nq) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
 	var least *ipvs.Dest
-	var loh int64
+	var loh, lw int32
 	for _, d := range svc.Dests() {
-		if d.Overloaded() || d.Weight() == 0 {
+		dw := d.Weight()
+		if d.Overloaded() || dw == 0 {
 			continue
 		}
-		doh := sedOverhead(d)
+		doh := expectedDelay(d)
 		if d.ActiveConns() == 0 {
-			return d
+			return d // idle: no need to look further
 		}
-		if least == nil || lessLoaded(loh, doh, least, d) {
-			least, loh = d, doh
+		if least == nil || lighter(loh, lw, doh, dw) {
+			least, loh, lw = d, doh, dw
 		}
 	}
 	return least

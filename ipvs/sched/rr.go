@@ -2,51 +2,62 @@ package sched
 
 import "github.com/govs/gvs/ipvs"
 
-// rr: round robin (ip_vs_rr.c). The cursor is the last chosen destination
-// (nil = the list head). A pick starts after the cursor, runs to the end,
-// then wraps to the cursor itself; weight 0 and overloaded servers are
-// skipped.
+// rr is Round Robin (ip_vs_rr.c).
+//
+// The kernel keeps one cursor per service (svc->sched_data): the list
+// position of the last destination chosen, or the list head before the
+// first pick. A pick looks at the destinations after the cursor up to the
+// end of the list, then from the start of the list up to and including the
+// cursor's own destination, and takes the first one that is not overloaded
+// and has a positive weight. Nothing found leaves the cursor where it was.
+//
+// The cursor survives list changes as in the kernel: a destination added
+// (at the head) or edited does not move it; when the destination it points
+// at is deleted it steps back to that destination's predecessor, or to the
+// head when it was first (ip_vs_rr_del_dest), so the next pick continues
+// with the deleted destination's successor.
 type rr struct {
-	cursor *ipvs.Dest
-	prev   []*ipvs.Dest // the list the cursor was set in, to find its predecessor
+	cursor *ipvs.Dest   // last chosen; nil = the list head
+	hint   int          // cursor's index in the list it was found in
+	list   []*ipvs.Dest // the list as of the last UpdateDests
 }
 
-func init() { register("rr", func(*ipvs.Service) ipvs.Scheduler { return &rr{} }) }
+func init() { register("rr", func(*ipvs.Service) ipvs.Scheduler { return &rr{hint: -1} }) }
 
 func (s *rr) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
 	svc.Lock()
 	defer svc.Unlock()
 	list := svc.Dests()
-	start := destIndex(list, s.cursor) + 1 // 0 when the cursor is the head
 	n := len(list)
-	// after the cursor to the end, then from the start through the cursor
-	for k := 0; k < n; k++ {
-		d := list[(start+k)%n]
-		if usable(d) {
-			s.cursor = d
-			s.prev = list
+	at := position(list, s.cursor, s.hint) // -1: start at the head
+	// after the cursor to the end, then the head up to the cursor itself
+	for k := 1; k <= n; k++ {
+		i := (at + k) % n
+		if d := list[i]; !d.Overloaded() && d.Weight() > 0 {
+			s.cursor, s.hint = d, i
 			return d
 		}
 	}
 	return nil
 }
 
-// UpdateDests keeps the cursor; when its destination was removed, the
-// cursor moves to the one before it, as ip_vs_rr_del_dest does.
+// UpdateDests moves the cursor to its predecessor when its destination left
+// the list (ip_vs_rr_del_dest); additions and edits leave it alone.
 func (s *rr) UpdateDests(svc *ipvs.Service) {
 	svc.Lock()
 	defer svc.Unlock()
 	list := svc.Dests()
-	if s.cursor != nil && destIndex(list, s.cursor) < 0 {
-		old := s.prev
-		i := destIndex(old, s.cursor)
-		s.cursor = nil
+	if s.cursor != nil && position(list, s.cursor, s.hint) < 0 {
+		old := s.list
+		i := position(old, s.cursor, -1)
+		s.cursor = nil // the head, when it was first
 		for j := i - 1; j >= 0; j-- {
-			if destIndex(list, old[j]) >= 0 {
+			if position(list, old[j], -1) >= 0 {
 				s.cursor = old[j]
 				break
 			}
 		}
 	}
-	s.prev = list
+	s.list = list
+	s.hint = position(list, s.cursor, -1)
 }

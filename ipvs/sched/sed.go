@@ -2,14 +2,15 @@ package sched
 
 import "github.com/govs/gvs/ipvs"
 
-// sed: shortest expected delay (ip_vs_sed.c): the lowest (active+1)/weight;
-// inactive connections do not count.
+// sed is Shortest Expected Delay (ip_vs_sed.c): the destination with the
+// lowest (active + 1) / weight, the delay a new connection would see if
+// every server works off its active connections at the rate of its weight.
+// Inactive connections do not count, so with only closed connections the
+// highest weight always wins. Same loop, comparison and skipping as wlc.
 type sed struct{}
 
 func init() { register("sed", func(*ipvs.Service) ipvs.Scheduler { return sed{} }) }
 
-func sedOverhead(d *ipvs.Dest) int64 { return int64(d.ActiveConns()) + 1 }
-
 func (sed) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
-	return weightedLeast(svc.Dests(), sedOverhead)
+	return leastWeighted(svc.Dests(), expectedDelay)
 }
