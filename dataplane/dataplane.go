@@ -39,6 +39,7 @@ type iface struct {
 	mac   [6]byte
 	mtu   int
 	addrs []netip.Prefix
+	loop  bool // lo: local processes' packets to virtual services arrive here
 }
 
 // Dataplane is a running packet path.
@@ -49,6 +50,7 @@ type Dataplane struct {
 	log  *slog.Logger
 	ifs  []*iface
 	byIx map[int]*iface
+	lo   *iface // receive-only, for the director's own clients; nil without local delivery
 
 	hops    *nextHops
 	workers []*worker
@@ -76,7 +78,11 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 	if err != nil {
 		return nil, err
 	}
+	var lo *iface
 	for _, ifc := range all {
+		if ifc.Loop && ifc.Up && lo == nil {
+			lo = &iface{name: ifc.Name, index: ifc.Index, mtu: ifc.MTU, addrs: ifc.Addrs, loop: true}
+		}
 		if len(cfg.Interfaces) > 0 {
 			if !slices.Contains(cfg.Interfaces, ifc.Name) {
 				continue
@@ -104,24 +110,11 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 	rules := append([]MarkRule(nil), cfg.MarkRules...)
 	d.marks.Store(&rules)
 	d.hops = newNextHops(ctl, d.ifaceInfo, d.solicit)
-	for i := 0; i < cfg.Workers; i++ {
-		w, err := d.newWorker(i, true)
-		if err != nil {
-			d.closeWorkers()
-			return nil, err
-		}
-		d.workers = append(d.workers, w)
-	}
-	ctrl, err := d.newWorker(-1, false)
-	if err != nil {
-		d.closeWorkers()
-		return nil, err
-	}
-	d.ctrl = ctrl
 	if tun, err := openTun(tunName); err != nil {
 		d.log.Warn("local delivery unavailable (no TUN device)", "err", err)
 	} else {
 		d.tun = tun
+		d.lo = lo
 		for _, kv := range [][2]string{
 			{"net/ipv4/conf/" + tunName + "/rp_filter", "0"},
 			{"net/ipv4/conf/" + tunName + "/accept_local", "1"},
@@ -135,6 +128,22 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 			d.log.Warn("local delivery device", "err", err)
 		}
 	}
+	for i := 0; i < cfg.Workers; i++ {
+		w, err := d.newWorker(i, true)
+		if err != nil {
+			d.closeWorkers()
+			d.closeTun()
+			return nil, err
+		}
+		d.workers = append(d.workers, w)
+	}
+	ctrl, err := d.newWorker(-1, false)
+	if err != nil {
+		d.closeWorkers()
+		d.closeTun()
+		return nil, err
+	}
+	d.ctrl = ctrl
 	return d, nil
 }
 
@@ -212,6 +221,8 @@ func (d *Dataplane) Sync() error {
 	owned := map[ipvs.Addr]bool{}
 	vips := map[ipvs.Addr]bool{}
 	natSrc := map[ipvs.Addr]bool{}
+	localSrc := map[ipvs.Addr]bool{}
+	var localNAT []netctl.Endpoint
 	for _, v := range d.cfg.VIPs {
 		owned[ipvs.AddrFrom(v.Unmap())] = true
 	}
@@ -257,14 +268,32 @@ func (d *Dataplane) Sync() error {
 				continue
 			}
 			natSrc[ipvs.AddrFrom(ds.Addr)] = true
+			local := d.ctl.IsLocal(ds.Addr)
+			if local {
+				localSrc[ipvs.AddrFrom(ds.Addr)] = true
+			}
 			for _, p := range protos {
+				ports := vports // port-less destination: replies come from the virtual port
 				if ds.Port != 0 {
-					st.NATReplies = append(st.NATReplies, netctl.Endpoint{Addr: ds.Addr, Protocol: uint8(p), Port: ds.Port})
-					continue
+					ports = []uint16{ds.Port}
 				}
-				for _, vp := range vports { // port-less destination: replies come from the virtual port
-					st.NATReplies = append(st.NATReplies, netctl.Endpoint{Addr: ds.Addr, Protocol: uint8(p), Port: vp})
+				for _, port := range ports {
+					ep := netctl.Endpoint{Addr: ds.Addr, Protocol: uint8(p), Port: port}
+					if local {
+						localNAT = append(localNAT, ep)
+					} else {
+						st.NATReplies = append(st.NATReplies, ep)
+					}
 				}
+			}
+		}
+	}
+	if d.lo != nil {
+		st.Local = &netctl.LocalSteering{Mark: netctl.DefaultLocalMark, Table: netctl.DefaultLocalTable, NAT: localNAT}
+		for _, x := range d.ifs {
+			if a := x.addrOf(false); a.IsValid() && !a.IsLinkLocalUnicast() {
+				st.Local.Src6 = a
+				break
 			}
 		}
 	}
@@ -272,7 +301,7 @@ func (d *Dataplane) Sync() error {
 		return err
 	}
 	old := d.state.Load().owned
-	d.state.Store(&dpState{vips: vips, natSrc: natSrc, owned: owned, marks: marks})
+	d.state.Store(&dpState{vips: vips, natSrc: natSrc, localSrc: localSrc, owned: owned, marks: marks})
 	for v := range owned {
 		if !old[v] {
 			d.announce(v)
@@ -291,10 +320,14 @@ func (d *Dataplane) Close() error {
 	}
 	d.wg.Wait()
 	d.closeWorkers()
+	d.closeTun()
+	return d.ctl.RemoveSteering()
+}
+
+func (d *Dataplane) closeTun() {
 	if d.tun != nil {
 		d.tun.close()
 	}
-	return d.ctl.RemoveSteering()
 }
 
 func (d *Dataplane) closeWorkers() {

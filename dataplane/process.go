@@ -16,7 +16,10 @@ type dpState struct {
 	vips   map[ipvs.Addr]bool // addresses of virtual services: packets to them go to the engine
 	natSrc map[ipvs.Addr]bool // NAT real servers: their packets may be replies
 	owned  map[ipvs.Addr]bool // VIPs the director answers ARP/NDP for
-	marks  []MarkRule
+	// localSrc: NAT real servers that are addresses of the director; their
+	// replies come through lo
+	localSrc map[ipvs.Addr]bool
+	marks    []MarkRule
 }
 
 // classify parses a frame and prepares its engine packet; false means the
@@ -31,7 +34,9 @@ func (w *worker) classify(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Pa
 		return false
 	}
 	if et == etherTypeARP {
-		w.handleARP(in, b, off)
+		if !in.loop {
+			w.handleARP(in, b, off)
+		}
 		return false
 	}
 	if et != etherTypeIPv4 && et != etherTypeIPv6 {
@@ -49,6 +54,9 @@ func (w *worker) classify(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Pa
 		return false
 	}
 	st := w.d.state.Load()
+	if in.loop {
+		return w.classifyLocal(m, p, st)
+	}
 	if m.proto == protoICMPv6 && m.l4 != 0 {
 		switch m.icmpType {
 		case 135:
@@ -73,9 +81,35 @@ func (w *worker) classify(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Pa
 		p.Flow.Mark = markOf(st.marks, &p.Flow)
 	}
 	switch {
+	case st.natSrc[p.Flow.Src] && st.vips[p.Flow.Dst] && p.Flow.Mark == 0:
+		// a VIP that is also a client address (the director's own
+		// client of a local VIP): a reply unless it opens a service
+		p.Reply = !w.d.eng.MatchesService(&p.Flow)
 	case p.Flow.Mark != 0 || st.vips[p.Flow.Dst]:
 		p.Reply = false
 	case st.natSrc[p.Flow.Src]:
+		p.Reply = true
+	default:
+		return false
+	}
+	m.reply = p.Reply
+	return true
+}
+
+// classifyLocal takes, from lo, what the steering routed there: local
+// processes' packets to virtual services and local NAT real servers'
+// replies. Everything else on lo is the kernel's own traffic.
+func (w *worker) classifyLocal(m *frameMeta, p *ipvs.Packet, st *dpState) bool {
+	if m.proto != protoTCP && m.proto != protoUDP && m.proto != protoSCTP || m.l4 == 0 {
+		return false
+	}
+	if len(st.marks) > 0 {
+		p.Flow.Mark = markOf(st.marks, &p.Flow)
+	}
+	switch {
+	case p.Flow.Mark != 0 || st.vips[p.Flow.Dst]:
+		p.Reply = false
+	case st.natSrc[p.Flow.Src] && st.localSrc[p.Flow.Src]:
 		p.Reply = true
 	default:
 		return false
@@ -90,8 +124,13 @@ func (w *worker) apply(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Packe
 	b := f.Buf[f.Off : f.Off+m.end]
 	vn := vnetHdr(f.Vnet())
 	switch v.Action {
-	case ipvs.ActionPass, ipvs.ActionDrop:
-		return // the kernel's copy was dropped by the steering rules; counted by the engine
+	case ipvs.ActionPass:
+		if p.Reply {
+			w.passLocal(b, m, vn, p.Flow.Dst, p.Flow.Family)
+		}
+		return // the kernel's copy was dropped by the steering rules
+	case ipvs.ActionDrop:
+		return // counted by the engine
 	case ipvs.ActionReject:
 		w.sendICMPError(in, b, m, p.Flow.Dst, false, 0)
 		return
@@ -174,6 +213,10 @@ func (w *worker) tunnel(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Pack
 		w.count(dropNoNextHop)
 		return
 	}
+	if hop.local { // a tunnel to ourselves: the inner packet is for local sockets
+		w.deliverLocal(f.Buf[f.Off:f.Off+m.end], m, vn)
+		return
+	}
 	overhead := encapLen(&v.Forwarding, v.DestFamily)
 	b := f.Buf[f.Off : f.Off+m.end]
 	if vn.gsoType() != gsoNone {
@@ -231,6 +274,17 @@ func (w *worker) genGet() (vnetHdr, []byte, []byte) {
 	return v, frame, buf
 }
 
+// passLocal gives the director's own stack a packet from a NAT real
+// server that belongs to no connection but is addressed to the director
+// itself: a health check's or an administrator's own connection to the
+// real server. The steering took it from the kernel; it goes back as it
+// was. Packets for anyone else stay dropped (no leaked replies).
+func (w *worker) passLocal(b []byte, m *frameMeta, vn vnetHdr, dst ipvs.Addr, af ipvs.Family) {
+	if hop := w.hops.lookup(dst, af); hop != nil && hop.local {
+		w.deliverLocal(b, m, vn)
+	}
+}
+
 // deliverLocal hands the IP packet to the director's own stack through the
 // TUN device (the Local method, and NAT replies to local clients).
 func (w *worker) deliverLocal(b []byte, m *frameMeta, vn vnetHdr) {
@@ -282,6 +336,9 @@ func (w *worker) handleICMPError(in *iface, f *afpacket.Frame, m *frameMeta, p *
 	}
 	v := w.ew.Related(inner, fromClient, uint32(m.end-m.l3))
 	if v.Action != ipvs.ActionForward {
+		if !fromClient {
+			w.passLocal(b, m, vnetHdr(f.Vnet()), p.Flow.Dst, p.Flow.Family)
+		}
 		return
 	}
 	vn := vnetHdr(f.Vnet())

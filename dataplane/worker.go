@@ -22,6 +22,7 @@ type worker struct {
 	id      int
 	ew      *ipvs.Worker
 	rings   []*afpacket.Ring
+	ringIf  []*iface // the interface each ring reads
 	senders map[int]*afpacket.Sender
 	hops    hopCache
 	fds     []unix.PollFd
@@ -46,16 +47,23 @@ func (d *Dataplane) newWorker(id int, receive bool) (*worker, error) {
 		w.meta = make([]frameMeta, batchSize)
 	}
 	w.gen.init()
-	for _, x := range d.ifs {
-		if receive {
+	if receive {
+		rx := d.ifs
+		if d.lo != nil {
+			rx = append(rx[:len(rx):len(rx)], d.lo)
+		}
+		for _, x := range rx {
 			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index)})
 			if err != nil {
 				w.close()
 				return nil, err
 			}
 			w.rings = append(w.rings, r)
+			w.ringIf = append(w.ringIf, x)
 			w.fds = append(w.fds, unix.PollFd{Fd: int32(r.Fd()), Events: unix.POLLIN})
 		}
+	}
+	for _, x := range d.ifs {
 		s, err := afpacket.NewSender(x.index, 2*batchSize)
 		if err != nil {
 			w.close()
@@ -87,10 +95,9 @@ func (w *worker) run(ctx context.Context) {
 			continue
 		}
 		for i, r := range w.rings {
-			for w.drain(r, w.d.byIx[r.Ifindex()]) == batchSize {
+			for w.drain(r, w.ringIf[i]) == batchSize {
 				// a full batch: more may be waiting on this ring
 			}
-			_ = i
 		}
 	}
 }

@@ -137,6 +137,12 @@ func (e *Engine) lookupService(f *Flow) *Service {
 	return nil
 }
 
+// MatchesService reports whether a new flow like f would find a virtual
+// service (the data path asks when a packet could be either a client's or
+// a real server's reply, e.g. a director-local client using the VIP as
+// its source address).
+func (e *Engine) MatchesService(f *Flow) bool { return e.lookupService(f) != nil }
+
 // IsVirtualAddress reports whether any service listens on addr (for the data
 // path's ARP/NDP answers and steering).
 func (e *Engine) IsVirtualAddress(af Family, addr Addr) bool {

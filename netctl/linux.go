@@ -22,6 +22,9 @@ import (
 type Linux struct {
 	// NFT is the nft binary (default "nft" from PATH).
 	NFT string
+
+	localTable int // policy routing installed for local traffic (0: none)
+	localMark  uint32
 }
 
 // NewLinux returns a Controller for the calling process's network namespace.
@@ -237,11 +240,23 @@ func (l *Linux) nft(script string) error {
 	return nil
 }
 
-// ApplySteering replaces GVS's nftables table in one transaction.
-func (l *Linux) ApplySteering(s Steering) error { return l.nft(s.Ruleset()) }
+// ApplySteering replaces GVS's nftables tables in one transaction, then
+// installs (or removes) the policy routing for local traffic.
+func (l *Linux) ApplySteering(s Steering) error {
+	if err := l.nft(s.Ruleset()); err != nil {
+		return err
+	}
+	if s.Local == nil {
+		return l.removeLocalRouting()
+	}
+	return l.setLocalRouting(*s.Local)
+}
 
-// RemoveSteering deletes GVS's table.
-func (l *Linux) RemoveSteering() error { return l.nft(Steering{}.Ruleset()) }
+// RemoveSteering deletes GVS's tables and policy routing.
+func (l *Linux) RemoveSteering() error {
+	err := l.nft(Steering{}.Ruleset())
+	return errors.Join(err, l.removeLocalRouting())
+}
 
 // LinkUp brings an interface up.
 func (l *Linux) LinkUp(name string) error {

@@ -22,7 +22,28 @@ type Steering struct {
 	Interfaces []string
 	Services   []Endpoint // virtual services (Port 0: every port)
 	NATReplies []Endpoint // NAT real servers' sources (Port 0: every port)
+
+	// Local, when set, brings the director's own traffic to GVS: packets
+	// that local processes send to a virtual service, and replies of NAT
+	// real servers that are local addresses. An output rule marks them and
+	// a policy route sends them through lo, where GVS's packet socket reads
+	// them and a prerouting rule keeps the kernel from taking them in.
+	Local *LocalSteering
 }
+
+// LocalSteering is the policy routing for the director's own traffic.
+type LocalSteering struct {
+	Mark  uint32     // firewall mark of the redirected packets
+	Table int        // routing table holding the route to lo
+	Src6  netip.Addr // IPv6 source for local clients (IPv6 local routes need one); may be invalid
+	NAT   []Endpoint // NAT real servers that are local addresses
+}
+
+// Default policy-routing values for local traffic ("GV" in ASCII).
+const (
+	DefaultLocalMark  = 0x4756
+	DefaultLocalTable = 4756
+)
 
 // Endpoint is an address, protocol and port (port 0 = any port).
 type Endpoint struct {
@@ -53,10 +74,10 @@ func (s Steering) Ruleset() string {
 	// "add table" then "delete table" makes the delete succeed whether or
 	// not the table existed; the rest rebuilds it in the same transaction.
 	fmt.Fprintf(&b, "add table netdev %s\ndelete table netdev %s\n", TableName, TableName)
+	fmt.Fprintf(&b, "add table inet %s\ndelete table inet %s\n", TableName, TableName)
 	if len(s.Interfaces) == 0 {
 		return b.String()
 	}
-	fmt.Fprintf(&b, "table netdev %s {\n", TableName)
 	set := func(name, typ string, elems []string) {
 		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", name, typ)
 		if len(elems) > 0 {
@@ -96,10 +117,43 @@ func (s Steering) Ruleset() string {
 	}
 	s4, s6, sa4, sa6, _, _ := split(s.Services)
 	n4, n6, na4, na6, ni4, ni6 := split(s.NATReplies)
-	set("svc4", "ipv4_addr . inet_proto . inet_service", s4)
-	set("svc6", "ipv6_addr . inet_proto . inet_service", s6)
-	set("svcany4", "ipv4_addr . inet_proto", sa4)
-	set("svcany6", "ipv6_addr . inet_proto", sa6)
+	serviceSets := func() {
+		set("svc4", "ipv4_addr . inet_proto . inet_service", s4)
+		set("svc6", "ipv6_addr . inet_proto . inet_service", s6)
+		set("svcany4", "ipv4_addr . inet_proto", sa4)
+		set("svcany6", "ipv6_addr . inet_proto", sa6)
+	}
+	serviceRules := func(verdict string) {
+		fmt.Fprintf(&b, "\t\tip daddr . meta l4proto . th dport @svc4 %s\n", verdict)
+		fmt.Fprintf(&b, "\t\tip6 daddr . meta l4proto . th dport @svc6 %s\n", verdict)
+		fmt.Fprintf(&b, "\t\tip daddr . meta l4proto @svcany4 %s\n", verdict)
+		fmt.Fprintf(&b, "\t\tip6 daddr . meta l4proto @svcany6 %s\n", verdict)
+	}
+	if l := s.Local; l != nil {
+		fmt.Fprintf(&b, "table inet %s {\n", TableName)
+		serviceSets()
+		l4, l6, la4, la6, _, _ := split(l.NAT)
+		set("lnat4", "ipv4_addr . inet_proto . inet_service", l4)
+		set("lnat6", "ipv6_addr . inet_proto . inet_service", l6)
+		set("lnatany4", "ipv4_addr . inet_proto", la4)
+		set("lnatany6", "ipv6_addr . inet_proto", la6)
+		mark := fmt.Sprintf("meta mark set 0x%x", l.Mark)
+		b.WriteString("\tchain local_out {\n\t\ttype route hook output priority mangle; policy accept;\n")
+		serviceRules(mark + " comment \"local client of a virtual service: through lo to GVS\"")
+		fmt.Fprintf(&b, "\t\tip saddr . meta l4proto . th sport @lnat4 %s comment \"reply of a local NAT real server\"\n", mark)
+		fmt.Fprintf(&b, "\t\tip6 saddr . meta l4proto . th sport @lnat6 %s\n", mark)
+		fmt.Fprintf(&b, "\t\tip saddr . meta l4proto @lnatany4 %s\n", mark)
+		fmt.Fprintf(&b, "\t\tip6 saddr . meta l4proto @lnatany6 %s\n", mark)
+		b.WriteString("\t}\n")
+		// GVS's packet socket on lo has seen these before this hook
+		b.WriteString("\tchain local_in {\n\t\ttype filter hook prerouting priority raw; policy accept;\n")
+		fmt.Fprintf(&b, "\t\tiif \"lo\" meta mark 0x%x counter drop comment \"GVS forwards it\"\n", l.Mark)
+		b.WriteString("\t\tiif != \"lo\" return\n")
+		serviceRules("counter drop")
+		b.WriteString("\t}\n}\n")
+	}
+	fmt.Fprintf(&b, "table netdev %s {\n", TableName)
+	serviceSets()
 	set("nat4", "ipv4_addr . inet_proto . inet_service", n4)
 	set("nat6", "ipv6_addr . inet_proto . inet_service", n6)
 	set("natany4", "ipv4_addr . inet_proto", na4)
@@ -108,10 +162,7 @@ func (s Steering) Ruleset() string {
 	set("natip6", "ipv6_addr", ni6)
 	for i, ifname := range s.Interfaces {
 		fmt.Fprintf(&b, "\tchain in%d {\n\t\ttype filter hook ingress device %q priority -500; policy accept;\n", i, ifname)
-		b.WriteString("\t\tip daddr . meta l4proto . th dport @svc4 counter drop comment \"virtual service (GVS forwards it)\"\n")
-		b.WriteString("\t\tip6 daddr . meta l4proto . th dport @svc6 counter drop\n")
-		b.WriteString("\t\tip daddr . meta l4proto @svcany4 counter drop\n")
-		b.WriteString("\t\tip6 daddr . meta l4proto @svcany6 counter drop\n")
+		serviceRules("counter drop") // virtual services: GVS forwards them
 		b.WriteString("\t\tip saddr . meta l4proto . th sport @nat4 counter drop comment \"NAT reply (GVS translates it or drops it)\"\n")
 		b.WriteString("\t\tip6 saddr . meta l4proto . th sport @nat6 counter drop\n")
 		b.WriteString("\t\tip saddr . meta l4proto @natany4 counter drop\n")
