@@ -75,7 +75,7 @@ type FWMarkRule struct {
 
 // MarkMatch is one match of a firewall-mark rule.
 type MarkMatch struct {
-	Protocol Protocol `yaml:"protocol"`
+	Protocol Protocol `yaml:"protocol,omitempty"` // empty: TCP, UDP and SCTP
 	Address  Prefix   `yaml:"address"`
 	Ports    []uint16 `yaml:"ports,omitempty"` // empty: every port
 }

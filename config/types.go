@@ -72,6 +72,10 @@ func (p *Protocol) UnmarshalYAML(n *yaml.Node) error {
 
 func (p Protocol) MarshalYAML() (any, error) { return strings.ToLower(ipvs.Protocol(p).String()), nil }
 
+// IsZero makes an unset protocol (any, in a firewall-mark match) vanish
+// from marshalled files instead of becoming a name no parser accepts.
+func (p Protocol) IsZero() bool { return p == 0 }
+
 // Forward is a forwarding method in YAML: masq (nat), route (dr, gate), tunnel (ipip, tun), local.
 type Forward ipvs.ForwardMethod
 
