@@ -1,0 +1,50 @@
+// Package bench is GVS's benchmark harness (issue 7): it builds the
+// network-namespace lab (package lab) and measures, in one run, on one
+// topology, with the same addresses and the same loads:
+//
+//	(a) kernel routing, no load balancing: the client talks to the real
+//	    servers' own addresses and the director namespace is a plain
+//	    router (the router sends the real servers' addresses to it);
+//	(b) an nftables DNAT load balancer in the director namespace
+//	    (numgen inc mod 3 over the real servers);
+//	(c) HAProxy in TCP mode in the director namespace (TCP loads only);
+//	(d) GVS NAT, (e) GVS DR, (f) GVS TUN: gvsd in the director namespace
+//	    (the real servers decapsulate TUN with gvs-tundecap).
+//
+// The loads, each bounded in time:
+//
+//  1. udp: 64-byte frames (18-byte UDP payload) from several client flows
+//     (source addresses and ports), sent with sendmmsg on connected UDP
+//     sockets, counted where they are delivered: an nftables netdev-ingress
+//     counter on each real server's eth0 drops them (for TUN it matches the
+//     ipip packets, so the user-space decapsulator is not measured);
+//     delivered packets per second and loss;
+//  2. cps: new TCP connections per second, one HTTP request each
+//     (Connection: close) to nginx, from N concurrent workers;
+//  3. bulk: one iperf3 TCP stream each way (iperf3 and iperf3 -R), offloads
+//     at the kernel's defaults; the iperf3 service balances by source
+//     address so its control and data connections meet on one server;
+//  4. latency: p50 and p99 of a request (new connection, HTTP request,
+//     whole response) sent open-loop at a fixed moderate rate;
+//  5. cost: CPU seconds per million delivered packets during load 1: for
+//     GVS gvsd's own utime+stime (/proc/PID/stat); for the kernel peers the
+//     machine's softirq time (/proc/stat), which includes the client's,
+//     router's and real servers' softirq work too (an upper bound; /proc/stat
+//     is tick-sampled unless CONFIG_IRQ_TIME_ACCOUNTING is set). The
+//     machine's total busy time per million packets is given for all;
+//  6. table: the engine's connection-table benchmarks (go test -bench
+//     BenchmarkConnLookup ./ipvs/): ns per lookup and bytes per entry at 1M
+//     and 10M entries.
+//
+// Rounds interleave the scenarios (round 1 runs a..f, then round 2...), so
+// drift on a noisy machine spreads over all of them; each figure is the
+// median of the rounds with min and max, and ratios compare medians from
+// the same run. A failure is recorded in its cell, never aborting the run.
+//
+// The load generators run as "gvs-bench gen ..." inside the client
+// namespace (a process of their own, so no namespace switching per
+// connection). Pure parts (statistics, the markdown table, the PNG chart,
+// parsers) have no build tag and unit tests; the lab parts are Linux-only.
+//
+// Where to start reading: run.go (Run), scenario.go, loads.go, gen.go.
+package bench

@@ -1,0 +1,387 @@
+//go:build linux
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/govs/gvs/lab"
+	"golang.org/x/sys/unix"
+)
+
+// The load generators. They run as "gvs-bench gen KIND ..." inside the
+// client namespace and print one JSON document on standard output.
+
+// CPUSample is the CPU time spent during a load window: the machine's
+// (from /proc/stat) and, if asked, one process's (from /proc/PID/stat).
+type CPUSample struct {
+	Busy     float64 `json:"busy"`    // machine, every CPU, non-idle seconds
+	SoftIRQ  float64 `json:"softirq"` // machine, softirq seconds
+	Process  float64 `json:"process"` // the watched process's utime+stime seconds (-1: none)
+	Wall     float64 `json:"wall"`
+	ProcErr  string  `json:"process_error,omitempty"`
+	StatErr  string  `json:"stat_error,omitempty"`
+	watchPid int
+	m0       MachineCPU
+	p0       float64
+	t0       time.Time
+}
+
+func startCPU(pid int) *CPUSample {
+	s := &CPUSample{watchPid: pid, Process: -1, t0: time.Now()}
+	var err error
+	if s.m0, err = ReadMachineCPU(); err != nil {
+		s.StatErr = err.Error()
+	}
+	if pid > 0 {
+		if s.p0, err = ReadProcessCPU(pid); err != nil {
+			s.ProcErr = err.Error()
+		}
+	}
+	return s
+}
+
+func (s *CPUSample) stop() {
+	s.Wall = time.Since(s.t0).Seconds()
+	if m1, err := ReadMachineCPU(); err == nil && s.StatErr == "" {
+		d := m1.Sub(s.m0)
+		s.Busy, s.SoftIRQ = d.Busy(), d.SoftIRQ
+	}
+	if s.watchPid > 0 && s.ProcErr == "" {
+		if p1, err := ReadProcessCPU(s.watchPid); err == nil {
+			s.Process = p1 - s.p0
+		} else {
+			s.ProcErr = err.Error()
+		}
+	}
+}
+
+// UDPFlood is the small-packet load's parameters.
+type UDPFlood struct {
+	Dsts     []netip.Addr // destinations, one per flow in turn
+	Port     int
+	Flows    int // connected sockets (source address and port pairs)
+	Senders  int // goroutines sending
+	Payload  int // UDP payload bytes
+	Batch    int // datagrams per sendmmsg
+	Duration time.Duration
+	CPUPid   int // a process whose CPU time to measure (0: none)
+}
+
+// UDPResult is what the flood sent.
+type UDPResult struct {
+	Sent     uint64    `json:"sent"`
+	Errors   uint64    `json:"errors"`
+	Seconds  float64   `json:"seconds"`
+	FirstErr string    `json:"first_error,omitempty"`
+	CPU      CPUSample `json:"cpu"`
+}
+
+// mmsghdr is struct mmsghdr for sendmmsg.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+// FloodUDP sends UDP datagrams from connected sockets, each bound to one of
+// the lab's client addresses, as fast as sendmmsg takes them, for the
+// duration; it runs in the calling process's namespace.
+func FloodUDP(o UDPFlood) (UDPResult, error) {
+	if o.Flows < 1 || len(o.Dsts) == 0 || o.Batch < 1 || o.Senders < 1 {
+		return UDPResult{}, errors.New("flood: need flows, destinations, a batch and senders")
+	}
+	fds := make([]int, o.Flows)
+	defer func() {
+		for _, fd := range fds {
+			if fd > 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
+	for i := range fds {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return UDPResult{}, err
+		}
+		fds[i] = fd
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+		src := lab.Client(i%lab.Clients, false).As4()
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: src}); err != nil {
+			return UDPResult{}, fmt.Errorf("bind %v: %w", netip.AddrFrom4(src), err)
+		}
+		dst := o.Dsts[i%len(o.Dsts)]
+		if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: dst.As4(), Port: o.Port}); err != nil {
+			return UDPResult{}, fmt.Errorf("connect %v: %w", dst, err)
+		}
+	}
+	payload := make([]byte, o.Payload)
+	copy(payload, "gvs-bench")
+	var sent, errs atomic.Uint64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	cpu := startCPU(o.CPUPid)
+	start := time.Now()
+	deadline := start.Add(o.Duration)
+	for g := 0; g < o.Senders; g++ {
+		var mine []int
+		for i := g; i < len(fds); i += o.Senders {
+			mine = append(mine, fds[i])
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			iov := unix.Iovec{Base: &payload[0]}
+			iov.SetLen(len(payload))
+			msgs := make([]mmsghdr, o.Batch)
+			for i := range msgs {
+				msgs[i].hdr.Iov = &iov
+				msgs[i].hdr.SetIovlen(1)
+			}
+			var n, e uint64
+			for k := 0; ; k++ {
+				if k%8 == 0 && time.Now().After(deadline) {
+					break
+				}
+				fd := mine[k%len(mine)]
+				r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
+				if errno != 0 {
+					e++
+					firstErr.CompareAndSwap(nil, errno.Error())
+					continue
+				}
+				n += uint64(r)
+			}
+			sent.Add(n)
+			errs.Add(e)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu.stop()
+	res := UDPResult{Sent: sent.Load(), Errors: errs.Load(), Seconds: elapsed.Seconds(), CPU: *cpu}
+	if v, ok := firstErr.Load().(string); ok {
+		res.FirstErr = v
+	}
+	return res, nil
+}
+
+// ConnLoad is the connection load's parameters.
+type ConnLoad struct {
+	Dsts     []netip.Addr // destinations, in turn
+	Port     int
+	Workers  int           // concurrent connections (cps) ...
+	Rate     int           // ... or requests per second, open loop (latency)
+	Duration time.Duration // how long new requests start
+	Timeout  time.Duration // per request
+}
+
+// ConnResult is the connection loads' result.
+type ConnResult struct {
+	OK       uint64  `json:"ok"`
+	Failed   uint64  `json:"failed"`
+	Seconds  float64 `json:"seconds"`
+	FirstErr string  `json:"first_error,omitempty"`
+	// latency only, microseconds
+	P50 float64 `json:"p50_us,omitempty"`
+	P90 float64 `json:"p90_us,omitempty"`
+	P99 float64 `json:"p99_us,omitempty"`
+	Max float64 `json:"max_us,omitempty"`
+}
+
+var request = []byte("GET / HTTP/1.1\r\nHost: gvs-bench\r\nUser-Agent: gvs-bench\r\nConnection: close\r\n\r\n")
+
+// oneRequest opens a connection from src to dst, sends a request with
+// Connection: close and reads the whole response.
+func oneRequest(src netip.Addr, dst netip.AddrPort, timeout time.Duration, buf []byte) error {
+	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+	c, err := d.Dial("tcp4", dst.String())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.Write(request); err != nil {
+		return err
+	}
+	var head [12]byte
+	h := 0
+	for {
+		m, err := c.Read(buf)
+		if h < len(head) {
+			h += copy(head[h:], buf[:m])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if h < len(head) || string(head[:]) != "HTTP/1.1 200" {
+		return fmt.Errorf("bad response %q", head[:h])
+	}
+	return nil
+}
+
+// Connections runs the connection-rate load (Workers > 0: closed loop) or
+// the latency load (Rate > 0: open loop, one new connection per tick).
+func Connections(ctx context.Context, o ConnLoad) (ConnResult, error) {
+	if len(o.Dsts) == 0 || (o.Workers < 1 && o.Rate < 1) {
+		return ConnResult{}, errors.New("connections: need destinations and workers or a rate")
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Second
+	}
+	var ok, failed atomic.Uint64
+	var firstErr atomic.Value
+	fail := func(err error) {
+		failed.Add(1)
+		firstErr.CompareAndSwap(nil, err.Error())
+	}
+	start := time.Now()
+	deadline := start.Add(o.Duration)
+	var mu sync.Mutex
+	var lat []float64
+	var wg sync.WaitGroup
+	if o.Workers > 0 {
+		for w := 0; w < o.Workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 4096)
+				src := lab.Client(w%lab.Clients, false)
+				for k := w; time.Now().Before(deadline) && ctx.Err() == nil; k++ {
+					dst := netip.AddrPortFrom(o.Dsts[k%len(o.Dsts)], uint16(o.Port))
+					if err := oneRequest(src, dst, o.Timeout, buf); err != nil {
+						fail(err)
+						continue
+					}
+					ok.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+	} else {
+		interval := time.Second / time.Duration(o.Rate)
+		tick := time.NewTicker(interval)
+		for k := 0; time.Now().Before(deadline) && ctx.Err() == nil; k++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 4096)
+				src := lab.Client(k%lab.Clients, false)
+				dst := netip.AddrPortFrom(o.Dsts[k%len(o.Dsts)], uint16(o.Port))
+				t0 := time.Now()
+				if err := oneRequest(src, dst, o.Timeout, buf); err != nil {
+					fail(err)
+					return
+				}
+				us := float64(time.Since(t0).Nanoseconds()) / 1e3
+				ok.Add(1)
+				mu.Lock()
+				lat = append(lat, us)
+				mu.Unlock()
+			}()
+			<-tick.C
+		}
+		tick.Stop()
+		wg.Wait()
+	}
+	res := ConnResult{OK: ok.Load(), Failed: failed.Load(), Seconds: time.Since(start).Seconds()}
+	if o.Workers > 0 {
+		// the rate counts the window in which new connections started
+		res.Seconds = o.Duration.Seconds()
+	}
+	if v, okv := firstErr.Load().(string); okv {
+		res.FirstErr = v
+	}
+	if len(lat) > 0 {
+		sort.Float64s(lat)
+		res.P50, res.P90, res.P99, res.Max = Percentile(lat, 50), Percentile(lat, 90), Percentile(lat, 99), lat[len(lat)-1]
+	}
+	return res, nil
+}
+
+type addrList []netip.Addr
+
+func (a *addrList) String() string {
+	var s []string
+	for _, x := range *a {
+		s = append(s, x.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (a *addrList) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		x, err := netip.ParseAddr(strings.TrimSpace(f))
+		if err != nil {
+			return err
+		}
+		*a = append(*a, x)
+	}
+	return nil
+}
+
+// GenMain is "gvs-bench gen udp|tcp|latency ...": one load from the
+// namespace it runs in, its result as JSON on out.
+func GenMain(args []string, out io.Writer) error {
+	if len(args) < 1 {
+		return errors.New("gen: want udp, tcp or latency")
+	}
+	kind := args[0]
+	fs := flag.NewFlagSet("gvs-bench gen "+kind, flag.ContinueOnError)
+	var dsts addrList
+	fs.Var(&dsts, "dst", "destination addresses (comma-separated)")
+	port := fs.Int("port", 0, "destination port")
+	dur := fs.Duration("duration", 3*time.Second, "how long")
+	flows := fs.Int("flows", 8, "udp: flows (sockets)")
+	senders := fs.Int("senders", 1, "udp: sending goroutines")
+	payload := fs.Int("payload", 18, "udp: payload bytes")
+	batch := fs.Int("batch", 64, "udp: datagrams per sendmmsg")
+	pid := fs.Int("cpu-pid", 0, "udp: also measure this process's CPU time")
+	workers := fs.Int("workers", 32, "tcp: concurrent workers")
+	rate := fs.Int("rate", 200, "latency: requests per second")
+	timeout := fs.Duration("timeout", 2*time.Second, "tcp, latency: per request")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	var v any
+	var err error
+	switch kind {
+	case "udp":
+		v, err = FloodUDP(UDPFlood{Dsts: dsts, Port: *port, Flows: *flows, Senders: *senders, Payload: *payload, Batch: *batch, Duration: *dur, CPUPid: *pid})
+	case "tcp":
+		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Workers: *workers, Duration: *dur, Timeout: *timeout})
+	case "latency":
+		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Rate: *rate, Duration: *dur, Timeout: *timeout})
+	default:
+		return fmt.Errorf("gen: unknown load %q", kind)
+	}
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(out)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return err
+	}
+	return w.Flush()
+}

@@ -1,0 +1,279 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Scenario is one way of running the director namespace.
+type Scenario struct {
+	ID      string // "a".."f"
+	Short   string // flag name: kernel, nft, haproxy, nat, dr, tun
+	Name    string
+	TCPOnly bool // no UDP load (HAProxy)
+	GVS     bool
+	Forward string // GVS forwarding method (masq, route, tunnel)
+}
+
+// Scenarios are the six scenarios of issue 7, in run order.
+var Scenarios = []Scenario{
+	{ID: "a", Short: "kernel", Name: "kernel routing (no LB)"},
+	{ID: "b", Short: "nft", Name: "nftables DNAT (numgen)"},
+	{ID: "c", Short: "haproxy", Name: "HAProxy TCP mode", TCPOnly: true},
+	{ID: "d", Short: "nat", Name: "GVS NAT", GVS: true, Forward: "masq"},
+	{ID: "e", Short: "dr", Name: "GVS DR", GVS: true, Forward: "route"},
+	{ID: "f", Short: "tun", Name: "GVS TUN", GVS: true, Forward: "tunnel"},
+}
+
+// Loads are the load names, in run order ("table" runs once, at the end).
+var Loads = []string{"udp", "cps", "bulk", "latency", "cost", "table"}
+
+// Metric is one measured figure.
+type Metric struct {
+	ID, Load, Title, Unit string
+	Higher                bool // higher is better
+	Ratio                 bool // show x (a) and x (b)
+	AddedVsA              bool // show the difference to (a)
+	Chart                 bool // a panel in the PNG chart
+}
+
+// Metrics are every figure the harness reports.
+var Metrics = []Metric{
+	{ID: "udp_pps", Load: "udp", Title: "delivered pps", Unit: "pps", Higher: true, Ratio: true, Chart: true},
+	{ID: "udp_loss", Load: "udp", Title: "loss", Unit: "%"},
+	{ID: "udp_pps2", Load: "udp", Title: "delivered pps", Unit: "pps", Higher: true, Ratio: true, Chart: true},
+	{ID: "udp_loss2", Load: "udp", Title: "loss", Unit: "%"},
+	{ID: "cps", Load: "cps", Title: "connections/s", Unit: "conn/s", Higher: true, Ratio: true, Chart: true},
+	{ID: "cps_fail", Load: "cps", Title: "failed connections", Unit: "count"},
+	{ID: "bulk_fwd", Load: "bulk", Title: "client to server", Unit: "Gbit/s", Higher: true, Ratio: true, Chart: true},
+	{ID: "bulk_rev", Load: "bulk", Title: "server to client (-R)", Unit: "Gbit/s", Higher: true, Ratio: true, Chart: true},
+	{ID: "lat_p50", Load: "latency", Title: "p50", Unit: "us", Ratio: true, AddedVsA: true, Chart: true},
+	{ID: "lat_p99", Load: "latency", Title: "p99", Unit: "us", Ratio: true, AddedVsA: true, Chart: true},
+	{ID: "cost_dir", Load: "cost", Title: "director CPU", Unit: "s/Mpkt", Ratio: true, Chart: true},
+	{ID: "cost_machine", Load: "cost", Title: "whole machine busy CPU", Unit: "s/Mpkt", Ratio: true},
+	// not a load: how busy the rest of the machine was during each scenario
+	{ID: "background", Load: "background", Title: "other processes' CPU", Unit: "%"},
+}
+
+// MetricByID returns the metric with that id.
+func MetricByID(id string) (Metric, bool) {
+	for _, m := range Metrics {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
+
+// Cell holds one metric's runs for one scenario.
+type Cell struct {
+	Values []float64 `json:"values,omitempty"`
+	Errors []string  `json:"errors,omitempty"`
+	NA     string    `json:"na,omitempty"` // why the load does not apply
+}
+
+// Summary summarizes the cell's values.
+func (c *Cell) Summary() Summary {
+	if c == nil {
+		return Summary{}
+	}
+	return Summarize(c.Values)
+}
+
+// TableRow is one engine benchmark result (load 6).
+type TableRow struct {
+	Bench     string    `json:"bench"`   // ConnLookup, ConnLookupBatch
+	Entries   string    `json:"entries"` // 1M, 10M
+	NsPerOp   []float64 `json:"ns_per_op"`
+	BytesConn []float64 `json:"bytes_per_conn"`
+}
+
+// TableScale is load 6's result.
+type TableScale struct {
+	Command string     `json:"command"`
+	Rows    []TableRow `json:"rows,omitempty"`
+	Error   string     `json:"error,omitempty"`
+}
+
+// Settings are the parameters a run used, reported with its results.
+type Settings struct {
+	Runs        int           `json:"runs"`
+	Duration    time.Duration `json:"duration"`
+	Quick       bool          `json:"quick"`
+	Flows       int           `json:"udp_flows"`
+	Senders     int           `json:"udp_senders"`  // the first small-packet variant
+	Senders2    int           `json:"udp_senders2"` // the second (0: none)
+	Payload     int           `json:"udp_payload"`
+	Workers     int           `json:"cps_workers"`
+	Rate        int           `json:"latency_rate"`
+	GVSDWorkers int           `json:"gvsd_workers"`
+}
+
+// Results are a run's figures and notes.
+type Results struct {
+	Machine   Machine                     `json:"machine"`
+	Settings  Settings                    `json:"settings"`
+	Started   time.Time                   `json:"started"`
+	Elapsed   time.Duration               `json:"elapsed"`
+	Scenarios []Scenario                  `json:"scenarios"`
+	Loads     []string                    `json:"loads"`
+	Cells     map[string]map[string]*Cell `json:"cells"` // metric id -> scenario id
+	Cost      map[string]string           `json:"cost_method,omitempty"`
+	Table     *TableScale                 `json:"table,omitempty"`
+	Notes     []string                    `json:"notes,omitempty"`
+}
+
+// NewResults starts an empty result set for these scenarios and loads.
+func NewResults(scenarios []Scenario, loads []string) *Results {
+	return &Results{Scenarios: scenarios, Loads: loads, Cells: map[string]map[string]*Cell{}, Cost: map[string]string{}}
+}
+
+// Cell returns the cell of a metric and scenario, making it.
+func (r *Results) Cell(metric, scenario string) *Cell {
+	m := r.Cells[metric]
+	if m == nil {
+		m = map[string]*Cell{}
+		r.Cells[metric] = m
+	}
+	c := m[scenario]
+	if c == nil {
+		c = &Cell{}
+		m[scenario] = c
+	}
+	return c
+}
+
+// Lookup returns a cell or nil.
+func (r *Results) Lookup(metric, scenario string) *Cell {
+	return r.Cells[metric][scenario]
+}
+
+// Add records one run's value.
+func (r *Results) Add(metric, scenario string, v float64) {
+	c := r.Cell(metric, scenario)
+	c.Values = append(c.Values, v)
+}
+
+// Fail records one run's error for a metric.
+func (r *Results) Fail(metric, scenario string, err error) {
+	c := r.Cell(metric, scenario)
+	msg := oneLine(err.Error())
+	c.Errors = append(c.Errors, msg)
+}
+
+// NA marks a metric as not applying to a scenario.
+func (r *Results) NA(metric, scenario, why string) { r.Cell(metric, scenario).NA = why }
+
+// Note adds a line to the report's notes.
+func (r *Results) Note(format string, args ...any) {
+	r.Notes = append(r.Notes, fmt.Sprintf(format, args...))
+}
+
+// HasLoad reports whether the run included a load.
+func (r *Results) HasLoad(load string) bool {
+	for _, l := range r.Loads {
+		if l == load {
+			return true
+		}
+	}
+	return false
+}
+
+// scenario returns a selected scenario by id.
+func (r *Results) scenario(id string) (Scenario, bool) {
+	for _, s := range r.Scenarios {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 500 {
+		s = s[:497] + "..."
+	}
+	return s
+}
+
+// SelectScenarios parses a comma-separated list of scenario ids or short
+// names ("a,b", "kernel,nat", "all").
+func SelectScenarios(list string) ([]Scenario, error) {
+	if list == "" || list == "all" {
+		return append([]Scenario(nil), Scenarios...), nil
+	}
+	want := map[string]bool{}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(strings.ToLower(f))
+		found := false
+		for _, s := range Scenarios {
+			if f == s.ID || f == s.Short {
+				want[s.ID] = true
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown scenario %q (want a-f or kernel, nft, haproxy, nat, dr, tun)", f)
+		}
+	}
+	var out []Scenario
+	for _, s := range Scenarios {
+		if want[s.ID] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// SelectLoads parses a comma-separated list of loads ("udp,cps", "all").
+// "cost" needs "udp": selecting cost alone selects udp too.
+func SelectLoads(list string) ([]string, error) {
+	if list == "" || list == "all" {
+		return append([]string(nil), Loads...), nil
+	}
+	want := map[string]bool{}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(strings.ToLower(f))
+		ok := false
+		for _, l := range Loads {
+			if f == l {
+				ok = true
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown load %q (want %s)", f, strings.Join(Loads, ", "))
+		}
+		want[f] = true
+	}
+	if want["cost"] {
+		want["udp"] = true
+	}
+	var out []string
+	for _, l := range Loads {
+		if want[l] {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// Title is a metric's title in this run (the small-packet variants name
+// their sender threads).
+func (r *Results) Title(m Metric) string {
+	n := 0
+	switch m.ID {
+	case "udp_pps", "udp_loss":
+		n = r.Settings.Senders
+	case "udp_pps2", "udp_loss2":
+		n = r.Settings.Senders2
+	default:
+		return m.Title
+	}
+	s := "s"
+	if n == 1 {
+		s = ""
+	}
+	return fmt.Sprintf("%s, %d sender%s", m.Title, n, s)
+}

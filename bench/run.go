@@ -1,0 +1,275 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/govs/gvs/lab"
+)
+
+// Options shape a run.
+type Options struct {
+	Prefix     string // the lab's namespace prefix
+	Scenarios  []Scenario
+	Loads      []string
+	Settings          // runs, duration and load parameters
+	TableCount int    // go test -count for load 6
+	Benchtime  string // go test -benchtime for load 6
+	Keep       bool   // leave the lab up afterwards
+	Log        io.Writer
+}
+
+// DefaultOptions are the full run's: all scenarios and loads, 3 runs of
+// 3 s each.
+func DefaultOptions() Options {
+	return Options{
+		Prefix: "gvsbench", Scenarios: Scenarios, Loads: Loads,
+		Settings:   Settings{Runs: 3, Duration: 3 * time.Second, Flows: 8, Senders: 1, Senders2: runtime.NumCPU(), Payload: 18, Workers: 32, Rate: 200},
+		TableCount: 3, Benchtime: "500ms",
+	}
+}
+
+// Quick turns options into quick mode: one run of one second, the engine
+// benchmarks once.
+func (o *Options) Quick() {
+	o.Settings.Quick = true
+	o.Runs = 1
+	o.Duration = time.Second
+	o.TableCount = 1
+	o.Benchtime = "200ms"
+}
+
+type env struct {
+	o    Options
+	r    *Results
+	l    *lab.Lab
+	bin  string // gvs-bench, for the generators
+	gvsd *lab.Director
+
+	lastGVSDLog string
+}
+
+func (e *env) logf(format string, args ...any) {
+	if e.o.Log != nil {
+		fmt.Fprintf(e.o.Log, format+"\n", args...)
+	}
+}
+
+// Run builds the lab, runs the selected scenarios and loads and returns
+// the results. Failures of a scenario or load are recorded in the results;
+// the error is for a run that could not start at all.
+func Run(ctx context.Context, o Options) (*Results, error) {
+	if o.Runs < 1 || o.Duration <= 0 {
+		return nil, errors.New("bench: want at least one run of a positive duration")
+	}
+	start := time.Now()
+	r := NewResults(o.Scenarios, o.Loads)
+	r.Machine = DescribeMachine()
+	r.Settings = o.Settings
+	r.Started = start
+	e := &env{o: o, r: r}
+	net := false
+	for _, l := range o.Loads {
+		net = net || l != "table"
+	}
+	if net && len(o.Scenarios) > 0 {
+		if err := e.runLab(ctx); err != nil {
+			r.Note("lab: %v", err)
+			e.logf("lab: %v", err)
+			for _, sc := range o.Scenarios {
+				for _, m := range Metrics {
+					if r.HasLoad(m.Load) {
+						r.Fail(m.ID, sc.ID, fmt.Errorf("lab: %w", err))
+					}
+				}
+			}
+		}
+	}
+	if r.HasLoad("table") && ctx.Err() == nil {
+		e.logf("== engine connection-table benchmarks (1M and 10M entries)")
+		tctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
+		r.Table = RunTableScale(tctx, o.TableCount, o.Benchtime)
+		cancel()
+		for _, row := range r.Table.Rows {
+			e.logf("%s/%s: %.1f ns/op, %.1f bytes/conn", row.Bench, row.Entries, Summarize(row.NsPerOp).Median, Summarize(row.BytesConn).Median)
+		}
+		if r.Table.Error != "" {
+			e.logf("table: %s", r.Table.Error)
+		}
+	}
+	r.Elapsed = time.Since(start)
+	return r, nil
+}
+
+func needsTUN(scs []Scenario) bool {
+	for _, s := range scs {
+		if s.Forward == "tunnel" {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *env) runLab(ctx context.Context) error {
+	e.logf("== building the lab (prefix %s): client, router, director, %d real servers", e.o.Prefix, servers)
+	l, err := lab.Up(ctx, lab.Options{Prefix: e.o.Prefix, Servers: servers, NoDecap: !needsTUN(e.o.Scenarios)})
+	if err != nil {
+		return err
+	}
+	e.l = l
+	if e.o.Keep {
+		e.logf("== the lab stays up: gvs-lab down --prefix %s", e.o.Prefix)
+	} else {
+		defer l.Down()
+	}
+	if err := e.prepare(ctx); err != nil {
+		return err
+	}
+	for round := 1; round <= e.o.Runs; round++ {
+		for _, sc := range e.o.Scenarios {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			e.runScenario(ctx, sc, round)
+		}
+	}
+	return nil
+}
+
+// prepare finds or builds the commands and sets up the real servers'
+// counters and iperf3 servers.
+func (e *env) prepare(ctx context.Context) error {
+	self, err := os.Executable()
+	if err == nil && filepath.Base(self) == "gvs-bench" {
+		e.bin = self
+	} else if e.bin, err = e.l.Binary("gvs-bench"); err != nil {
+		return err
+	}
+	for _, sc := range e.o.Scenarios {
+		if sc.GVS {
+			for _, b := range []string{"gvsd", "gvsadm"} {
+				if _, err := e.l.Binary(b); err != nil {
+					return err
+				}
+			}
+			break
+		}
+	}
+	for n := 1; n <= servers; n++ {
+		if err := e.nft(ctx, lab.RS(n), rsCounter()); err != nil {
+			return err
+		}
+		if e.r.HasLoad("bulk") {
+			if err := e.l.StartIperf(ctx, n, IperfPort); err != nil {
+				return err
+			}
+		}
+	}
+	if found := e.enforceClean(ctx); len(found) > 0 {
+		e.r.Note("before the first scenario: %v", found)
+	}
+	return nil
+}
+
+type load struct {
+	name string
+	run  func(context.Context, Scenario) (string, error)
+	// metrics a failure is recorded under
+	metrics []string
+}
+
+func (e *env) loads() []load {
+	all := []load{
+		{"udp", e.loadUDP, []string{"udp_pps", "udp_loss", "cost_dir", "cost_machine"}},
+		{"udp2", e.loadUDP2, []string{"udp_pps2", "udp_loss2"}},
+		// latency before the heavy TCP loads, on a quiet machine
+		{"latency", e.loadLatency, []string{"lat_p50", "lat_p99"}},
+		{"cps", e.loadCPS, []string{"cps"}},
+		{"bulk", e.loadBulk, []string{"bulk_fwd", "bulk_rev"}},
+	}
+	var out []load
+	for _, l := range all {
+		name := l.name
+		if name == "udp2" {
+			if e.o.Senders2 < 1 {
+				continue
+			}
+			name = "udp"
+		}
+		if e.r.HasLoad(name) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// failAll records err for a load's metrics (those selected).
+func (e *env) failAll(ld load, sc Scenario, err error) {
+	for _, m := range ld.metrics {
+		if mm, ok := MetricByID(m); ok && e.r.HasLoad(mm.Load) {
+			e.r.Fail(m, sc.ID, err)
+		}
+	}
+}
+
+func (e *env) runScenario(ctx context.Context, sc Scenario, round int) {
+	e.logf("== round %d/%d: (%s) %s", round, e.o.Runs, sc.ID, sc.Name)
+	bg := newBackgroundMeter(e.o.Prefix)
+	bg.begin()
+	defer func() {
+		pct := bg.end()
+		e.r.Add("background", sc.ID, pct)
+		e.logf("   other processes used %.0f %% of the machine meanwhile", pct)
+	}()
+	setupErr := e.setup(ctx, sc)
+	if setupErr == nil {
+		if err := e.probe(ctx, sc); err != nil {
+			e.r.Note("(%s) round %d: the first request through the scenario failed: %v", sc.ID, round, err)
+			e.logf("   probe: %v", err)
+		}
+	}
+	for _, ld := range e.loads() {
+		if (ld.name == "udp" || ld.name == "udp2") && sc.TCPOnly {
+			for _, m := range ld.metrics {
+				if mm, _ := MetricByID(m); e.r.HasLoad(mm.Load) {
+					e.r.NA(m, sc.ID, sc.Name+" balances TCP only")
+				}
+			}
+			continue
+		}
+		err := setupErr
+		if err != nil {
+			err = fmt.Errorf("setup: %w", err)
+		} else {
+			err = e.alive(sc)
+		}
+		if err != nil {
+			e.failAll(ld, sc, err)
+			e.logf("   %s: %v", ld.name, err)
+			continue
+		}
+		summary, err := ld.run(ctx, sc)
+		if err == nil {
+			err = e.alive(sc) // died under the load?
+		}
+		if err != nil {
+			e.failAll(ld, sc, err)
+			e.logf("   %s: error: %v", ld.name, err)
+			continue
+		}
+		e.logf("   %s", summary)
+		time.Sleep(200 * time.Millisecond)
+	}
+	if found := e.teardown(ctx, sc); len(found) > 0 {
+		e.r.Note("(%s) round %d: left behind and cleaned up: %v", sc.ID, round, found)
+		e.logf("   teardown: %v", found)
+	}
+}

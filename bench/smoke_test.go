@@ -1,0 +1,49 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/govs/gvs/lab"
+)
+
+// TestSmoke runs one tiny scenario for real: kernel routing through the
+// director namespace, the small-packet and connection loads for a second
+// each. It needs root and the lab's packages; the full benchmark is
+// ./scripts/bench, never go test.
+func TestSmoke(t *testing.T) {
+	if err := lab.Available(); err != nil {
+		t.Skipf("smoke test skipped: %v (run as root, as CI does; the benchmark itself is ./scripts/bench)", err)
+	}
+	if err := lab.ServicesAvailable(); err != nil {
+		t.Skipf("smoke test skipped: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	o := DefaultOptions()
+	o.Prefix = "gvsbsmoke"
+	o.Scenarios, _ = SelectScenarios("a")
+	o.Loads = []string{"udp", "cps", "cost"}
+	o.Runs, o.Duration, o.Senders2 = 1, time.Second, 0
+	start := time.Now()
+	r, err := Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("smoke run in %s", time.Since(start).Round(time.Millisecond))
+	for _, m := range []string{"udp_pps", "cps", "cost_machine"} {
+		c := r.Lookup(m, "a")
+		if c == nil || len(c.Errors) > 0 || c.Summary().N != 1 || c.Summary().Median <= 0 {
+			t.Errorf("%s: %+v; notes %v", m, c, r.Notes)
+		}
+	}
+	if loss := r.Lookup("udp_loss", "a").Summary(); loss.N != 1 || loss.Median > 50 {
+		t.Errorf("kernel routing lost %.1f %% of the small packets", loss.Median)
+	}
+	for _, n := range r.Notes {
+		t.Log("note:", n)
+	}
+}
