@@ -18,7 +18,10 @@
 //     sockets, counted where they are delivered: an nftables netdev-ingress
 //     counter on each real server's eth0 drops them (for TUN it matches the
 //     ipip packets, so the user-space decapsulator is not measured);
-//     delivered packets per second and loss;
+//     delivered packets per second and loss, in two variants: one sender
+//     thread (the kernel paths then forward inside the sender's CPU time
+//     while gvsd has the other CPU) and one sender per CPU (the whole
+//     machine loaded; gvsd competes with the senders for CPU);
 //  2. cps: new TCP connections per second, one HTTP request each
 //     (Connection: close) to nginx, from N concurrent workers;
 //  3. bulk: one iperf3 TCP stream each way (iperf3 and iperf3 -R), offloads
@@ -26,15 +29,19 @@
 //     address so its control and data connections meet on one server;
 //  4. latency: p50 and p99 of a request (new connection, HTTP request,
 //     whole response) sent open-loop at a fixed moderate rate;
-//  5. cost: CPU seconds per million delivered packets during load 1: for
-//     GVS gvsd's own utime+stime (/proc/PID/stat); for the kernel peers the
-//     machine's softirq time (/proc/stat), which includes the client's,
-//     router's and real servers' softirq work too (an upper bound; /proc/stat
-//     is tick-sampled unless CONFIG_IRQ_TIME_ACCOUNTING is set). The
-//     machine's total busy time per million packets is given for all;
+//  5. cost: CPU seconds per million delivered packets during load 1 (its
+//     one-sender variant): for GVS gvsd's own utime+stime (/proc/PID/stat);
+//     for the kernel peers the machine's softirq time (/proc/stat), which
+//     includes the client's, router's and real servers' softirq work too
+//     (an upper bound; /proc/stat is tick-sampled unless
+//     CONFIG_IRQ_TIME_ACCOUNTING is set). The machine's total busy time per
+//     million packets is given for all;
 //  6. table: the engine's connection-table benchmarks (go test -bench
 //     BenchmarkConnLookup ./ipvs/): ns per lookup and bytes per entry at 1M
 //     and 10M entries.
+//
+// The machine may be shared: the CPU time of user processes outside the
+// lab during each scenario is reported too ("background load").
 //
 // Rounds interleave the scenarios (round 1 runs a..f, then round 2...), so
 // drift on a noisy machine spreads over all of them; each figure is the
