@@ -23,7 +23,10 @@
 //     while gvsd has the other CPU) and one sender per CPU (the whole
 //     machine loaded; gvsd competes with the senders for CPU);
 //  2. cps: new TCP connections per second, one HTTP request each
-//     (Connection: close) to nginx, from N concurrent workers;
+//     (Connection: close) to nginx, from N concurrent workers; the TCP
+//     loads use explicit client (address, port) pairs, never reused while a
+//     real server may still hold the tuple in TIME_WAIT from an earlier
+//     scenario (that cost 1 % of the connections 10 ms or 1 s);
 //  3. bulk: one iperf3 TCP stream each way (iperf3 and iperf3 -R), offloads
 //     at the kernel's defaults; the iperf3 service balances by source
 //     address so its control and data connections meet on one server;

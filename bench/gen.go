@@ -191,12 +191,36 @@ type ConnLoad struct {
 	Rate     int           // ... or requests per second, open loop (latency)
 	Duration time.Duration // how long new requests start
 	Timeout  time.Duration // per request
+	// Source addresses and ports are explicit, not ephemeral: request k
+	// uses pair SrcIndex+k of the client's addresses x SrcPorts, so
+	// successive runs (the caller advances SrcIndex by Used) never reuse
+	// a 4-tuple while the real servers still hold it in TIME_WAIT. With
+	// ephemeral ports, a reused tuple's SYN met the previous scenario's
+	// TIME_WAIT and about 1 % of the requests took 10 ms or 1 s more.
+	SrcIndex int
+}
+
+// Explicit source ports: below the kernel's ephemeral range (32768-60999),
+// so they never collide with the client's other connections.
+const (
+	SrcPortBase = 10000
+	SrcPorts    = 32768 - SrcPortBase
+)
+
+// SrcPairs is how many (address, port) pairs the client has.
+const SrcPairs = SrcPorts * lab.Clients
+
+// srcPair returns the i-th (address, port) pair.
+func srcPair(i int) netip.AddrPort {
+	i %= SrcPairs
+	return netip.AddrPortFrom(lab.Client(i%lab.Clients, false), uint16(SrcPortBase+i/lab.Clients))
 }
 
 // ConnResult is the connection loads' result.
 type ConnResult struct {
 	OK       uint64  `json:"ok"`
 	Failed   uint64  `json:"failed"`
+	Used     int     `json:"used"` // source pairs used
 	Seconds  float64 `json:"seconds"`
 	FirstErr string  `json:"first_error,omitempty"`
 	// latency only, microseconds
@@ -210,8 +234,8 @@ var request = []byte("GET / HTTP/1.1\r\nHost: gvs-bench\r\nUser-Agent: gvs-bench
 
 // oneRequest opens a connection from src to dst, sends a request with
 // Connection: close and reads the whole response.
-func oneRequest(src netip.Addr, dst netip.AddrPort, timeout time.Duration, buf []byte) error {
-	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+func oneRequest(src netip.AddrPort, dst netip.AddrPort, timeout time.Duration, buf []byte) error {
+	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src.Addr().AsSlice(), Port: int(src.Port())}}
 	c, err := d.Dial("tcp4", dst.String())
 	if err != nil {
 		return err
@@ -251,6 +275,7 @@ func Connections(ctx context.Context, o ConnLoad) (ConnResult, error) {
 		o.Timeout = 2 * time.Second
 	}
 	var ok, failed atomic.Uint64
+	var next atomic.Int64 // requests started: the source pair index
 	var firstErr atomic.Value
 	fail := func(err error) {
 		failed.Add(1)
@@ -267,10 +292,10 @@ func Connections(ctx context.Context, o ConnLoad) (ConnResult, error) {
 			go func() {
 				defer wg.Done()
 				buf := make([]byte, 4096)
-				src := lab.Client(w%lab.Clients, false)
-				for k := w; time.Now().Before(deadline) && ctx.Err() == nil; k++ {
+				for time.Now().Before(deadline) && ctx.Err() == nil {
+					k := int(next.Add(1) - 1)
 					dst := netip.AddrPortFrom(o.Dsts[k%len(o.Dsts)], uint16(o.Port))
-					if err := oneRequest(src, dst, o.Timeout, buf); err != nil {
+					if err := oneRequest(srcPair(o.SrcIndex+k), dst, o.Timeout, buf); err != nil {
 						fail(err)
 						continue
 					}
@@ -282,15 +307,15 @@ func Connections(ctx context.Context, o ConnLoad) (ConnResult, error) {
 	} else {
 		interval := time.Second / time.Duration(o.Rate)
 		tick := time.NewTicker(interval)
-		for k := 0; time.Now().Before(deadline) && ctx.Err() == nil; k++ {
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			k := int(next.Add(1) - 1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				buf := make([]byte, 4096)
-				src := lab.Client(k%lab.Clients, false)
 				dst := netip.AddrPortFrom(o.Dsts[k%len(o.Dsts)], uint16(o.Port))
 				t0 := time.Now()
-				if err := oneRequest(src, dst, o.Timeout, buf); err != nil {
+				if err := oneRequest(srcPair(o.SrcIndex+k), dst, o.Timeout, buf); err != nil {
 					fail(err)
 					return
 				}
@@ -305,7 +330,7 @@ func Connections(ctx context.Context, o ConnLoad) (ConnResult, error) {
 		tick.Stop()
 		wg.Wait()
 	}
-	res := ConnResult{OK: ok.Load(), Failed: failed.Load(), Seconds: time.Since(start).Seconds()}
+	res := ConnResult{OK: ok.Load(), Failed: failed.Load(), Used: int(next.Load()), Seconds: time.Since(start).Seconds()}
 	if o.Workers > 0 {
 		// the rate counts the window in which new connections started
 		res.Seconds = o.Duration.Seconds()
@@ -361,6 +386,7 @@ func GenMain(args []string, out io.Writer) error {
 	workers := fs.Int("workers", 32, "tcp: concurrent workers")
 	rate := fs.Int("rate", 200, "latency: requests per second")
 	timeout := fs.Duration("timeout", 2*time.Second, "tcp, latency: per request")
+	srcIndex := fs.Int("src-index", 0, "tcp, latency: the first (client address, source port) pair to use")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -370,9 +396,9 @@ func GenMain(args []string, out io.Writer) error {
 	case "udp":
 		v, err = FloodUDP(UDPFlood{Dsts: dsts, Port: *port, Flows: *flows, Senders: *senders, Payload: *payload, Batch: *batch, Duration: *dur, CPUPid: *pid})
 	case "tcp":
-		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Workers: *workers, Duration: *dur, Timeout: *timeout})
+		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Workers: *workers, Duration: *dur, Timeout: *timeout, SrcIndex: *srcIndex})
 	case "latency":
-		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Rate: *rate, Duration: *dur, Timeout: *timeout})
+		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Rate: *rate, Duration: *dur, Timeout: *timeout, SrcIndex: *srcIndex})
 	default:
 		return fmt.Errorf("gen: unknown load %q", kind)
 	}

@@ -127,10 +127,11 @@ func (e *env) loadCPS(ctx context.Context, sc Scenario) (string, error) {
 	dsts, _ := targets(sc)
 	var res ConnResult
 	err := e.gen(ctx, &res, "tcp", "--dst", addrsFlag(dsts), "--port", strconv.Itoa(HTTPPort),
-		"--workers", strconv.Itoa(e.o.Workers), "--duration", e.o.Duration.String())
+		"--workers", strconv.Itoa(e.o.Workers), "--duration", e.o.Duration.String(), "--src-index", strconv.Itoa(e.srcIndex))
 	if err != nil {
 		return "", err
 	}
+	e.srcIndex = (e.srcIndex + res.Used) % SrcPairs
 	if res.OK == 0 {
 		return "", fmt.Errorf("no connection completed (%d failed, first: %s)", res.Failed, res.FirstErr)
 	}
@@ -193,10 +194,11 @@ func (e *env) loadLatency(ctx context.Context, sc Scenario) (string, error) {
 	dsts, _ := targets(sc)
 	var res ConnResult
 	err := e.gen(ctx, &res, "latency", "--dst", addrsFlag(dsts), "--port", strconv.Itoa(HTTPPort),
-		"--rate", strconv.Itoa(e.o.Rate), "--duration", e.o.Duration.String())
+		"--rate", strconv.Itoa(e.o.Rate), "--duration", e.o.Duration.String(), "--src-index", strconv.Itoa(e.srcIndex))
 	if err != nil {
 		return "", err
 	}
+	e.srcIndex = (e.srcIndex + res.Used) % SrcPairs
 	if res.OK == 0 {
 		return "", fmt.Errorf("no request completed (%d failed, first: %s)", res.Failed, res.FirstErr)
 	}
@@ -205,5 +207,5 @@ func (e *env) loadLatency(ctx context.Context, sc Scenario) (string, error) {
 	if res.Failed > 0 {
 		e.r.Note("(%s) latency: %d of %d requests failed in one run (first: %s)", sc.ID, res.Failed, res.Failed+res.OK, res.FirstErr)
 	}
-	return fmt.Sprintf("latency p50 %.0f µs p99 %.0f µs", res.P50, res.P99), nil
+	return fmt.Sprintf("latency p50 %.0f µs p90 %.0f µs p99 %.0f µs max %.0f µs", res.P50, res.P90, res.P99, res.Max), nil
 }

@@ -55,6 +55,7 @@ type env struct {
 	gvsd *lab.Director
 
 	lastGVSDLog string
+	srcIndex    int // the next client (address, port) pair for TCP loads
 }
 
 func (e *env) logf(format string, args ...any) {

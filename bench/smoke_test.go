@@ -47,3 +47,23 @@ func TestSmoke(t *testing.T) {
 		t.Log("note:", n)
 	}
 }
+
+func TestSrcPair(t *testing.T) {
+	if got := srcPair(0).String(); got != "10.0.1.2:10000" {
+		t.Errorf("pair 0: %s", got)
+	}
+	if got := srcPair(lab.Clients + 1).String(); got != "10.0.1.3:10001" {
+		t.Errorf("pair %d: %s", lab.Clients+1, got)
+	}
+	if srcPair(SrcPairs+5) != srcPair(5) {
+		t.Error("no wrap-around")
+	}
+	seen := map[string]bool{}
+	for i := 0; i < SrcPairs; i += 97 {
+		p := srcPair(i)
+		if seen[p.String()] || p.Port() < SrcPortBase || p.Port() >= 32768 {
+			t.Fatalf("pair %d: %s (repeated or outside the range)", i, p)
+		}
+		seen[p.String()] = true
+	}
+}
