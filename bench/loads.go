@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,9 +160,22 @@ func (e *env) loadBulk(ctx context.Context, sc Scenario) (string, error) {
 			metric = "bulk_rev"
 			args = append(args, "-R")
 		}
-		c, cancel := context.WithTimeout(ctx, time.Duration(secs+20)*time.Second)
-		out, err := e.l.Command(c, "client", args[0], args[1:]...).Output()
-		cancel()
+		// iperf3's server reopens its listening socket after a test: give
+		// it a moment, and one more try if it refused the connection
+		time.Sleep(500 * time.Millisecond)
+		var out []byte
+		var err error
+		for try := 0; try < 2; try++ {
+			c, cancel := context.WithTimeout(ctx, time.Duration(secs+20)*time.Second)
+			out, err = e.l.Command(c, "client", args[0], args[1:]...).Output()
+			cancel()
+			if try == 0 && bytes.Contains(out, []byte("Connection refused")) {
+				e.r.Note("(%s) %s: iperf3 was refused once and tried again after a second", sc.ID, metric)
+				time.Sleep(time.Second)
+				continue
+			}
+			break
+		}
 		bps, perr := ParseIperf3(out)
 		if perr != nil {
 			if err != nil && len(out) == 0 {
