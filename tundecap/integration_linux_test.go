@@ -102,7 +102,35 @@ func newTestbed(t *testing.T) *testbed {
 	} {
 		run(t, append([]string{"ip", "-n", c[0]}, c[1:]...)...)
 	}
+	// The first packets after link-up can wait seconds for neighbour
+	// resolution (an early solicitation is lost while the peer's link
+	// comes up); the cases below allow 2s each, so resolve both families
+	// first.
+	for _, dst := range []string{"10.0.2.11:9", "[fd00:2::11]:9"} {
+		if err := inNetns(b.tx, func() error { return awaitPortUnreachable(dst, 10*time.Second) }); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return b
+}
+
+// awaitPortUnreachable sends UDP datagrams to a closed port until the
+// peer's "port unreachable" comes back: both directions resolved.
+func awaitPortUnreachable(dst string, within time.Duration) error {
+	c, err := net.Dial("udp", dst)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	buf := make([]byte, 16)
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); {
+		c.Write([]byte("probe"))
+		c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if _, err := c.Read(buf); errors.Is(err, unix.ECONNREFUSED) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: no answer within %v", dst, within)
 }
 
 // startDecap runs the decapsulator in the real server's namespace.
