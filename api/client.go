@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/govs/gvs/health"
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/ipvsadm"
 )
@@ -98,6 +99,16 @@ func (c *Client) Info(ctx context.Context) (info ipvsadm.Info, err error) {
 func (c *Client) State(ctx context.Context) (st State, err error) {
 	err = c.do(ctx, "GET", "/v1/state", nil, &st)
 	return
+}
+
+// Health returns every checked service's health (GET /v1/health); it
+// implements ipvsadm.HealthBackend for gvsadm -L --health.
+func (c *Client) Health(ctx context.Context) ([]health.ServiceHealth, error) {
+	var l HealthList
+	if err := c.do(ctx, "GET", "/v1/health", nil, &l); err != nil {
+		return nil, err
+	}
+	return l.Services, nil
 }
 
 // SaveConfig asks gvsd to write its services back to its configuration file.

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/govs/gvs/health"
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/ipvsadm"
 )
@@ -41,6 +42,18 @@ type Daemon interface {
 	// SaveConfig writes the running services back to the configuration
 	// file, atomically.
 	SaveConfig(ctx context.Context) error
+}
+
+// HealthSource is implemented by a Daemon that runs health checks
+// (GET /v1/health).
+type HealthSource interface {
+	Health(ctx context.Context) ([]health.ServiceHealth, error)
+}
+
+// HealthList is the body of GET /v1/health: every checked service, in
+// configuration order, with its real servers' health.
+type HealthList struct {
+	Services []health.ServiceHealth `json:"services"`
 }
 
 // Route is one API endpoint.
@@ -81,6 +94,7 @@ func NewServer(b ipvsadm.Backend, d Daemon, log *slog.Logger) *Server {
 	s.handle("DELETE /v1/daemons/{state}", s.stopDaemon)
 	s.handle("POST /v1/restore", s.restore)
 	s.handle("POST /v1/config/save", s.saveConfig)
+	s.handle("GET /v1/health", s.health)
 	return s
 }
 
@@ -419,6 +433,22 @@ func (s *Server) saveConfig(w http.ResponseWriter, r *http.Request) (any, error)
 		return nil, &Error{Code: "not_found", Message: "no configuration file here"}
 	}
 	return nil, s.daemon.SaveConfig(r.Context())
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) (any, error) {
+	out := HealthList{Services: []health.ServiceHealth{}}
+	hs, ok := s.daemon.(HealthSource)
+	if !ok {
+		return out, nil // nothing is checked here
+	}
+	list, err := hs.Health(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	if list != nil {
+		out.Services = list
+	}
+	return out, nil
 }
 
 // ListenUnix listens on a Unix socket with the given permissions (0600:

@@ -15,6 +15,7 @@ import (
 
 	"github.com/govs/gvs/api"
 	"github.com/govs/gvs/config"
+	"github.com/govs/gvs/health"
 	"github.com/govs/gvs/ipvs"
 	_ "github.com/govs/gvs/ipvs/sched" // the kernel's schedulers
 	"github.com/govs/gvs/ipvsadm"
@@ -42,8 +43,18 @@ type Dataplane interface {
 // Options configure a daemon.
 type Options struct {
 	ConfigFile string // YAML configuration; empty starts with no services
-	Socket     string // API socket (default ipvsadm.DefaultSocket or the file's api.socket)
-	Logger     *slog.Logger
+	// KeepalivedConf and LdirectordConf are a keepalived.conf and an
+	// ldirectord.cf whose virtual services (with their checks) are run as
+	// they are, added to the YAML file's. Keywords GVS does not support
+	// stop the daemon unless Ignore lists them ("all": every one).
+	KeepalivedConf string
+	LdirectordConf string
+	Ignore         []string
+	Socket         string // API socket (default ipvsadm.DefaultSocket or the file's api.socket)
+	Logger         *slog.Logger
+	// Health tunes the health-check Manager; Health.Router enables via_vip
+	// checks (cmd/gvsd wires netctl's path router on Linux as root).
+	Health health.Options
 	// NewDataplane builds the packet path; nil runs the control plane only.
 	NewDataplane func(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) (Dataplane, error)
 }
@@ -56,6 +67,7 @@ type Daemon struct {
 	dp      Dataplane
 	backend syncedBackend
 	started time.Time
+	health  *health.Manager
 
 	mu  sync.Mutex // serializes changes: API requests, reloads, syncs
 	cfg *config.Config
@@ -67,19 +79,17 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	cfg := &config.Config{}
-	if opts.ConfigFile != "" {
-		var err error
-		if cfg, err = config.Load(opts.ConfigFile); err != nil {
-			return nil, err
-		}
+	d := &Daemon{opts: opts, log: opts.Logger, started: time.Now()}
+	cfg, err := d.loadConfig() // validated, health checks included
+	if err != nil {
+		return nil, err
 	}
 	econf := ipvs.Config{MaxConns: cfg.Options.MaxConns}
 	eng, err := ipvs.New(econf)
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, eng: eng, cfg: cfg, started: time.Now()}
+	d.eng, d.cfg = eng, cfg
 	d.backend = syncedBackend{LocalBackend: ipvsadm.NewLocalBackend(eng), d: d}
 	if _, err := Reconcile(eng, cfg, d.log); err != nil {
 		return nil, err
@@ -89,7 +99,22 @@ func New(opts Options) (*Daemon, error) {
 			return nil, err
 		}
 	}
+	hopts := opts.Health
+	if hopts.Logger == nil {
+		hopts.Logger = d.log
+	}
+	d.health = health.New(healthTarget{d}, hopts)
 	return d, nil
+}
+
+// startHealth gives the Manager the configuration's checked services (Run
+// calls it once the data path runs; Reload after each reconciliation).
+func (d *Daemon) startHealth(cfg *config.Config) error {
+	if err := d.health.Update(cfg.Services); err != nil {
+		d.log.Error("health checks not updated", "err", err)
+		return err
+	}
+	return nil
 }
 
 // Engine returns the engine (for metrics and tests).
@@ -109,19 +134,26 @@ func (d *Daemon) syncDataplane() {
 
 // Reload re-reads the configuration file and applies the difference.
 // An invalid file changes nothing.
+//
+// The order: the files are read and validated (the services, then their
+// health checks), the engine's services are reconciled (the destinations
+// of checked services are left to the health Manager), then the Manager
+// gets the new services. A service that stops being checked gets its
+// configured destinations back once the Manager has let it go.
 func (d *Daemon) Reload() error {
-	if d.opts.ConfigFile == "" {
+	if !d.opts.hasSources() {
 		return errors.New("no configuration file to reload")
 	}
-	cfg, err := config.Load(d.opts.ConfigFile)
+	cfg, err := d.loadConfig()
 	if err != nil {
 		d.log.Error("configuration rejected; running state unchanged", "err", err)
 		return err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	wasChecked := checkedServices(d.cfg)
 	changes, err := Reconcile(d.eng, cfg, d.log)
 	if err != nil {
+		d.mu.Unlock()
 		d.log.Error("reload failed part-way", "err", err, "applied", len(changes))
 		return err
 	}
@@ -130,7 +162,28 @@ func (d *Daemon) Reload() error {
 		d.dp.SetVIPs(addrs(cfg.VIPs))
 	}
 	d.syncDataplane()
-	d.log.Info("configuration reloaded", "file", d.opts.ConfigFile, "changes", len(changes))
+	d.mu.Unlock()
+	// not under d.mu: the Manager calls the target, which takes it
+	if err := d.startHealth(cfg); err != nil {
+		return err
+	}
+	isChecked := checkedServices(cfg)
+	for k := range wasChecked {
+		if !isChecked[k] {
+			// no longer the Manager's: back to what the file lists
+			d.mu.Lock()
+			more, err := Reconcile(d.eng, cfg, d.log)
+			d.syncDataplane()
+			d.mu.Unlock()
+			changes = append(changes, more...)
+			if err != nil {
+				d.log.Error("reload failed part-way", "err", err, "applied", len(changes))
+				return err
+			}
+			break
+		}
+	}
+	d.log.Info("configuration reloaded", "files", d.opts.sourceNames(), "changes", len(changes))
 	return nil
 }
 
@@ -169,10 +222,26 @@ func (d *Daemon) SaveConfig(context.Context) error {
 	if d.opts.ConfigFile == "" {
 		return &api.Error{Code: "not_found", Message: "gvsd runs without a configuration file (start it with --config)"}
 	}
+	if d.opts.KeepalivedConf != "" || d.opts.LdirectordConf != "" {
+		return &api.Error{Code: "invalid", Message: "gvsd runs services from a keepalived.conf or ldirectord.cf: writing them into the YAML file would define them twice (convert the file with gvs-convert instead)"}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cfg := *d.cfg
 	cfg.Services = config.ServicesFromEngine(d.eng.Services())
+	// checked services are written as configured: the engine holds only
+	// their healthy destinations, at their current weights, and no checks
+	configured := map[ipvs.ServiceKey]*config.Service{}
+	for i := range d.cfg.Services {
+		if health.Checked(&d.cfg.Services[i]) {
+			configured[normalized(d.cfg.Services[i].Key())] = &d.cfg.Services[i]
+		}
+	}
+	for i := range cfg.Services {
+		if c := configured[normalized(cfg.Services[i].Key())]; c != nil {
+			cfg.Services[i] = *c
+		}
+	}
 	t := d.eng.Timeouts()
 	cfg.Timeouts.TCP, cfg.Timeouts.TCPFin, cfg.Timeouts.UDP = t.TCP[ipvs.TCPEstablished], t.TCP[ipvs.TCPFinWait], t.UDP[ipvs.UDPNormal]
 	data, err := config.Marshal(&cfg)
@@ -234,11 +303,20 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if d.dp != nil {
 		d.dp.SetVIPs(addrs(d.cfg.VIPs))
 		if err := d.dp.Start(ctx); err != nil {
+			d.health.Stop()
 			d.dp.Close()
 			return err
 		}
 		defer d.dp.Close()
 		d.log.Info("data path running", "interfaces", d.dp.Interfaces(), "workers", d.dp.Workers())
+	}
+	// stopped before the data path closes: its last changes sync it
+	defer d.health.Stop()
+	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
+	if err := d.startHealth(cfg); err != nil {
+		return err
 	}
 	srv := api.NewServer(d.backend, d, d.log)
 	socket := d.opts.Socket

@@ -20,6 +20,11 @@ type Change struct {
 // only what differs: an unchanged service keeps its scheduler state and
 // connections, an unchanged destination its counters. Options and timeouts
 // are replaced whole. The configuration must already be validated.
+//
+// The destinations of services with health checks (health.Checked) are
+// left alone: the health Manager owns them (it adds the healthy ones, at
+// their current weight, and removes the failed ones), so Reconcile only
+// creates, edits and deletes such services themselves.
 func Reconcile(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) ([]Change, error) {
 	var changes []Change
 	note := func(c Change) {
@@ -41,6 +46,7 @@ func Reconcile(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) ([]Change
 	}
 	eng.SetAllTimeouts(tout)
 
+	checked := checkedServices(cfg)
 	want := map[ipvs.ServiceKey]bool{}
 	current := map[ipvs.ServiceKey]ipvs.ServiceStatus{}
 	for _, st := range eng.Services() {
@@ -65,6 +71,9 @@ func Reconcile(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) ([]Change
 				return changes, fmt.Errorf("edit service %s: %w", key, err)
 			}
 			note(Change{Op: "edit-service", Service: key})
+		}
+		if checked[key] {
+			continue // the health Manager's
 		}
 		curDests := map[netip.AddrPort]ipvs.DestConfig{}
 		for _, d := range cur.Dests {

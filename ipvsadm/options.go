@@ -72,6 +72,7 @@ const (
 	optTunCsum
 	optTunRemCsum
 	optJSON
+	optHealth // GVS: gvsadm -L --health
 	numOpts
 )
 
@@ -81,28 +82,29 @@ var optNames = [numOpts]string{
 	"mcast-interface", "timeout", "daemon", "stats", "rate", "thresholds",
 	"persistent-conn", "nosort", "syncid", "exact", "ops", "pe", "sched-flags",
 	"mcast-group", "mcast-port", "mcast-ttl", "sync-maxlen", "tun-info", "tun-type",
-	"tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "json",
+	"tun-port", "tun-nocsum", "tun-csum", "tun-remcsum", "json", "health",
 }
 
 func bit(o int) uint64 { return 1 << uint(o) }
 
 // cmdOptions is ipvsadm's commands_v_options table: '+' compulsory, 'x'
-// illegal, '1' exclusive, ' ' optional. The last column (json) is GVS's.
+// illegal, '1' exclusive, ' ' optional. The last columns (json, health)
+// are GVS's.
 var cmdOptions = [...]string{
-	cmdAdd:         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx" + "x",
-	cmdEdit:        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx" + "x",
-	cmdDel:         "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x",
-	cmdFlush:       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x",
-	cmdList:        " 11xxxxxxxxx11       xxxxxxx xxxxx" + " ",
-	cmdAddDest:     "xx+xxx+    xxxxxxxxxxxxxxxxxx     " + "x",
-	cmdDelDest:     "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x",
-	cmdEditDest:    "xx+xxx+    xxxxxxxxxxxxxxxxxx     " + "x",
-	cmdTimeout:     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x",
-	cmdStartDaemon: "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx" + "x",
-	cmdStopDaemon:  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx" + "x",
-	cmdRestore:     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x",
-	cmdSave:        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x",
-	cmdZero:        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x",
+	cmdAdd:         "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx" + "x" + "x",
+	cmdEdit:        "xx+   xxxxxxxxxxxxxxx   xxxxxxxxxx" + "x" + "x",
+	cmdDel:         "xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x" + "x",
+	cmdFlush:       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x" + "x",
+	cmdList:        " 11xxxxxxxxx11       xxxxxxx xxxxx" + " " + "1",
+	cmdAddDest:     "xx+xxx+    xxxxxxxxxxxxxxxxxx     " + "x" + "x",
+	cmdDelDest:     "xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x" + "x",
+	cmdEditDest:    "xx+xxx+    xxxxxxxxxxxxxxxxxx     " + "x" + "x",
+	cmdTimeout:     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x" + "x",
+	cmdStartDaemon: "xxxxxxxxxxx xxxxxxx xxxx    xxxxxx" + "x" + "x",
+	cmdStopDaemon:  "xxxxxxxxxxxxxxxxxxx xxxxxxxxxxxxxx" + "x" + "x",
+	cmdRestore:     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x" + "x",
+	cmdSave:        " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x" + "x",
+	cmdZero:        "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" + "x" + "x",
 }
 
 // Tunnel types and their option table (tunnel_types_v_options).
@@ -198,6 +200,7 @@ const (
 	tagTunCsum
 	tagTunRemCsum
 	tagJSON
+	tagHealth
 )
 
 var optionTable = []poptOption{
@@ -259,5 +262,6 @@ var optionTable = []poptOption{
 	{"tun-nocsum", 0, argNone, tagTunNoCsum},
 	{"tun-csum", 0, argNone, tagTunCsum},
 	{"tun-remcsum", 0, argNone, tagTunRemCsum},
-	{"json", 0, argNone, tagJSON}, // GVS addition
+	{"json", 0, argNone, tagJSON},     // GVS addition
+	{"health", 0, argNone, tagHealth}, // GVS addition: gvsd's health checks
 }

@@ -491,6 +491,8 @@ func (p *parser) parse(argv []string) (*Command, error) {
 		case tagJSON:
 			err = p.setOption(&ce.options, optJSON)
 			ce.format |= fmtJSON
+		case tagHealth:
+			err = p.setOption(&ce.options, optHealth)
 		default:
 			err = fail(2, "invalid option `%s'", ctx.badOption())
 		}
@@ -589,7 +591,8 @@ func (p *parser) check(ce *Command) error {
 		o := ce.options
 		if (o&(bit(optConnection)|bit(optTimeout)|bit(optDaemon)) != 0 &&
 			o&(bit(optStats)|bit(optRate)|bit(optThresholds)) != 0) ||
-			(o&(bit(optTimeout)|bit(optDaemon)) != 0 && o&bit(optPersistentConn) != 0) {
+			(o&(bit(optTimeout)|bit(optDaemon)) != 0 && o&bit(optPersistentConn) != 0) ||
+			(o&bit(optHealth) != 0 && o&(bit(optStats)|bit(optRate)|bit(optThresholds)|bit(optPersistentConn)) != 0) {
 			return fail(2, "options conflicts in the list command")
 		}
 	}

@@ -165,6 +165,8 @@ func (c *CLI) execute(ctx context.Context, ce *Command, out *strings.Builder) er
 	switch ce.cmd {
 	case cmdList:
 		switch {
+		case ce.options&bit(optHealth) != 0:
+			return c.listHealth(ctx, ce, out)
 		case ce.format&fmtJSON != 0:
 			return c.listJSON(ctx, ce, out)
 		case ce.options&bit(optConnection) != 0:

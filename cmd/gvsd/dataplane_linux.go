@@ -5,10 +5,12 @@ package main
 import (
 	"log/slog"
 	"net/netip"
+	"os"
 
 	"github.com/govs/gvs/config"
 	"github.com/govs/gvs/daemon"
 	"github.com/govs/gvs/dataplane"
+	"github.com/govs/gvs/health"
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/netctl"
 )
@@ -35,3 +37,27 @@ func linuxDataplane(ifaces []string, workers int) func(*ipvs.Engine, *config.Con
 		return dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, VIPs: vips, MarkRules: marks, Logger: log})
 	}
 }
+
+// pathRouter returns the via_vip path router when gvsd runs as root, else
+// nil (via_vip checks are then errors: health.ErrNoPathRouter).
+func pathRouter(log *slog.Logger) health.PathRouter {
+	if os.Geteuid() != 0 {
+		log.Info("not root: via_vip health checks are disabled")
+		return nil
+	}
+	return viaVIPRouter{netctl.NewPathRouter(netctl.PathRouterOptions{})}
+}
+
+// viaVIPRouter adapts netctl's PathRouter (which imports nothing of GVS)
+// to health.PathRouter.
+type viaVIPRouter struct{ r *netctl.PathRouter }
+
+func (v viaVIPRouter) ViaVIP(svc ipvs.ServiceKey, d ipvs.DestConfig) (uint32, error) {
+	m := netctl.PathRoute
+	if d.Method == ipvs.Tunnel {
+		m = netctl.PathTunnel
+	}
+	return v.r.Route(svc.Addr, d.Addr, m)
+}
+
+func (v viaVIPRouter) Release(svc ipvs.ServiceKey, d ipvs.DestConfig) { v.r.Release(svc.Addr, d.Addr) }

@@ -1,6 +1,14 @@
 // Command gvsd is the GVS director daemon. Without arguments it starts with
 // no services, attaches to every up, non-loopback interface and serves its
 // API on /run/gvsd/gvsd.sock for gvsadm.
+//
+// --keepalived-conf and --ldirectord-conf run the virtual services of an
+// existing keepalived.conf or ldirectord.cf, health checks included (added
+// to the services of --config, if given). Keywords GVS does not support are
+// logged with their file and line and gvsd refuses to start until they are
+// removed or allowed with --ignore KEYWORD[,...] (or --ignore all);
+// keepalived's VRRP and global sections are logged as left to the failover
+// work. See docs/health.md.
 package main
 
 import (
@@ -18,8 +26,15 @@ import (
 
 type list []string
 
-func (l *list) String() string     { return strings.Join(*l, ",") }
-func (l *list) Set(s string) error { *l = append(*l, strings.Split(s, ",")...); return nil }
+func (l *list) String() string { return strings.Join(*l, ",") }
+func (l *list) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}
 
 func main() {
 	var (
@@ -29,9 +44,13 @@ func main() {
 		controlOnly = flag.Bool("control-only", false, "run the engine and API without touching the network (no data path)")
 		logLevel    = flag.String("log-level", "info", "debug, info, warn or error")
 		version     = flag.Bool("version", false, "print the version and exit")
+		kaConf      = flag.String("keepalived-conf", "", "run the virtual servers (and their checks) of this keepalived.conf `file`")
+		ldConf      = flag.String("ldirectord-conf", "", "run the virtual services (and their checks) of this ldirectord.cf `file`")
 		ifaces      list
+		ignore      list
 	)
 	flag.Var(&ifaces, "interface", "attach only to this `interface` (repeatable; default: every up, non-loopback one)")
+	flag.Var(&ignore, "ignore", "allow these unsupported keepalived/ldirectord `keyword`s to be dropped (comma-separated, repeatable; all: every one)")
 	flag.Parse()
 	if *version {
 		fmt.Println("gvsd", daemon.Version)
@@ -43,9 +62,13 @@ func main() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	opts := daemon.Options{ConfigFile: *cfgFile, Socket: *socket, Logger: log}
+	opts := daemon.Options{ConfigFile: *cfgFile, KeepalivedConf: *kaConf, LdirectordConf: *ldConf, Ignore: ignore,
+		Socket: *socket, Logger: log}
 	if !*controlOnly {
 		opts.NewDataplane = linuxDataplane(ifaces, *workers)
+		// via_vip health checks need policy routing: root on Linux only
+		// (without a router they are reported as errors, never failures)
+		opts.Health.Router = pathRouter(log)
 	}
 	d, err := daemon.New(opts)
 	if err != nil {
