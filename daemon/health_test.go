@@ -145,7 +145,9 @@ func TestHealthTargetSerialized(t *testing.T) {
 	}
 	d.mu.Lock()
 	done := make(chan error)
-	go func() { done <- healthTarget{d}.AddDest(svcKey, ipvs.DestConfig{Addr: rs1, Port: 80, Weight: 1, Forwarding: ipvs.Forwarding{Method: ipvs.Masq}}) }()
+	go func() {
+		done <- healthTarget{d}.AddDest(svcKey, ipvs.DestConfig{Addr: rs1, Port: 80, Weight: 1, Forwarding: ipvs.Forwarding{Method: ipvs.Masq}})
+	}()
 	select {
 	case err := <-done:
 		t.Fatalf("AddDest ran while the daemon held its lock: %v", err)
