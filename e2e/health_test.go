@@ -647,3 +647,45 @@ virtual_server %[1]s 80 {
 		t.Fatalf("the VRRP section is not reported:\n%s", log)
 	}
 }
+
+// TestHealthViaVIP: a via_vip check of DR real servers reaches each one
+// addressed to the VIP (nginx's /whoami shows the local address the real
+// server saw), through the director's path router; a stopped server fails.
+func TestHealthViaVIP(t *testing.T) {
+	vip := lab.VIP(1, false)
+	d := director(t, fmt.Sprintf(`services:
+  - protocol: tcp
+    address: %[1]q
+    port: 80
+    scheduler: rr
+    check: {type: http, via_vip: true, interval: 200ms, timeout: 500ms, http: {path: /whoami, regex: "local=%[1]s:80"}}
+    real_servers:
+      - {address: %[2]q, port: 80, forward: route}
+      - {address: %[3]q, port: 80, forward: route}
+`, vip, rsAddr(1), rsAddr(2)))
+	l := d.Lab
+	restartNginxAfter(t, l, 2)
+	eventually(t, 5*time.Second, "both DR real servers checked up through the VIP", func() bool {
+		n := 0
+		for i := 1; i <= 2; i++ {
+			if dh, ok := destOf(healthList(t, d), i); ok && dh.State == health.Up && !dh.LastCheck.IsZero() && dh.LastError == "" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	l.StopNginx(2)
+	eventually(t, 3*time.Second, "the stopped DR server fails its via_vip check", func() bool {
+		dh, _ := destOf(healthList(t, d), 2)
+		return dh.State == health.Down && !dh.InPool
+	})
+	if dh, _ := destOf(healthList(t, d), 1); dh.State != health.Up || !dh.InPool {
+		t.Fatalf("rs1 (still running): %+v", dh)
+	}
+	for i := 0; i < 4; i++ {
+		out, err := l.HTTPGet(ctx(t), lab.Client(0, false).String(), url(vip, lab.HTTPPort, "/"))
+		if err != nil || strings.TrimSpace(out) != "rs1" {
+			t.Fatalf("with rs2 stopped: %q %v", out, err)
+		}
+	}
+}
