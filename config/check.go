@@ -112,7 +112,17 @@ type Health struct {
 	// notify_down for every server when the service is removed.
 	Alpha bool `yaml:"alpha,omitempty"`
 	Omega bool `yaml:"omega,omitempty"`
-	// Notification commands, run with the service (and server) as arguments.
+	// Notification commands, run on every transition: each is an argv,
+	// executed directly (no shell; write [/bin/sh, -c, "..."] for one), as
+	// keepalived 2.x runs an executable notify_up/notify_down script after
+	// splitting its quoted string into words (the keepalived.conf reader
+	// does that split). The event is in the environment (GVS_EVENT,
+	// GVS_STATE, GVS_SERVICE, GVS_SERVICE_NAME, GVS_SERVER, GVS_SERVER_ADDR,
+	// GVS_SERVER_PORT, GVS_WEIGHT; GVS_HEALTHY_WEIGHT and GVS_QUORUM for
+	// quorum events) and {event}, {state}, {service}, {name}, {server},
+	// {addr}, {port}, {weight} in the arguments are replaced; see package
+	// health (notify.go). A real server's own notify_up/notify_down replace
+	// the service's.
 	NotifyUp   []string `yaml:"notify_up,omitempty"`
 	NotifyDown []string `yaml:"notify_down,omitempty"`
 	QuorumUp   []string `yaml:"quorum_up,omitempty"`

@@ -375,17 +375,20 @@ func TestHealthExecDynamic(t *testing.T) {
 	setCode(0)
 	d := director(t, fmt.Sprintf(`services:
   - protocol: tcp
-    address: %q
+    address: %[5]q
     port: 80
     scheduler: wrr
+    health:
+      notify_up: [/bin/sh, -c, 'echo "$GVS_EVENT $GVS_SERVER $GVS_WEIGHT" >> %[4]s']
+      notify_down: [/bin/sh, -c, 'echo "$GVS_EVENT $GVS_SERVER" >> %[4]s']
     real_servers:
-      - address: %q
+      - address: %[1]q
         port: 80
         forward: masq
         weight: 5
-        check: {type: exec, interval: 200ms, timeout: 2s, exec: {command: [/bin/sh, -c, 'exit $(cat %s)'], dynamic: true}}
-      - {address: %q, port: 80, forward: masq, weight: 5}
-`, healthVIP, rsAddr(1), codeFile, rsAddr(2)))
+        check: {type: exec, interval: 200ms, timeout: 2s, exec: {command: [/bin/sh, -c, 'exit $(cat %[2]s)'], dynamic: true}}
+      - {address: %[3]q, port: 80, forward: masq, weight: 5}
+`, rsAddr(1), codeFile, rsAddr(2), filepath.Join(dir, "events"), healthVIP))
 	for _, step := range []struct {
 		code   int
 		inPool bool
@@ -407,6 +410,12 @@ func TestHealthExecDynamic(t *testing.T) {
 	if !strings.Contains(out, "exec") || !strings.Contains(out, rsAddr(1).String()+":80") {
 		t.Fatalf("gvsadm -L --health:\n%s", out)
 	}
+	// every transition ran the notification commands, with the GVS_* variables
+	want := fmt.Sprintf("server-down %[1]s:80\nserver-up %[1]s:80 7\nserver-down %[1]s:80\nserver-up %[1]s:80 10\n", rsAddr(1))
+	eventually(t, 2*time.Second, "notifications: "+want, func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "events"))
+		return string(b) == want
+	})
 }
 
 // listenIn listens on TCP port in a real server's namespace.
