@@ -25,7 +25,10 @@ func TestMain(m *testing.M) {
 		skipWhy = err.Error()
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		l, err := lab.Up(ctx, lab.Options{Prefix: "gvse2e", Servers: 3, BigFile: 200 << 20})
+		// One lab per test process: lab.Up first removes whatever carries
+		// its prefix, so two runs sharing one would tear each other down.
+		prefix := fmt.Sprintf("gvse%d", os.Getpid())
+		l, err := lab.Up(ctx, lab.Options{Prefix: prefix, Servers: 3, BigFile: 200 << 20})
 		cancel()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: lab:", err)
