@@ -14,9 +14,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/netctl"
+	"github.com/govs/gvs/packet"
 )
 
 // Config sets up a data path.
@@ -56,8 +58,11 @@ type Dataplane struct {
 	workers []*worker
 	state   atomic.Pointer[dpState]
 	marks   atomic.Pointer[[]MarkRule]
-	tun     *tunDevice // local delivery; nil when unavailable
-	ctrl    *worker    // sends ARP/NDP requests and announcements outside the workers
+	tun     localSink         // local delivery (the TUN device); nil when unavailable
+	frags   *packet.FragCache // ports of first fragments, for the later ones
+	ctrl    *worker           // sends ARP/NDP requests and announcements outside the workers
+
+	closers []func() error // the TUN device
 
 	mu     sync.Mutex // Sync
 	cancel context.CancelFunc
@@ -110,10 +115,12 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 	rules := append([]MarkRule(nil), cfg.MarkRules...)
 	d.marks.Store(&rules)
 	d.hops = newNextHops(ctl, d.ifaceInfo, d.solicit)
+	d.frags = packet.NewFragCache(fragSlots, fragTimeout)
 	if tun, err := openTun(tunName); err != nil {
 		d.log.Warn("local delivery unavailable (no TUN device)", "err", err)
 	} else {
 		d.tun = tun
+		d.closers = append(d.closers, tun.close)
 		d.lo = lo
 		for _, kv := range [][2]string{
 			{"net/ipv4/conf/" + tunName + "/rp_filter", "0"},
@@ -129,7 +136,7 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 		}
 	}
 	for i := 0; i < cfg.Workers; i++ {
-		w, err := d.newWorker(i, true)
+		w, err := d.openWorker(i, true)
 		if err != nil {
 			d.closeWorkers()
 			d.closeTun()
@@ -137,7 +144,7 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 		}
 		d.workers = append(d.workers, w)
 	}
-	ctrl, err := d.newWorker(-1, false)
+	ctrl, err := d.openWorker(-1, false)
 	if err != nil {
 		d.closeWorkers()
 		d.closeTun()
@@ -149,6 +156,13 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 
 // tunName is the device GVS delivers local traffic through.
 const tunName = "gvs0"
+
+// The fragment cache: 16 Ki datagrams in flight (1 MiB), entries kept as
+// long as the kernel's ipfrag_time.
+const (
+	fragSlots   = 1 << 14
+	fragTimeout = 30 * time.Second
+)
 
 // fanoutGroup derives a PACKET_FANOUT group id per interface that does not
 // collide with another process's groups.
@@ -325,9 +339,10 @@ func (d *Dataplane) Close() error {
 }
 
 func (d *Dataplane) closeTun() {
-	if d.tun != nil {
-		d.tun.close()
+	for _, c := range d.closers {
+		c()
 	}
+	d.closers = nil
 }
 
 func (d *Dataplane) closeWorkers() {

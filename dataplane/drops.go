@@ -1,27 +1,26 @@
 package dataplane
 
-// dropReason counts what the data path itself refuses or fails; malformed
-// frames are counted by the packet parser's reasons, the engine's refusals
-// by the engine.
+// dropReason counts what the data path itself refuses or fails. Frames
+// package packet cannot parse are counted as dropMalformed (and per
+// packet.DropReason), packets a transform refuses by the transform's
+// packet.DropReason, the engine's refusals by the engine.
 type dropReason uint8
 
 const (
 	dropMalformed dropReason = iota
-	dropTTL
 	dropNoNextHop
 	dropNoInterface
 	dropSend
 	dropPoll
-	dropTooBig
 	dropLocalUnsupported
-	dropNotForUs
 	dropTruncated
+	dropFragUnmatched
 	numDrops
 )
 
 var dropNames = [numDrops]string{
-	"malformed", "ttl_exceeded", "next_hop_unresolved", "no_interface", "send_failed",
-	"poll_error", "too_big", "local_unsupported", "not_for_us", "truncated",
+	"malformed", "next_hop_unresolved", "no_interface", "send_failed",
+	"poll_error", "local_unsupported", "truncated", "fragment_unmatched",
 }
 
 func (r dropReason) String() string { return dropNames[r] }

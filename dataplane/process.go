@@ -3,13 +3,16 @@
 package dataplane
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"sync"
 
-	"github.com/govs/gvs/dataplane/afpacket"
 	"github.com/govs/gvs/ipvs"
+	"github.com/govs/gvs/packet"
 )
+
+// The per-frame work of a worker: package packet parses, classifies and
+// rewrites; the engine decides. Nothing here allocates on the forwarding
+// path.
 
 // dpState is what workers consult per packet, published by Sync.
 type dpState struct {
@@ -22,31 +25,42 @@ type dpState struct {
 	marks    []MarkRule
 }
 
-// classify parses a frame and prepares its engine packet; false means the
-// frame is not for the engine (it is handled here or left to the kernel).
-func (w *worker) classify(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Packet) bool {
+// flowOf converts a packet's flow key to the engine's.
+func flowOf(k *packet.FlowKey) ipvs.Flow {
+	fam := ipvs.IPv4
+	if k.Family == packet.IPv6 {
+		fam = ipvs.IPv6
+	}
+	return ipvs.Flow{Family: fam, Protocol: ipvs.Protocol(k.Proto), Src: ipvs.Addr(k.Src), Dst: ipvs.Addr(k.Dst), SrcPort: k.SrcPort, DstPort: k.DstPort}
+}
+
+func isTransport(proto uint8) bool {
+	return proto == packet.ProtoTCP || proto == packet.ProtoUDP || proto == packet.ProtoSCTP
+}
+
+// classify parses a frame into p and prepares its engine packet ep; false
+// means the frame is not for the engine (handled here, or left to the
+// kernel, which has its own copy).
+func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet) bool {
 	if f.Len == 0 {
 		return false
 	}
 	b := f.Data()
-	off, et, ok := ethPayload(b)
-	if !ok {
-		return false
-	}
-	if et == etherTypeARP {
-		if !in.loop {
-			w.handleARP(in, b, off)
+	if r := packet.Parse(b, p); r != packet.DropNone {
+		if f.Len < f.Orig {
+			w.count(dropTruncated)
+		} else {
+			w.countParse(r) // the kernel drops it too; counted so floods show
 		}
 		return false
 	}
-	if et != etherTypeIPv4 && et != etherTypeIPv6 {
+	if p.IsARP() {
+		if !in.loop {
+			w.handleARP(in, b, p)
+		}
 		return false
 	}
-	*m = frameMeta{pkt: -1}
-	p.Flow = ipvs.Flow{}
-	p.Info = ipvs.PacketInfo{}
-	if !parseIP(b, off, et, m, &p.Flow, &p.Info) {
-		w.count(dropMalformed) // the kernel drops it too; counted so floods show
+	if !p.IsIP() {
 		return false
 	}
 	if f.Len < f.Orig {
@@ -54,207 +68,269 @@ func (w *worker) classify(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Pa
 		return false
 	}
 	st := w.d.state.Load()
-	if in.loop {
-		return w.classifyLocal(m, p, st)
-	}
-	if m.proto == protoICMPv6 && m.l4 != 0 {
-		switch m.icmpType {
-		case 135:
-			w.handleNS(in, b, m, st)
-			return false
-		case 136:
-			w.handleNA(in, b, m)
+	if !in.loop {
+		if p.Key.Proto == packet.ProtoICMPv6 && p.L4Off != 0 {
+			switch p.ICMPType {
+			case packet.ICMPv6NeighborSolic:
+				w.handleNS(in, b, p, st)
+				return false
+			case packet.ICMPv6NeighborAdv:
+				w.handleNA(in, b, p)
+				return false
+			}
+		}
+		if p.IsICMPError() {
+			w.handleICMPError(in, f, p, st)
 			return false
 		}
 	}
-	if (m.proto == protoICMP || m.proto == protoICMPv6) && m.l4 != 0 && isICMPError(m.family, m.icmpType) {
-		w.handleICMPError(in, f, m, p, st)
+	if !isTransport(p.Key.Proto) {
 		return false
 	}
-	if m.proto != protoTCP && m.proto != protoUDP && m.proto != protoSCTP {
+	if p.Frag.IsLater() && !w.d.frags.Lookup(p, w.now) {
+		// no first fragment seen: no ports to find the connection by
+		if st.vips[ipvs.Addr(p.Key.Dst)] || st.natSrc[ipvs.Addr(p.Key.Src)] {
+			w.count(dropFragUnmatched)
+		}
 		return false
 	}
-	if m.l4 == 0 {
-		return false // non-first fragment: see docs/dataplane.md (fragments)
-	}
+	ep.Flow = flowOf(&p.Key)
+	ep.Verdict = ipvs.Verdict{}
 	if len(st.marks) > 0 {
-		p.Flow.Mark = markOf(st.marks, &p.Flow)
+		ep.Flow.Mark = markOf(st.marks, &ep.Flow)
 	}
-	switch {
-	case st.natSrc[p.Flow.Src] && st.vips[p.Flow.Dst] && p.Flow.Mark == 0:
-		// a VIP that is also a client address (the director's own
-		// client of a local VIP): a reply unless it opens a service
-		p.Reply = !w.d.eng.MatchesService(&p.Flow)
-	case p.Flow.Mark != 0 || st.vips[p.Flow.Dst]:
-		p.Reply = false
-	case st.natSrc[p.Flow.Src]:
-		p.Reply = true
-	default:
+	if in.loop {
+		// from lo, what the steering routed there: local processes'
+		// packets to virtual services and local NAT real servers'
+		// replies; everything else on lo is the kernel's own traffic
+		switch {
+		case ep.Flow.Mark != 0 || st.vips[ep.Flow.Dst]:
+			ep.Reply = false
+		case st.natSrc[ep.Flow.Src] && st.localSrc[ep.Flow.Src]:
+			ep.Reply = true
+		default:
+			return false
+		}
+	} else {
+		switch {
+		case st.natSrc[ep.Flow.Src] && st.vips[ep.Flow.Dst] && ep.Flow.Mark == 0:
+			// a VIP that is also a client address (the director's own
+			// client of a local VIP): a reply unless it opens a service
+			ep.Reply = !w.d.eng.MatchesService(&ep.Flow)
+		case ep.Flow.Mark != 0 || st.vips[ep.Flow.Dst]:
+			ep.Reply = false
+		case st.natSrc[ep.Flow.Src]:
+			ep.Reply = true
+		default:
+			return false
+		}
+	}
+	var vh packet.VnetHeader
+	vh.Decode(f.Vnet())
+	if r := p.SetOffload(&vh); r != packet.DropNone {
+		w.countParse(r)
 		return false
 	}
-	m.reply = p.Reply
-	return true
-}
-
-// classifyLocal takes, from lo, what the steering routed there: local
-// processes' packets to virtual services and local NAT real servers'
-// replies. Everything else on lo is the kernel's own traffic.
-func (w *worker) classifyLocal(m *frameMeta, p *ipvs.Packet, st *dpState) bool {
-	if m.proto != protoTCP && m.proto != protoUDP && m.proto != protoSCTP || m.l4 == 0 {
-		return false
+	if p.Frag.IsFirst() {
+		w.d.frags.Add(p, w.now) // later fragments find the connection by these ports
 	}
-	if len(st.marks) > 0 {
-		p.Flow.Mark = markOf(st.marks, &p.Flow)
+	ep.Info = ipvs.PacketInfo{TCPFlags: p.TCPFlags, SCTPChunk: p.SCTPChunk, Bytes: uint32(p.IPLen())}
+	if p.Key.Proto == packet.ProtoUDP && p.PayloadOff != 0 {
+		ep.Info.Payload = b[p.PayloadOff : p.PayloadOff+p.PayloadLen()]
 	}
-	switch {
-	case p.Flow.Mark != 0 || st.vips[p.Flow.Dst]:
-		p.Reply = false
-	case st.natSrc[p.Flow.Src] && st.localSrc[p.Flow.Src]:
-		p.Reply = true
-	default:
-		return false
-	}
-	m.reply = p.Reply
 	return true
 }
 
 // apply carries out the engine's verdict for one frame.
-func (w *worker) apply(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Packet) {
-	v := &p.Verdict
-	b := f.Buf[f.Off : f.Off+m.end]
-	vn := vnetHdr(f.Vnet())
+func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet) {
+	v := &ep.Verdict
+	b := f.Data()
 	switch v.Action {
 	case ipvs.ActionPass:
-		if p.Reply {
-			w.passLocal(b, m, vn, p.Flow.Dst, p.Flow.Family)
+		if ep.Reply {
+			w.passLocal(f, p, ep.Flow.Dst, ep.Flow.Family)
 		}
 		return // the kernel's copy was dropped by the steering rules
 	case ipvs.ActionDrop:
 		return // counted by the engine
 	case ipvs.ActionReject:
-		w.sendICMPError(in, b, m, p.Flow.Dst, false, 0)
+		w.sendICMP(in, b, p, icmpUnreachable, 0, false)
 		return
 	}
-	if p.Reply { // a NAT real server's reply: back to the client, from the VIP
-		if !decTTL(b, m) {
-			w.count(dropTTL)
-			return
+	if ep.Reply { // a NAT real server's reply: back to the client, from the VIP
+		hop := w.hops.lookup(ep.Flow.Dst, ep.Flow.Family)
+		switch {
+		case hop == nil:
+			w.count(dropNoNextHop)
+		case hop.local: // a local client
+			if w.refused(in, b, p, packet.RewriteSource(b, p, packet.Addr(v.VAddr), v.VPort), true) {
+				return
+			}
+			w.deliverLocal(f, p)
+		case w.fits(in, b, p, hop, true):
+			if w.refused(in, b, p, packet.NATSource(b, p, packet.Addr(v.VAddr), v.VPort), true) {
+				return
+			}
+			packet.RewriteMAC(b, hop.dst, hop.src)
+			w.send(f, p, hop)
 		}
-		rewriteAddr(b, m, vn, true, &v.VAddr, v.VPort)
-		hop := w.hops.lookup(p.Flow.Dst, p.Flow.Family)
-		w.forward(in, f, m, hop, b, vn)
 		return
 	}
 	switch v.Method {
 	case ipvs.Masq:
-		if !decTTL(b, m) {
-			w.count(dropTTL)
-			return
-		}
-		rewriteAddr(b, m, vn, false, &v.Dest, v.DestPort)
 		hop := w.hops.lookup(v.Dest, v.DestFamily)
-		w.forward(in, f, m, hop, b, vn)
+		switch {
+		case hop == nil:
+			w.count(dropNoNextHop)
+		case hop.local:
+			if !w.refused(in, b, p, packet.RewriteDest(b, p, packet.Addr(v.Dest), v.DestPort), false) {
+				w.deliverLocal(f, p)
+			}
+		case w.fits(in, b, p, hop, false):
+			if w.refused(in, b, p, packet.NATDest(b, p, packet.Addr(v.Dest), v.DestPort), false) {
+				return
+			}
+			packet.RewriteMAC(b, hop.dst, hop.src)
+			w.send(f, p, hop)
+		}
 		if v.NewConn {
-			w.hops.lookup(p.Flow.Src, p.Flow.Family) // resolve the client's next hop before its reply comes
+			w.hops.lookup(ep.Flow.Src, ep.Flow.Family) // resolve the client's next hop before its reply comes
 		}
 	case ipvs.Route:
-		hop := w.hops.lookup(v.Dest, v.DestFamily)
-		w.forward(in, f, m, hop, b, vn)
+		w.directRoute(in, f, p, w.hops.lookup(v.Dest, v.DestFamily))
 	case ipvs.Tunnel:
-		w.tunnel(in, f, m, p, vn)
+		w.tunnel(in, f, p, v)
 	case ipvs.Local:
-		w.deliverLocal(b, m, vn)
+		w.deliverLocal(f, p)
 	default:
 		w.count(dropLocalUnsupported)
 	}
 }
 
-// forward puts a rewritten frame on the wire towards hop.
-func (w *worker) forward(in *iface, f *afpacket.Frame, m *frameMeta, hop *nextHop, b []byte, vn vnetHdr) {
-	if hop == nil {
+// directRoute forwards a frame unchanged but for the MACs and the TTL.
+func (w *worker) directRoute(in *iface, f *RxFrame, p *packet.Packet, hop *nextHop) {
+	b := f.Data()
+	switch {
+	case hop == nil:
 		w.count(dropNoNextHop)
-		return
+	case hop.local:
+		w.deliverLocal(f, p)
+	case w.fits(in, b, p, hop, false):
+		if !w.refused(in, b, p, packet.DirectRoute(b, p, hop.dst, hop.src), false) {
+			w.send(f, p, hop)
+		}
 	}
-	if hop.local {
-		w.deliverLocal(b, m, vn)
-		return
-	}
-	if vn.gsoType() == gsoNone && m.end-m.l3 > hop.mtu {
-		w.tooBig(in, b, m, hop.mtu)
-		return
-	}
-	setMACs(b, &hop.dst, &hop.src)
-	w.queue(hop.ifindex, f.Buf[f.Off-vnetLen:f.Off+m.end])
 }
 
-// tooBig answers a packet that does not fit the path: ICMP "fragmentation
-// needed" / "packet too big" when the sender forbids fragmentation (IPv4
-// DF, or IPv6), else it is dropped and counted.
-func (w *worker) tooBig(in *iface, b []byte, m *frameMeta, mtu int) {
-	if m.family == ipvs.IPv6 || b[m.l3+6]&0x40 != 0 {
-		var src ipvs.Addr
-		if m.family == ipvs.IPv4 {
-			src = ipvs.AddrFrom4([4]byte(b[m.l3+16 : m.l3+20]))
-		} else {
-			src = ipvs.Addr(b[m.l3+24 : m.l3+40])
-		}
-		w.sendICMPError(in, b, m, src, true, mtu)
-		return
+// refused counts a transform's refusal (false for none); a packet whose
+// TTL ran out is answered with ICMP time exceeded, as IPVS does.
+func (w *worker) refused(in *iface, b []byte, p *packet.Packet, r packet.DropReason, reply bool) bool {
+	if r == packet.DropNone {
+		return false
 	}
-	w.count(dropTooBig)
+	w.countRefused(r)
+	if r == packet.DropTTLExceeded {
+		w.sendICMP(in, b, p, icmpTimeExceeded, 0, reply)
+	}
+	return true
 }
 
-// tunnel encapsulates for a TUN real server. Super-frames are split first:
-// a virtio-net header cannot describe GSO inside an IPIP/GUE/GRE tunnel.
-func (w *worker) tunnel(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Packet, vn vnetHdr) {
-	v := &p.Verdict
-	hop := w.hops.lookup(v.Dest, v.DestFamily)
-	if hop == nil {
-		w.count(dropNoNextHop)
-		return
+// fits checks a packet against the path MTU before it is transformed. A
+// packet that may not be fragmented (IPv4 with DF, or IPv6: routers never
+// fragment it) is answered with ICMP "fragmentation needed" / "packet too
+// big" carrying the path MTU, as IPVS does; an IPv4 packet without DF
+// fits (send fragments it). GSO super-frames are segmented downstream.
+func (w *worker) fits(in *iface, b []byte, p *packet.Packet, hop *nextHop, reply bool) bool {
+	if typ, _ := p.GSO(); typ != packet.GSONone || p.IPLen() <= hop.mtu {
+		return true
 	}
-	if hop.local { // a tunnel to ourselves: the inner packet is for local sockets
-		w.deliverLocal(f.Buf[f.Off:f.Off+m.end], m, vn)
-		return
+	if p.Key.Family == packet.IPv4 && !packet.IPv4Header(b[p.L3Off:]).DF() {
+		return true
 	}
-	overhead := encapLen(&v.Forwarding, v.DestFamily)
-	b := f.Buf[f.Off : f.Off+m.end]
-	if vn.gsoType() != gsoNone {
-		if m.proto != protoTCP || m.l4 == 0 {
-			w.count(dropMalformed)
+	w.countRefused(packet.DropTooBig)
+	w.sendICMP(in, b, p, icmpTooBig, hop.mtu, reply)
+	return false
+}
+
+// send puts a transformed frame on the wire towards hop, with the
+// virtio-net header the transform left (partial checksum, GSO), or as IPv4
+// fragments when it is longer than the path MTU.
+func (w *worker) send(f *RxFrame, p *packet.Packet, hop *nextHop) {
+	typ, _ := p.GSO()
+	if typ == packet.GSONone && p.IPLen() > hop.mtu {
+		if r := packet.CompleteChecksum(f.Data(), p); r != packet.DropNone {
+			w.countRefused(r)
 			return
 		}
-		// the segments must fit the tunnel: cut at the path MTU minus the overhead
-		thl := int(b[m.l4+12]>>4) * 4
-		size := min(vn.gsoSize(), hop.mtu-overhead-(m.l4-m.l3)-thl)
-		if size <= 0 {
-			w.count(dropTooBig)
-			return
-		}
-		segmentTCP(b, m.l3, m.l4, m.family == ipvs.IPv4, size, func() []byte {
-			_, frame, _ := w.genGet()
-			return frame
-		}, func(seg []byte) {
-			// seg lives in the current gen buffer: encapsulate it in place
-			buf := w.gen.bufs[w.gen.n-1]
-			base := genHeadroom + vnetLen
-			start := encapsulate(buf, base+m.l3, base+len(seg), m.family, v, hop, w.nextID(), &p.Flow)
-			vnetHdr(buf[start-vnetLen : start]).clear()
-			w.queue(hop.ifindex, buf[start-vnetLen:base+len(seg)])
-		})
+		w.fragment(hop.ifindex, f.Data()[:p.End], hop.mtu, p.Frag.ID)
 		return
 	}
-	if vn.partial() && !completeChecksum(b, vn) {
-		w.count(dropMalformed)
+	h := p.VnetHeader()
+	h.Encode(f.Buf[f.Off-vnetLen:])
+	w.queue(hop.ifindex, f.Buf[f.Off-vnetLen:f.Off+p.End])
+}
+
+// fragment sends frame as IP fragments of at most mtu bytes.
+func (w *worker) fragment(ifindex int, frame []byte, mtu int, id uint32) {
+	n := w.splitFrames((len(frame) + mtu - 1) / max(mtu-packet.IPv6HeaderLen-8, 8))
+	if n == 0 {
+		w.countRefused(packet.DropBufferTooSmall)
 		return
 	}
-	if m.end-m.l3+overhead > hop.mtu {
-		w.tooBig(in, b, m, hop.mtu-overhead)
+	k, r := packet.Fragment(w.split[:n], frame, mtu, id)
+	if r != packet.DropNone {
+		w.countRefused(r)
 		return
 	}
-	start := encapsulate(f.Buf, f.Off+m.l3, f.Off+m.end, m.family, v, hop, w.nextID(), &p.Flow)
-	vnetHdr(f.Buf[start-vnetLen : start]).clear()
-	w.queue(hop.ifindex, f.Buf[start-vnetLen:f.Off+m.end])
+	for i := 0; i < k; i++ {
+		w.queueSplit(ifindex, i, packet.VnetHeader{})
+	}
+}
+
+// splitFrames prepares up to n (at least 1) frames of generated buffers
+// in w.split for a splitter, flushing the batch first when the buffers
+// run short; it returns how many it prepared (0: n is too large).
+func (w *worker) splitFrames(n int) int {
+	n = max(n, 1)
+	if n > maxSplit || n > genBufs {
+		return 0
+	}
+	if w.gen.free() < n {
+		w.flush()
+		w.gen.reset()
+	}
+	for i := 0; i < n; i++ {
+		b := w.gen.get()
+		w.splitB[i] = b
+		w.split[i] = packet.NewFrame(b, genFrameOff)
+	}
+	return n
+}
+
+// queueSplit sends split frame i (possibly moved into its headroom by
+// Encap) with the virtio-net header h.
+func (w *worker) queueSplit(ifindex, i int, h packet.VnetHeader) {
+	start := w.split[i].Headroom()
+	b := w.splitB[i]
+	h.Encode(b[start-vnetLen:])
+	w.queue(ifindex, b[start-vnetLen:start+w.split[i].Len()])
+}
+
+// tunnelFor describes the encapsulation towards a TUN real server.
+func tunnelFor(v *ipvs.Verdict, hop *nextHop) packet.Tunnel {
+	t := packet.Tunnel{
+		Src: packet.AddrFromNetip(hop.srcAddr), Dst: packet.Addr(v.Dest),
+		Port: v.TunnelPort, MTU: hop.mtu, DstMAC: hop.dst, SrcMAC: hop.src,
+		Csum:    v.TunnelFlags&ipvs.TunnelCsum != 0,
+		RemCsum: v.TunnelFlags&ipvs.TunnelRemCsum != 0,
+	}
+	switch v.TunnelType {
+	case ipvs.TunnelGUE:
+		t.Type = packet.TunnelGUE
+	case ipvs.TunnelGRE:
+		t.Type = packet.TunnelGRE
+	}
+	return t
 }
 
 func (w *worker) nextID() uint16 {
@@ -262,16 +338,88 @@ func (w *worker) nextID() uint16 {
 	return w.ipid
 }
 
-// genGet takes a buffer for a built frame, flushing the batch first when
-// all are in use (they are free again once sent).
-func (w *worker) genGet() (vnetHdr, []byte, []byte) {
-	v, frame, buf := w.gen.get()
-	if v == nil {
-		w.flush()
-		w.gen.reset()
-		v, frame, buf = w.gen.get()
+// tunnel encapsulates for a TUN real server (IPIP, IPv6-in-IPv6 and the
+// mixed forms, GUE, GRE). The inner checksum is completed first: the
+// real server's decapsulator may not finish a partial one. Super-frames
+// are segmented first: a virtio-net header cannot describe GSO inside a
+// tunnel.
+func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict) {
+	hop := w.hops.lookup(v.Dest, v.DestFamily)
+	if hop == nil {
+		w.count(dropNoNextHop)
+		return
 	}
-	return v, frame, buf
+	if hop.local { // a tunnel to ourselves: the inner packet is for local sockets
+		w.deliverLocal(f, p)
+		return
+	}
+	t := tunnelFor(v, hop)
+	b := f.Data()
+	if typ, _ := p.GSO(); typ != packet.GSONone {
+		w.tunnelGSO(in, b, p, &t, hop)
+		return
+	}
+	if r := packet.CompleteChecksum(b, p); r != packet.DropNone {
+		w.countRefused(r)
+		return
+	}
+	fr := packet.FrameOver(f.Buf, f.Off, p.End)
+	id := w.nextID()
+	switch r := packet.Encap(&fr, p, &t, id); r {
+	case packet.DropNone:
+	case packet.DropTooBig:
+		w.countRefused(r)
+		w.sendICMP(in, b, p, icmpTooBig, t.InnerMTU(p), false)
+		return
+	default:
+		w.refused(in, b, p, r, false)
+		return
+	}
+	start := fr.Headroom()
+	if t.NeedsFragment(&fr) { // an inner IPv4 packet without DF: outer fragments
+		w.fragment(hop.ifindex, fr.Bytes(), t.MTU, uint32(id))
+		return
+	}
+	h := p.VnetHeader()
+	h.Encode(f.Buf[start-vnetLen:])
+	w.queue(hop.ifindex, f.Buf[start-vnetLen:start+fr.Len()])
+}
+
+// tunnelGSO segments a super-frame to fit the tunnel's path MTU, then
+// encapsulates each segment in its own buffer.
+func (w *worker) tunnelGSO(in *iface, b []byte, p *packet.Packet, t *packet.Tunnel, hop *nextHop) {
+	typ, size := p.GSO()
+	if typ&^packet.GSOECN == packet.GSOUDP { // UFO: one datagram, not segments
+		w.countRefused(packet.DropGSO)
+		return
+	}
+	size = min(size, packet.MaxSegment(p, t.InnerMTU(p)))
+	if size <= 0 {
+		w.countRefused(packet.DropMTUTooSmall)
+		return
+	}
+	payload := p.End - p.PayloadOff
+	n := w.splitFrames((payload + size - 1) / size)
+	if n == 0 {
+		w.countRefused(packet.DropBufferTooSmall)
+		return
+	}
+	k, r := packet.Segment(w.split[:n], b, p, size)
+	if r != packet.DropNone {
+		w.countRefused(r)
+	}
+	for i := 0; i < k; i++ {
+		sp := &w.seg
+		if r := packet.Parse(w.split[i].Bytes(), sp); r != packet.DropNone {
+			w.countRefused(r)
+			continue
+		}
+		if r := packet.Encap(&w.split[i], sp, t, w.nextID()); r != packet.DropNone {
+			w.refused(in, w.split[i].Bytes(), sp, r, false)
+			continue
+		}
+		w.queueSplit(hop.ifindex, i, sp.VnetHeader())
+	}
 }
 
 // passLocal gives the director's own stack a packet from a NAT real
@@ -279,200 +427,212 @@ func (w *worker) genGet() (vnetHdr, []byte, []byte) {
 // itself: a health check's or an administrator's own connection to the
 // real server. The steering took it from the kernel; it goes back as it
 // was. Packets for anyone else stay dropped (no leaked replies).
-func (w *worker) passLocal(b []byte, m *frameMeta, vn vnetHdr, dst ipvs.Addr, af ipvs.Family) {
+func (w *worker) passLocal(f *RxFrame, p *packet.Packet, dst ipvs.Addr, af ipvs.Family) {
 	if hop := w.hops.lookup(dst, af); hop != nil && hop.local {
-		w.deliverLocal(b, m, vn)
+		w.deliverLocal(f, p)
 	}
 }
 
 // deliverLocal hands the IP packet to the director's own stack through the
-// TUN device (the Local method, and NAT replies to local clients).
-func (w *worker) deliverLocal(b []byte, m *frameMeta, vn vnetHdr) {
+// TUN device (the Local method, and NAT replies to local clients), with a
+// virtio-net header whose offsets count from the IP header.
+func (w *worker) deliverLocal(f *RxFrame, p *packet.Packet) {
 	tun := w.d.tun
-	if tun == nil || m.l3 < vnetLen {
+	if tun == nil || p.L3Off < vnetLen {
 		w.count(dropLocalUnsupported)
 		return
 	}
-	hdr := vnetHdr(b[m.l3-vnetLen : m.l3])
-	copy(hdr, vn)
-	if hdr.partial() {
-		hdr.setCsumStart(vn.csumStart() - m.l3)
+	b := f.Data()
+	h := p.VnetHeader()
+	if h.Flags&packet.VnetNeedsCsum != 0 {
+		h.CsumStart -= uint16(p.L3Off)
+	} else if f.Vnet()[0]&packet.VnetDataValid != 0 {
+		h.Flags = packet.VnetDataValid // checksums were verified on receive
 	}
-	if hdr.gsoType() != gsoNone {
-		hdr.setHdrLen(0)
+	if h.GSOType != packet.GSONone {
+		h.HdrLen = 0
 	}
-	if err := tun.write(b[m.l3-vnetLen : m.end]); err != nil {
+	h.Encode(b[p.L3Off-vnetLen:])
+	if err := tun.write(b[p.L3Off-vnetLen : p.End]); err != nil {
 		w.count(dropSend)
 	}
 }
 
-// sendICMPError answers the frame's sender with an ICMP error from src.
-func (w *worker) sendICMPError(in *iface, b []byte, m *frameMeta, src ipvs.Addr, tooBig bool, mtu int) {
-	_, frame, buf := w.genGet()
-	if frame == nil {
-		return
+// ICMP errors the director builds itself.
+const (
+	icmpUnreachable  = iota // port unreachable: no real server may take the connection
+	icmpTooBig              // fragmentation needed / packet too big, with the MTU
+	icmpTimeExceeded        // TTL / hop limit ran out
+)
+
+// sendICMP answers the packet's sender, out of the interface it came in
+// on. The source is the address the packet was sent to (the VIP) when it
+// came from a client; for a real server's reply, the director's address
+// on the ingress interface (as the kernel's icmp_send picks for a packet
+// it forwards).
+func (w *worker) sendICMP(in *iface, b []byte, p *packet.Packet, kind, mtu int, reply bool) {
+	src := p.Key.Dst
+	if reply {
+		if a := in.addrOf(p.Key.Family == packet.IPv4); a.IsValid() {
+			src = packet.AddrFromNetip(a)
+		}
 	}
-	n := buildICMPError(frame, b, m, &in.mac, src, tooBig, mtu)
-	w.queue(in.index, buf[genHeadroom:genHeadroom+vnetLen+n])
+	buf := w.genGet()
+	frame := buf[genFrameOff:]
+	var n int
+	var r packet.DropReason
+	mac := packet.MAC(in.mac)
+	switch kind {
+	case icmpUnreachable:
+		if p.Key.Family == packet.IPv4 {
+			n, r = packet.BuildICMPError(frame, b, p, packet.ICMPv4DestUnreach, packet.ICMPv4PortUnreach, 0, src, mac)
+		} else {
+			n, r = packet.BuildICMPError(frame, b, p, packet.ICMPv6DestUnreach, packet.ICMPv6PortUnreach, 0, src, mac)
+		}
+	case icmpTooBig:
+		n, r = packet.BuildFragNeeded(frame, b, p, src, mac, mtu)
+	case icmpTimeExceeded:
+		n, r = packet.BuildTimeExceeded(frame, b, p, src, mac)
+	}
+	if r != packet.DropNone {
+		return // RFC 1122/4443 forbid an error about this packet
+	}
+	clear(buf[genHeadroom:genFrameOff])
+	w.queue(in.index, buf[genHeadroom:genFrameOff+n])
+}
+
+// genGet takes a buffer for a built frame, flushing the batch first when
+// all are in use (they are free again once sent).
+func (w *worker) genGet() []byte {
+	b := w.gen.get()
+	if b == nil {
+		w.flush()
+		w.gen.reset()
+		b = w.gen.get()
+	}
+	return b
+}
+
+// queueGen sends a frame of n bytes built in buf at genFrameOff, with an
+// empty virtio-net header.
+func (w *worker) queueGen(ifindex int, buf []byte, n int) {
+	clear(buf[genHeadroom:genFrameOff])
+	w.queue(ifindex, buf[genHeadroom:genFrameOff+n])
 }
 
 // handleICMPError forwards an ICMP error about a connection to where the
 // connection goes, translated for NAT, as IPVS does for destination
-// unreachable, source quench, time exceeded and parameter problem.
-func (w *worker) handleICMPError(in *iface, f *afpacket.Frame, m *frameMeta, p *ipvs.Packet, st *dpState) {
-	b := f.Buf[f.Off : f.Off+m.end]
-	if !parseInner(b, m) {
+// unreachable, source quench, time exceeded and parameter problem (and
+// every ICMPv6 error, packet too big included).
+func (w *worker) handleICMPError(in *iface, f *RxFrame, p *packet.Packet, st *dpState) {
+	q := &p.Inner
+	if q.L4Off == 0 || !isTransport(q.Key.Proto) {
 		return
 	}
-	inner := &m.inner.flow
+	inner := flowOf(&q.Key)
 	var fromClient bool
 	switch {
-	case st.vips[inner.Src]: // the embedded packet went VIP -> client: the client complains
+	case st.vips[inner.Src]: // the quoted packet went VIP -> client: the client complains
 		fromClient = true
-	case st.natSrc[inner.Dst]: // embedded client -> RIP: a real server complains
+	case st.natSrc[inner.Dst]: // quoted client -> RIP: a real server complains
 		fromClient = false
 	default:
 		return
 	}
-	v := w.ew.Related(inner, fromClient, uint32(m.end-m.l3))
+	v := w.ew.Related(&inner, fromClient, uint32(p.IPLen()))
+	dst, fam := ipvs.Addr(p.Key.Dst), ipvs.IPv4
+	if p.Key.Family == packet.IPv6 {
+		fam = ipvs.IPv6
+	}
 	if v.Action != ipvs.ActionForward {
 		if !fromClient {
-			w.passLocal(b, m, vnetHdr(f.Vnet()), p.Flow.Dst, p.Flow.Family)
+			w.passLocal(f, p, dst, fam)
 		}
 		return
 	}
-	vn := vnetHdr(f.Vnet())
-	if vn.partial() && !completeChecksum(b, vn) {
+	var vh packet.VnetHeader
+	vh.Decode(f.Vnet())
+	if r := p.SetOffload(&vh); r != packet.DropNone {
+		w.countParse(r)
 		return
 	}
+	b := f.Data()
+	var hop *nextHop
 	if fromClient {
-		if v.Method != ipvs.Masq {
-			// DR/TUN: the error goes to the real server as it is (MAC only)
-			if v.Method == ipvs.Tunnel {
-				return // errors for tunnelled connections are not forwarded (IPVS sends them back as ICMP)
+		switch v.Method {
+		case ipvs.Masq: // outer destination VIP -> RIP; quoted source VIP:vport -> RIP:rport
+			if w.refused(in, b, p, packet.TranslateICMP(b, p, packet.ToRealServer, packet.Addr(v.Dest), v.DestPort), false) {
+				return
 			}
-			hop := w.hops.lookup(v.Dest, v.DestFamily)
-			w.forward(in, f, m, hop, b, vn)
+			hop = w.hops.lookup(v.Dest, v.DestFamily)
+		case ipvs.Tunnel:
+			return // errors about tunnelled connections are not forwarded
+		default: // DR: to the real server as it is
+			w.directRoute(in, f, p, w.hops.lookup(v.Dest, v.DestFamily))
 			return
 		}
-		// outer destination VIP -> RIP; embedded source VIP:vport -> RIP:rport
-		w.translateICMP(b, m, false, &v.Dest, v.DestPort)
-		hop := w.hops.lookup(v.Dest, v.DestFamily)
-		w.forward(in, f, m, hop, b, vn)
-		return
-	}
-	// from a NAT real server: outer source RIP -> VIP; embedded destination RIP:rport -> VIP:vport
-	w.translateICMP(b, m, true, &v.VAddr, v.VPort)
-	hop := w.hops.lookup(p.Flow.Dst, p.Flow.Family)
-	w.forward(in, f, m, hop, b, vn)
-}
-
-// translateICMP rewrites an ICMP error for NAT: the outer address (source
-// when outbound), the embedded packet's matching address and port, the
-// embedded IP checksum, and the ICMP checksum, recomputed whole.
-func (w *worker) translateICMP(b []byte, m *frameMeta, outbound bool, addr *ipvs.Addr, port uint16) {
-	na := addrBytes(addr, m.family)
-	in := &m.inner
-	if m.family == ipvs.IPv4 {
-		if outbound {
-			csumReplace(b[m.l3+10:m.l3+12], b[m.l3+12:m.l3+16], na, true)
-			copy(b[m.l3+12:m.l3+16], na)
-			copy(b[in.l3+16:in.l3+20], na) // embedded destination
-			binary.BigEndian.PutUint16(b[in.l4+2:], port)
-		} else {
-			csumReplace(b[m.l3+10:m.l3+12], b[m.l3+16:m.l3+20], na, true)
-			copy(b[m.l3+16:m.l3+20], na)
-			copy(b[in.l3+12:in.l3+16], na) // embedded source
-			binary.BigEndian.PutUint16(b[in.l4:], port)
-		}
-		ihl := int(b[in.l3]&0x0f) * 4
-		b[in.l3+10], b[in.l3+11] = 0, 0
-		binary.BigEndian.PutUint16(b[in.l3+10:], checksum(b[in.l3:in.l3+ihl]))
-		b[m.l4+2], b[m.l4+3] = 0, 0
-		binary.BigEndian.PutUint16(b[m.l4+2:], checksum(b[m.l4:m.end]))
-		return
-	}
-	if outbound {
-		copy(b[m.l3+8:m.l3+24], na)
-		copy(b[in.l3+24:in.l3+40], na)
-		binary.BigEndian.PutUint16(b[in.l4+2:], port)
 	} else {
-		copy(b[m.l3+24:m.l3+40], na)
-		copy(b[in.l3+8:in.l3+24], na)
-		binary.BigEndian.PutUint16(b[in.l4:], port)
+		// from a NAT real server: outer source RIP -> VIP; quoted destination RIP:rport -> VIP:vport
+		if w.refused(in, b, p, packet.TranslateICMP(b, p, packet.ToClient, packet.Addr(v.VAddr), v.VPort), true) {
+			return
+		}
+		hop = w.hops.lookup(dst, fam)
 	}
-	b[m.l4+2], b[m.l4+3] = 0, 0
-	binary.BigEndian.PutUint16(b[m.l4+2:], icmp6Checksum(b[m.l3+8:m.l3+24], b[m.l3+24:m.l3+40], b[m.l4:m.end]))
+	switch {
+	case hop == nil:
+		w.count(dropNoNextHop)
+	case hop.local:
+		w.deliverLocal(f, p)
+	default:
+		packet.RewriteMAC(b, hop.dst, hop.src)
+		w.send(f, p, hop)
+	}
 }
 
 // ---- ARP and neighbour discovery for the VIPs ----
 
-func (w *worker) handleARP(in *iface, b []byte, off int) {
-	a := b[off:]
-	if len(a) < 28 || binary.BigEndian.Uint16(a[0:]) != 1 || binary.BigEndian.Uint16(a[2:]) != etherTypeIPv4 || a[4] != 6 || a[5] != 4 {
+func (w *worker) handleARP(in *iface, b []byte, p *packet.Packet) {
+	a := p.ARP(b)
+	spa, tpa, sha := a.SPA(), a.TPA(), a.SHA()
+	if spa != packet.AddrFrom4([4]byte{}) {
+		w.d.hops.learnMaybe(in.index, spa.Netip(), sha[:])
+	}
+	if a.Op() != packet.ARPRequest || spa == tpa || !w.d.state.Load().owned[ipvs.Addr(tpa)] {
 		return
 	}
-	op := binary.BigEndian.Uint16(a[6:])
-	var sha [6]byte
-	copy(sha[:], a[8:14])
-	spa, tpa := [4]byte(a[14:18]), [4]byte(a[24:28])
-	if spa != [4]byte{} {
-		w.d.hops.learnMaybe(in.index, netip.AddrFrom4(spa), sha[:])
+	buf := w.genGet()
+	n, r := packet.BuildARPReply(buf[genFrameOff:], b, p, packet.MAC(in.mac))
+	if r == packet.DropNone {
+		w.queueGen(in.index, buf, n)
 	}
-	if op != 1 || !w.d.state.Load().owned[ipvs.AddrFrom4(tpa)] || spa == tpa {
-		return
-	}
-	_, frame, buf := w.genGet()
-	if frame == nil {
-		return
-	}
-	n := buildARP(frame, &sha, &in.mac, 2, tpa, spa, sha)
-	w.queue(in.index, buf[genHeadroom:genHeadroom+vnetLen+n])
 }
 
-func (w *worker) handleNS(in *iface, b []byte, m *frameMeta, st *dpState) {
-	msg := b[m.l4:m.end]
-	if len(msg) < 24 || b[m.l3+7] != 255 {
+func (w *worker) handleNS(in *iface, b []byte, p *packet.Packet, st *dpState) {
+	var ns packet.NeighborSolicitation
+	if packet.ParseNeighborSolicitation(b, p, &ns) != packet.DropNone {
+		return // RFC 4861: silently ignored
+	}
+	if p.Key.Src != (packet.Addr{}) {
+		mac := packet.EtherHeader(b).Src()
+		if ns.HasSrcLLA {
+			mac = ns.SrcLLA
+		}
+		w.d.hops.learnMaybe(in.index, p.Key.Src.Netip(), mac[:])
+	}
+	if !st.owned[ipvs.Addr(ns.Target)] {
 		return
 	}
-	target := ipvs.Addr(msg[8:24])
-	src := netip.AddrFrom16([16]byte(b[m.l3+8 : m.l3+24]))
-	var sha [6]byte
-	copy(sha[:], b[6:12])
-	if !src.IsUnspecified() {
-		w.d.hops.learnMaybe(in.index, src, sha[:])
+	buf := w.genGet()
+	n, r := packet.BuildNeighborAdvert(buf[genFrameOff:], b, p, &ns, packet.MAC(in.mac))
+	if r == packet.DropNone {
+		w.queueGen(in.index, buf, n)
 	}
-	if !st.owned[target] {
-		return
-	}
-	_, frame, buf := w.genGet()
-	if frame == nil {
-		return
-	}
-	dst := src
-	if src.IsUnspecified() { // duplicate address detection: answer all nodes
-		dst = netip.MustParseAddr("ff02::1")
-		sha = [6]byte{0x33, 0x33, 0, 0, 0, 1}
-	}
-	t := netip.AddrFrom16(target)
-	n := buildNA(frame, &sha, &in.mac, t, dst, t, !src.IsUnspecified())
-	w.queue(in.index, buf[genHeadroom:genHeadroom+vnetLen+n])
 }
 
-func (w *worker) handleNA(in *iface, b []byte, m *frameMeta) {
-	msg := b[m.l4:m.end]
-	if len(msg) < 32 || b[m.l3+7] != 255 {
-		return
-	}
-	target := netip.AddrFrom16([16]byte(msg[8:24]))
-	for opt := msg[24:]; len(opt) >= 8 && opt[1] != 0; opt = opt[int(opt[1])*8:] {
-		if opt[0] == 2 && int(opt[1])*8 <= len(opt) {
-			w.d.hops.learnMaybe(in.index, target, opt[2:8])
-			return
-		}
-		if int(opt[1])*8 > len(opt) {
-			return
-		}
+func (w *worker) handleNA(in *iface, b []byte, p *packet.Packet) {
+	var na packet.NeighborAdvert
+	if packet.ParseNeighborAdvert(b, p, &na) == packet.DropNone && na.HasTgtLLA {
+		w.d.hops.learnMaybe(in.index, na.Target.Netip(), na.TgtLLA[:])
 	}
 }
 
@@ -489,17 +649,23 @@ func (d *Dataplane) solicit(ifindex int, src, target netip.Addr) {
 	if !src.IsValid() {
 		src = x.addrOf(target.Is4())
 	}
+	if !src.IsValid() && target.Is4() {
+		src = netip.IPv4Unspecified() // an ARP probe still gets an answer
+	}
 	ctrlMu.Lock()
 	defer ctrlMu.Unlock()
 	w := d.ctrl
-	_, frame, buf := w.genGet()
+	buf := w.genGet()
 	var n int
+	var r packet.DropReason
 	if target.Is4() {
-		n = buildARP(frame, &broadcastMAC, &x.mac, 1, src.As4(), target.As4(), [6]byte{})
+		n, r = packet.BuildARPRequest(buf[genFrameOff:], packet.MAC(x.mac), packet.AddrFromNetip(src), packet.AddrFromNetip(target))
 	} else {
-		n = buildNS(frame, &x.mac, src, target)
+		n, r = packet.BuildNeighborSolicit(buf[genFrameOff:], packet.MAC(x.mac), packet.AddrFromNetip(src), packet.AddrFromNetip(target))
 	}
-	w.queue(ifindex, buf[genHeadroom:genHeadroom+vnetLen+n])
+	if r == packet.DropNone {
+		w.queueGen(ifindex, buf, n)
+	}
 	w.flush()
 	w.gen.reset()
 }
@@ -514,17 +680,17 @@ func (d *Dataplane) announce(vip ipvs.Addr) {
 	defer ctrlMu.Unlock()
 	w := d.ctrl
 	for _, x := range d.ifs {
-		_, frame, buf := w.genGet()
+		buf := w.genGet()
 		var n int
+		var r packet.DropReason
 		if vip.Is4() {
-			a := [4]byte(vip[12:16])
-			n = buildARP(frame, &broadcastMAC, &x.mac, 1, a, a, [6]byte{})
+			n, r = packet.BuildGratuitousARP(buf[genFrameOff:], packet.MAC(x.mac), packet.Addr(vip))
 		} else {
-			t := netip.AddrFrom16(vip)
-			allNodes := [6]byte{0x33, 0x33, 0, 0, 0, 1}
-			n = buildNA(frame, &allNodes, &x.mac, t, netip.MustParseAddr("ff02::1"), t, false)
+			n, r = packet.BuildUnsolicitedNA(buf[genFrameOff:], packet.MAC(x.mac), packet.Addr(vip))
 		}
-		w.queue(x.index, buf[genHeadroom:genHeadroom+vnetLen+n])
+		if r == packet.DropNone {
+			w.queueGen(x.index, buf, n)
+		}
 	}
 	w.flush()
 	w.gen.reset()

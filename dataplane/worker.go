@@ -6,164 +6,177 @@ import (
 	"context"
 	"sync/atomic"
 
-	"github.com/govs/gvs/dataplane/afpacket"
 	"github.com/govs/gvs/ipvs"
-	"golang.org/x/sys/unix"
+	"github.com/govs/gvs/packet"
 )
 
-// batchSize is how many frames a worker takes from one ring per round.
+// batchSize is how many frames a worker takes from one port per round.
 const batchSize = 64
 
-// worker owns one ring per interface (a member of that interface's fanout
-// group), one sender per interface, and its engine handle. A worker is one
-// goroutine; nothing it touches per packet is shared.
-type worker struct {
-	d       *Dataplane
-	id      int
-	ew      *ipvs.Worker
-	rings   []*afpacket.Ring
-	ringIf  []*iface // the interface each ring reads
-	senders map[int]*afpacket.Sender
-	hops    hopCache
-	fds     []unix.PollFd
+// maxSplit bounds the segments or fragments one frame is split into (a
+// 64 KiB super-frame cut for a 1500-byte tunnel path needs about 50).
+const maxSplit = 128
 
-	frames []afpacket.Frame
-	pkts   []ipvs.Packet
-	meta   []frameMeta
-	gen    genBuf // buffers for packets the worker builds (ARP, ICMP, resets, segments)
-
-	ipid      uint16 // outer IPv4 ids of tunnelled packets
-	rx, tx    atomic.Uint64
-	ringDrops atomic.Uint64 // frames the kernel dropped because a ring was full
-	drops     [numDrops]atomic.Uint64
+// rxPort is a port a worker receives from, with the interface it reads.
+type rxPort struct {
+	port Port
+	in   *iface
 }
 
-func (d *Dataplane) newWorker(id int, receive bool) (*worker, error) {
-	w := &worker{d: d, id: id, senders: map[int]*afpacket.Sender{}, hops: hopCache{n: d.hops, m: map[ipvs.Addr]*nextHop{}}}
-	if receive {
+// worker owns one receive port per interface (on Linux a ring in that
+// interface's fanout group), one send port per interface, and its engine
+// handle. A worker is one goroutine; nothing it touches per packet is
+// shared.
+type worker struct {
+	d      *Dataplane
+	id     int
+	ew     *ipvs.Worker
+	rx     []rxPort
+	tx     map[int]Port // by ifindex
+	txList []Port
+	hops   hopCache
+	wait   func(timeoutMS int) error // blocks until a port may have frames; nil: none
+
+	frames []RxFrame
+	pkts   []ipvs.Packet
+	meta   []frameMeta
+	gen    genBuf // buffers for frames the worker builds
+	now    int64  // engine clock of the current batch
+
+	seg    packet.Packet // a segment being encapsulated
+	split  [maxSplit]packet.Frame
+	splitB [maxSplit][]byte
+
+	ipid             uint16 // outer IPv4 ids of tunnelled packets
+	rxCount, txCount atomic.Uint64
+	ringDrops        atomic.Uint64 // frames the kernel dropped because a ring was full
+	drops            [numDrops]atomic.Uint64
+	parseDrops       [packet.NumDropReasons]atomic.Uint64 // frames packet.Parse (or SetOffload) refused
+	xformDrops       [packet.NumDropReasons]atomic.Uint64 // packets a transform refused
+}
+
+// frameMeta is what the worker keeps of one received frame between
+// classification and the verdict.
+type frameMeta struct {
+	pkt int // index in the engine batch, -1 when not sent to the engine
+	p   packet.Packet
+}
+
+// newWorker builds a worker over its ports; with engine, it registers an
+// engine worker and can process received frames.
+func (d *Dataplane) newWorker(id int, engine bool, rx []rxPort, tx map[int]Port) *worker {
+	w := &worker{d: d, id: id, rx: rx, tx: tx, hops: hopCache{n: d.hops, m: map[ipvs.Addr]*nextHop{}}}
+	for _, p := range tx {
+		w.txList = append(w.txList, p)
+	}
+	if engine {
 		w.ew = d.eng.NewWorker()
-		w.frames = make([]afpacket.Frame, batchSize)
+		w.frames = make([]RxFrame, batchSize)
 		w.pkts = make([]ipvs.Packet, batchSize)
 		w.meta = make([]frameMeta, batchSize)
 	}
 	w.gen.init()
-	if receive {
-		rx := d.ifs
-		if d.lo != nil {
-			rx = append(rx[:len(rx):len(rx)], d.lo)
-		}
-		for _, x := range rx {
-			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index)})
-			if err != nil {
-				w.close()
-				return nil, err
-			}
-			w.rings = append(w.rings, r)
-			w.ringIf = append(w.ringIf, x)
-			w.fds = append(w.fds, unix.PollFd{Fd: int32(r.Fd()), Events: unix.POLLIN})
-		}
-	}
-	for _, x := range d.ifs {
-		s, err := afpacket.NewSender(x.index, 2*batchSize)
-		if err != nil {
-			w.close()
-			return nil, err
-		}
-		w.senders[x.index] = s
-	}
-	return w, nil
+	return w
 }
 
 func (w *worker) close() {
-	for _, r := range w.rings {
-		r.Close()
+	done := map[Port]bool{}
+	for _, p := range w.txList {
+		done[p] = true
+		p.Close()
 	}
-	for _, s := range w.senders {
-		s.Close()
+	for _, r := range w.rx {
+		if !done[r.port] {
+			done[r.port] = true
+			r.port.Close()
+		}
 	}
 }
 
-// run is the worker's loop: wait for frames, process them ring by ring in
-// batches, until ctx ends.
+// run is the worker's loop: wait for frames, process them port by port
+// in batches, until ctx ends.
 func (w *worker) run(ctx context.Context) {
 	for ctx.Err() == nil {
-		for i := range w.fds {
-			w.fds[i].Revents = 0
+		if w.wait != nil {
+			if err := w.wait(100); err != nil {
+				w.count(dropPoll)
+				continue
+			}
 		}
-		if _, err := unix.Poll(w.fds, 100); err != nil && err != unix.EINTR {
-			w.count(dropPoll)
-			continue
-		}
-		for i, r := range w.rings {
-			for w.drain(r, w.ringIf[i]) == batchSize {
-				// a full batch: more may be waiting on this ring
+		for i := range w.rx {
+			for w.drain(&w.rx[i]) == batchSize {
+				// a full batch: more may be waiting on this port
 			}
 		}
 	}
 }
 
-// drain takes up to a batch of frames from r and handles them; it returns
-// how many it took.
-func (w *worker) drain(r *afpacket.Ring, in *iface) int {
-	n := 0
-	for n < batchSize && r.Next(&w.frames[n]) {
-		n++
-	}
+// drain takes up to a batch of frames from a port and handles them; it
+// returns how many it took.
+func (w *worker) drain(r *rxPort) int {
+	n := r.port.Receive(w.frames)
 	if n == 0 {
 		return 0
 	}
-	w.rx.Add(uint64(n))
-	now := w.d.eng.Now()
+	in := r.in
+	w.rxCount.Add(uint64(n))
+	w.now = w.d.eng.Now()
 	b := 0 // engine batch size
 	for i := 0; i < n; i++ {
-		if w.classify(in, &w.frames[i], &w.meta[i], &w.pkts[b]) {
-			w.meta[i].pkt = b
+		m := &w.meta[i]
+		m.pkt = -1
+		if w.classify(in, &w.frames[i], &m.p, &w.pkts[b]) {
+			m.pkt = b
 			b++
-		} else {
-			w.meta[i].pkt = -1
 		}
 	}
 	if b > 0 {
-		w.ew.Process(w.pkts[:b], now)
+		w.ew.Process(w.pkts[:b], w.now)
 	}
 	for i := 0; i < n; i++ {
-		if p := w.meta[i].pkt; p >= 0 {
-			w.apply(in, &w.frames[i], &w.meta[i], &w.pkts[p])
+		if k := w.meta[i].pkt; k >= 0 {
+			w.apply(in, &w.frames[i], &w.meta[i].p, &w.pkts[k])
 		}
 	}
 	w.flush()
-	for i := 0; i < n; i++ {
-		r.Release(&w.frames[i])
-	}
+	r.port.Release()
 	w.gen.reset()
 	return n
 }
 
-// queue hands a frame (virtio-net header + Ethernet frame) to the sender
+// queue hands a frame (virtio-net header + Ethernet frame) to the port
 // of interface ifindex.
 func (w *worker) queue(ifindex int, vnetAndFrame []byte) {
-	s := w.senders[ifindex]
-	if s == nil {
+	p := w.tx[ifindex]
+	if p == nil {
 		w.count(dropNoInterface)
 		return
 	}
-	if err := s.Queue(vnetAndFrame); err != nil {
+	if err := p.Queue(vnetAndFrame); err != nil {
 		w.count(dropSend)
 	}
 }
 
 func (w *worker) flush() {
-	for _, s := range w.senders {
-		if k := s.Pending(); k > 0 {
-			if err := s.Flush(); err != nil {
-				w.count(dropSend)
-			}
-			w.tx.Add(uint64(k))
+	for _, p := range w.txList {
+		k, err := p.Flush()
+		if err != nil {
+			w.count(dropSend)
 		}
+		w.txCount.Add(uint64(k))
 	}
 }
 
 func (w *worker) count(r dropReason) { w.drops[r].Add(1) }
+
+// countParse counts a frame packet.Parse or SetOffload refused.
+func (w *worker) countParse(r packet.DropReason) {
+	w.parseDrops[r].Add(1)
+	w.drops[dropMalformed].Add(1)
+}
+
+// countRefused counts a packet a transform refused.
+func (w *worker) countRefused(r packet.DropReason) { w.xformDrops[r].Add(1) }
 
 // Workers returns the number of packet workers.
 func (d *Dataplane) Workers() int { return len(d.workers) }
@@ -171,27 +184,41 @@ func (d *Dataplane) Workers() int { return len(d.workers) }
 // WorkerPackets returns frames received and sent per worker.
 func (d *Dataplane) WorkerPackets() (rx, tx []uint64) {
 	for _, w := range d.workers {
-		rx = append(rx, w.rx.Load())
-		tx = append(tx, w.tx.Load())
+		rx = append(rx, w.rxCount.Load())
+		tx = append(tx, w.txCount.Load())
 	}
 	return rx, tx
 }
 
 // Drops returns the data path's drop counters by reason (the engine's own
-// are reported by the engine).
+// are reported by the engine): the data path's reasons (dropReason),
+// frames package packet refused to parse ("malformed", and per reason
+// "malformed_<reason>"), and packets a transform refused (packet's reason
+// names: "ttl_exceeded", "too_big", ...).
 func (d *Dataplane) Drops() map[string]uint64 {
 	out := map[string]uint64{}
 	for _, w := range d.workers {
-		for _, r := range w.rings {
-			if _, dropped, err := r.Stats(); err == nil {
-				w.ringDrops.Add(uint64(dropped)) // the kernel resets its counter on read
+		for _, r := range w.rx {
+			if k, ok := r.port.(kernelDropper); ok {
+				w.ringDrops.Add(k.kernelDrops())
 			}
 		}
 		out["ring_full"] += w.ringDrops.Load()
 	}
 	for _, w := range append(d.workers, d.ctrl) {
+		if w == nil {
+			continue
+		}
 		for r := dropReason(0); r < numDrops; r++ {
 			if v := w.drops[r].Load(); v > 0 {
+				out[r.String()] += v
+			}
+		}
+		for r := packet.DropReason(1); r < packet.NumDropReasons; r++ {
+			if v := w.parseDrops[r].Load(); v > 0 {
+				out["malformed_"+r.String()] += v
+			}
+			if v := w.xformDrops[r].Load(); v > 0 {
 				out[r.String()] += v
 			}
 		}

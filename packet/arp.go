@@ -81,3 +81,17 @@ func BuildGratuitousARP(dst []byte, mac MAC, ip Addr) (int, DropReason) {
 	putARP(dst[l2:], ARPRequest, mac, ip[12:16], MAC{}, ip[12:16])
 	return l2 + arpLen, DropNone
 }
+
+// BuildARPRequest writes a broadcast request asking who has target, from
+// src at mac (next-hop resolution), and returns its length.
+func BuildARPRequest(dst []byte, mac MAC, src, target Addr) (int, DropReason) {
+	if !src.Is4() || !target.Is4() {
+		return 0, DropFamilyMismatch
+	}
+	if len(dst) < EtherHeaderLen+arpLen {
+		return 0, DropBufferTooSmall
+	}
+	l2 := putEther(dst, BroadcastMAC, mac, 0, EtherTypeARP)
+	putARP(dst[l2:], ARPRequest, mac, src[12:16], MAC{}, target[12:16])
+	return l2 + arpLen, DropNone
+}

@@ -116,3 +116,70 @@ func putNA(b []byte, mac MAC, target, to Addr, flags uint8) {
 	copy(msg[26:32], mac[:])
 	put16(msg[2:], ^fold(sum(msg, pseudoSum(target[:], to[:], ProtoICMPv6, ndpNALen))))
 }
+
+// NeighborAdvert is a parsed neighbour advertisement.
+type NeighborAdvert struct {
+	Target    Addr
+	Flags     uint8 // router 0x80, solicited 0x40, override 0x20
+	TgtLLA    MAC   // target link-layer address option
+	HasTgtLLA bool
+}
+
+// ParseNeighborAdvert validates the ICMPv6 message of p (type 136) as
+// RFC 4861 7.1.2 asks and fills na; DropBadNDP for an advertisement to
+// ignore.
+func ParseNeighborAdvert(frame []byte, p *Packet, na *NeighborAdvert) DropReason {
+	if !p.fits(frame) || p.Key.Family != IPv6 || p.Key.Proto != ProtoICMPv6 || p.L4Off == 0 || p.ICMPType != ICMPv6NeighborAdv {
+		return DropBadNDP
+	}
+	msg := frame[p.L4Off:p.End]
+	if frame[p.L3Off+7] != 255 || p.ICMPCode != 0 || len(msg) < ndpNSLen {
+		return DropBadNDP
+	}
+	if fold(sum(msg, pseudoSum(p.Key.Src[:], p.Key.Dst[:], ProtoICMPv6, len(msg)))) != 0xffff {
+		return DropBadNDP
+	}
+	*na = NeighborAdvert{Target: Addr(msg[8:24]), Flags: msg[4]}
+	if na.Target[0] == 0xff {
+		return DropBadNDP
+	}
+	if na.Flags&naSolicited != 0 && p.Key.Dst[0] == 0xff {
+		return DropBadNDP // solicited advertisements are unicast
+	}
+	for o := msg[ndpNSLen:]; len(o) > 0; {
+		if len(o) < 2 || o[1] == 0 || int(o[1])*8 > len(o) {
+			return DropBadNDP
+		}
+		l := int(o[1]) * 8
+		if o[0] == ndpOptTgtLLA && l >= 8 {
+			na.TgtLLA, na.HasTgtLLA = MAC(o[2:8]), true
+		}
+		o = o[l:]
+	}
+	return DropNone
+}
+
+// BuildNeighborSolicit writes a solicitation for target from src at mac
+// to target's solicited-node multicast group (next-hop resolution), with
+// a source link-layer address option, and returns its length.
+func BuildNeighborSolicit(dst []byte, mac MAC, src, target Addr) (int, DropReason) {
+	if src.Is4() || target.Is4() {
+		return 0, DropFamilyMismatch
+	}
+	total := EtherHeaderLen + IPv6HeaderLen + ndpNALen
+	if len(dst) < total {
+		return 0, DropBufferTooSmall
+	}
+	group := Addr{0: 0xff, 1: 0x02, 11: 1, 12: 0xff, 13: target[13], 14: target[14], 15: target[15]}
+	l2 := putEther(dst, MAC{0x33, 0x33, 0xff, target[13], target[14], target[15]}, mac, 0, EtherTypeIPv6)
+	b := dst[l2:]
+	putIPv6(b, 0, ndpNALen, ProtoICMPv6, 255, src[:], group[:])
+	msg := b[IPv6HeaderLen : IPv6HeaderLen+ndpNALen]
+	clear(msg)
+	msg[0] = ICMPv6NeighborSolic
+	copy(msg[8:24], target[:])
+	msg[24], msg[25] = ndpOptSrcLLA, 1
+	copy(msg[26:32], mac[:])
+	put16(msg[2:], ^fold(sum(msg, pseudoSum(src[:], group[:], ProtoICMPv6, ndpNALen))))
+	return total, DropNone
+}

@@ -1,0 +1,147 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"errors"
+
+	"github.com/govs/gvs/dataplane/afpacket"
+	"golang.org/x/sys/unix"
+)
+
+// afPort is the production Port: a TPACKET_V2 receive ring in its
+// interface's fanout group and a PACKET_QDISC_BYPASS sender flushed with
+// sendmmsg. Either may be absent (lo is receive-only; the control
+// worker only sends).
+type afPort struct {
+	ring   *afpacket.Ring
+	sender *afpacket.Sender
+	held   []afpacket.Frame // frames of the last Receive, released in order
+}
+
+var errReceiveOnly = errors.New("dataplane: receive-only port")
+
+func (p *afPort) Receive(frames []RxFrame) int {
+	if p.ring == nil {
+		return 0
+	}
+	if cap(p.held) < len(frames) {
+		p.held = make([]afpacket.Frame, len(frames))
+	}
+	p.held = p.held[:0]
+	var f afpacket.Frame
+	n := 0
+	for n < len(frames) && p.ring.Next(&f) {
+		p.held = append(p.held, f)
+		frames[n] = RxFrame{Buf: f.Buf, Off: f.Off, Len: f.Len, Orig: f.Orig}
+		n++
+	}
+	return n
+}
+
+func (p *afPort) Release() {
+	for i := range p.held {
+		p.ring.Release(&p.held[i])
+	}
+	p.held = p.held[:0]
+}
+
+func (p *afPort) Queue(b []byte) error {
+	if p.sender == nil {
+		return errReceiveOnly
+	}
+	return p.sender.Queue(b)
+}
+
+func (p *afPort) Flush() (int, error) {
+	if p.sender == nil {
+		return 0, nil
+	}
+	k := p.sender.Pending()
+	if k == 0 {
+		return 0, nil
+	}
+	return k, p.sender.Flush()
+}
+
+func (p *afPort) kernelDrops() uint64 {
+	if p.ring == nil {
+		return 0
+	}
+	if _, dropped, err := p.ring.Stats(); err == nil {
+		return uint64(dropped) // the kernel resets its counter on read
+	}
+	return 0
+}
+
+func (p *afPort) Close() error {
+	var err error
+	if p.ring != nil {
+		err = p.ring.Close()
+	}
+	if p.sender != nil {
+		err = errors.Join(err, p.sender.Close())
+	}
+	return err
+}
+
+// openWorker creates a worker on AF_PACKET ports: with receive, a ring on
+// every attached interface (and lo for local clients) in the interface's
+// fanout group; a sender on every attached interface.
+func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
+	var rx []rxPort
+	tx := map[int]Port{}
+	var fds []unix.PollFd
+	fail := func(err error) (*worker, error) {
+		for _, r := range rx {
+			r.port.Close()
+		}
+		for _, p := range tx {
+			p.Close()
+		}
+		return nil, err
+	}
+	ports := map[int]*afPort{}
+	for _, x := range d.ifs {
+		s, err := afpacket.NewSender(x.index, 2*batchSize)
+		if err != nil {
+			return fail(err)
+		}
+		p := &afPort{sender: s}
+		ports[x.index] = p
+		tx[x.index] = p
+	}
+	if receive {
+		list := d.ifs
+		if d.lo != nil {
+			list = append(list[:len(list):len(list)], d.lo)
+		}
+		for _, x := range list {
+			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index)})
+			if err != nil {
+				return fail(err)
+			}
+			p := ports[x.index]
+			if p == nil || x.loop {
+				p = &afPort{}
+			}
+			p.ring = r
+			rx = append(rx, rxPort{port: p, in: x})
+			fds = append(fds, unix.PollFd{Fd: int32(r.Fd()), Events: unix.POLLIN})
+		}
+	}
+	w := d.newWorker(id, receive, rx, tx)
+	if len(fds) > 0 {
+		w.wait = func(timeoutMS int) error {
+			for i := range fds {
+				fds[i].Revents = 0
+			}
+			_, err := unix.Poll(fds, timeoutMS)
+			if err == unix.EINTR {
+				return nil
+			}
+			return err
+		}
+	}
+	return w, nil
+}
