@@ -330,10 +330,10 @@ func TestMalformedCounted(t *testing.T) {
 	good := mkFrame(t, client4, vipNAT, 40000, 80, fopt{flags: packet.TCPSyn})
 	mut := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	e.in(e.eth0,
-		mut(func(b []byte) []byte { return b[:30] }),                   // truncated IPv4 header
-		mut(func(b []byte) []byte { b[14] = 0x44; return b }),          // IHL 16
-		mut(func(b []byte) []byte { b[24] ^= 0xff; return b }),         // header checksum
-		mut(func(b []byte) []byte { b[14+20+12] = 0x20; return b }),    // TCP data offset 2
+		mut(func(b []byte) []byte { return b[:30] }),                    // truncated IPv4 header
+		mut(func(b []byte) []byte { b[14] = 0x44; return b }),           // IHL 16
+		mut(func(b []byte) []byte { b[24] ^= 0xff; return b }),          // header checksum
+		mut(func(b []byte) []byte { b[14+20+12] = 0x20; return b }),     // TCP data offset 2
 		mut(func(b []byte) []byte { b[16], b[17] = 0xff, 0; return b }), // total length past the frame
 	)
 	e.nothing(e.eth0, e.eth1)
