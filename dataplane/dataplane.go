@@ -346,7 +346,7 @@ func (d *Dataplane) closeTun() {
 }
 
 func (d *Dataplane) closeWorkers() {
-	for _, w := range append(d.workers, d.ctrl) {
+	for _, w := range append(d.workers[:len(d.workers):len(d.workers)], d.ctrl) {
 		if w != nil {
 			w.close()
 		}

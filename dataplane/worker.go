@@ -205,7 +205,7 @@ func (d *Dataplane) Drops() map[string]uint64 {
 		}
 		out["ring_full"] += w.ringDrops.Load()
 	}
-	for _, w := range append(d.workers, d.ctrl) {
+	for _, w := range append(d.workers[:len(d.workers):len(d.workers)], d.ctrl) {
 		if w == nil {
 			continue
 		}

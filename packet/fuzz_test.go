@@ -320,7 +320,12 @@ func FuzzNeighborDiscovery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p Packet
 		var ns NeighborSolicitation
-		if Parse(data, &p) != DropNone || ParseNeighborSolicitation(data, &p, &ns) != DropNone {
+		var na NeighborAdvert
+		if Parse(data, &p) != DropNone {
+			return
+		}
+		ParseNeighborAdvert(data, &p, &na) // whatever the frame: no panic
+		if ParseNeighborSolicitation(data, &p, &ns) != DropNone {
 			return
 		}
 		buf := make([]byte, 256)
@@ -331,6 +336,9 @@ func FuzzNeighborDiscovery(f *testing.F) {
 		q := reparse(t, "NA", buf[:n])
 		if q.ICMPType != ICMPv6NeighborAdv || q.Key.Src != ns.Target {
 			t.Fatal("advert")
+		}
+		if r := ParseNeighborAdvert(buf[:n], q, &na); r != DropNone || na.Target != ns.Target || na.TgtLLA != macDirector {
+			t.Fatalf("own advert refused: %v", r)
 		}
 	})
 }
