@@ -125,10 +125,11 @@ var (
 	rs1, rs2, rs3    = "10.0.2.11", "10.0.2.12", "10.0.2.13"
 	rs4              = "10.0.2.14" // behind a 1400-byte path
 	rs6, rs6small    = "fd00:2::11", "fd00:2::14"
+	rs6tun           = "fd00:2::13"
 
 	vipNAT, vipDR, vipIPIP, vipGUE = "192.0.2.10", "192.0.2.20", "192.0.2.30", "192.0.2.31"
 	vipSmall, vipLocal, vipReject  = "192.0.2.32", "192.0.2.40", "192.0.2.50"
-	vipNAT6, vipSmall6             = "fd00:ff::10", "fd00:ff::14"
+	vipNAT6, vipSmall6, vipTun6    = "fd00:ff::10", "fd00:ff::14", "fd00:ff::30"
 	vipOwned                       = "192.0.2.99" // no service, announced
 )
 
@@ -159,7 +160,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	host(client4, 1, 0, macClient)
 	host(client6, 1, 0, macClient)
 	host(other4, 1, 0, macClient)
-	for i, a := range []string{rs1, rs2, rs3, rs4, rs6, rs6small} {
+	for i, a := range []string{rs1, rs2, rs3, rs4, rs6, rs6small, rs6tun} {
 		mac := packet.MAC{0xaa, 0, 0, 0, 0, byte(i + 1)}
 		macRS[a] = mac
 		mtu := 0
@@ -203,6 +204,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	svc(ipvs.ProtoTCP, vipDR, 80, dest(rs2, 80, ipvs.Forwarding{Method: ipvs.Route}))
 	svc(ipvs.ProtoTCP, vipIPIP, 80, dest(rs3, 80, ipvs.Forwarding{Method: ipvs.Tunnel}))
 	svc(ipvs.ProtoTCP, vipGUE, 80, dest(rs3, 80, ipvs.Forwarding{Method: ipvs.Tunnel, TunnelType: ipvs.TunnelGUE, TunnelPort: 6080}))
+	svc(ipvs.ProtoTCP, vipTun6, 80, dest(rs6tun, 80, ipvs.Forwarding{Method: ipvs.Tunnel}))
 	svc(ipvs.ProtoTCP, vipLocal, 80, dest(director4, 80, ipvs.Forwarding{Method: ipvs.Local}))
 	svc(ipvs.ProtoTCP, vipReject, 80)
 

@@ -92,15 +92,19 @@ func mustKey(t testing.TB, frame []byte) packet.FlowKey {
 
 func TestTunnel(t *testing.T) {
 	for _, c := range []struct {
-		vip   string
-		proto uint8
-		inner int // inner IP header offset in the frame
-	}{{vipIPIP, packet.ProtoIPIP, 14 + 20}, {vipGUE, packet.ProtoUDP, 14 + 20 + 8 + 4}} {
+		client, vip, src, rs string
+		proto                uint8
+		inner                int // inner IP header offset in the frame
+	}{
+		{client4, vipIPIP, director4, rs3, packet.ProtoIPIP, 14 + 20},
+		{client4, vipGUE, director4, rs3, packet.ProtoUDP, 14 + 20 + 8 + 4},
+		{client6, vipTun6, "fd00:2::1", rs6tun, packet.ProtoIPv6, 14 + 40},
+	} {
 		e := newTestEnv(t)
-		orig := mkFrame(t, client4, c.vip, 40000, 80, fopt{flags: packet.TCPSyn, payload: 200})
+		orig := mkFrame(t, c.client, c.vip, 40000, 80, fopt{flags: packet.TCPSyn, payload: 200})
 		e.in(e.eth0, orig)
 		f, p := e.one(e.eth1)
-		if p.Key.Proto != c.proto || p.Key.Src != addr(director4) || p.Key.Dst != addr(rs3) || packet.EtherHeader(f.frame).Dst() != macRS[rs3] {
+		if p.Key.Proto != c.proto || p.Key.Src != addr(c.src) || p.Key.Dst != addr(c.rs) || packet.EtherHeader(f.frame).Dst() != macRS[c.rs] {
 			t.Fatalf("outer %+v", p.Key)
 		}
 		if c.proto == packet.ProtoUDP && p.Key.DstPort != 6080 {
@@ -128,6 +132,7 @@ func TestPathMTU(t *testing.T) {
 		{client4, vipIPIP, 1500 - 20}, // tunnel overhead
 		{client4, vipSmall, 1400},     // NAT over a 1400-byte route
 		{client6, vipSmall6, 1400},    // IPv6: never fragmented by routers
+		{client6, vipTun6, 1500 - 40}, // inner IPv6 in a tunnel: packet too big, whatever DF would say
 	} {
 		orig := mkFrame(t, c.client, c.vip, 40000, 80, fopt{flags: packet.TCPSyn, payload: 1500 - 40, df: true})
 		e.in(e.eth0, orig)
@@ -150,7 +155,7 @@ func TestPathMTU(t *testing.T) {
 		}
 		checksumsOK(t, f.frame, p)
 	}
-	if e.d.Drops()["too_big"] != 3 {
+	if e.d.Drops()["too_big"] != 4 {
 		t.Fatalf("drops %v", e.d.Drops())
 	}
 	// IPv4 without DF: fragments on the NAT path and outer fragments in the tunnel
@@ -364,7 +369,7 @@ func TestNeighbours(t *testing.T) {
 			una++
 		}
 	}
-	if garp != 2*8 || una != 2*2 { // 8 IPv4 VIPs (7 of services, 1 of vips:), 2 IPv6 VIPs
+	if garp != 2*8 || una != 2*3 { // 8 IPv4 VIPs (7 of services, 1 of vips:), 3 IPv6 VIPs
 		t.Fatalf("%d gratuitous ARP, %d unsolicited NA", garp, una)
 	}
 	req := make([]byte, 64)
