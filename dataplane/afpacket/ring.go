@@ -127,7 +127,11 @@ func Open(cfg Config) (*Ring, error) {
 		return fail("bind", err)
 	}
 	if cfg.FanoutGroup != 0 {
-		arg := int(cfg.FanoutGroup) | unix.PACKET_FANOUT_HASH<<16
+		// A fanout group receives through a hook of its own: the socket's
+		// PACKET_IGNORE_OUTGOING no longer applies, the group needs the
+		// flag too, or the host's own packets to a VIP (via_vip health
+		// checks) would be scheduled a second time.
+		arg := int(cfg.FanoutGroup) | (unix.PACKET_FANOUT_HASH|unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING)<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
 			return fail("PACKET_FANOUT", err)
 		}

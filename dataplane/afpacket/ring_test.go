@@ -144,3 +144,68 @@ func TestRingReceivesSuperFrames(t *testing.T) {
 		t.Fatalf("super-frames %d, partial checksums %d, truncated %d", big, partial, truncated)
 	}
 }
+
+// TestRingIgnoresOutgoing: a ring (alone or in a fanout group, whose hook
+// is the group's) sees what arrives on the interface, never what the host
+// itself sends out of it.
+func TestRingIgnoresOutgoing(t *testing.T) {
+	for _, fanout := range []uint16{0, 0x4757} {
+		t.Run(fmt.Sprintf("fanout=%#x", fanout), func(t *testing.T) {
+			a, b := twoNamespaces(t)
+			var ring *Ring
+			var out, in *net.UDPConn
+			err := inNetns(a, func() {
+				ifi, err := net.InterfaceByName("va")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ring, err = Open(Config{Ifindex: ifi.Index, Frames: 64, FanoutGroup: fanout}); err != nil {
+					t.Fatal(err)
+				}
+				if out, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 2), Port: 7001}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ring.Close()
+			defer out.Close()
+			if err := inNetns(b, func() {
+				var err error
+				if in, err = net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 99, 0, 2), Port: 7002}, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 1), Port: 7003}); err != nil {
+					t.Fatal(err)
+				}
+			}); err != nil {
+				t.Fatal(err)
+			}
+			defer in.Close()
+			// both directions, repeatedly: ARP settles, then UDP each way
+			seenIn, seenOut := 0, 0
+			var f Frame
+			for i := 0; i < 20 && seenIn == 0; i++ {
+				out.Write([]byte("outgoing"))
+				in.Write([]byte("incoming"))
+				ring.Wait(50)
+				for ring.Next(&f) {
+					d := f.Data()
+					if len(d) >= 14+20+8 && binary.BigEndian.Uint16(d[12:]) == 0x0800 && d[14+9] == unix.IPPROTO_UDP {
+						switch binary.BigEndian.Uint16(d[14+20+2:]) {
+						case 7001:
+							seenOut++
+						case 7003:
+							seenIn++
+						}
+					}
+					ring.Release(&f)
+				}
+			}
+			if seenIn == 0 {
+				t.Fatal("the ring saw no incoming datagram (the test's control)")
+			}
+			if seenOut != 0 {
+				t.Fatalf("the ring saw %d of the host's own outgoing datagrams", seenOut)
+			}
+		})
+	}
+}
