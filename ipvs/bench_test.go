@@ -131,3 +131,43 @@ func BenchmarkExpire(b *testing.B) {
 		b.Fatalf("%d left", e.ConnCount())
 	}
 }
+
+// BenchmarkMemoryLatency is the baseline for BenchmarkConnLookup: one
+// dependent random read (a pointer chase over cache lines in one random
+// cycle) in as much memory as the connection table holds at 1M and 10M
+// entries. A lookup needs at least one such read (its entry), so no lookup
+// can beat this figure on the machine at hand; compare ratios, not ns.
+func BenchmarkMemoryLatency(b *testing.B) {
+	const line = 64 / 8 // uint64s per cache line
+	for _, n := range []uint32{1 << 20, 10 << 20} {
+		b.Run(fmt.Sprintf("%dM", n>>20), func(b *testing.B) {
+			lines := int(uint64(n) * 150 / 64) // about the table's bytes
+			mem := make([]uint64, lines*line)
+			// Sattolo's algorithm: a random permutation that is one cycle
+			perm := make([]uint32, lines)
+			for i := range perm {
+				perm[i] = uint32(i)
+			}
+			x := uint64(0x9e3779b97f4a7c15)
+			for i := lines - 1; i > 0; i-- {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+				j := int(x % uint64(i))
+				perm[i], perm[j] = perm[j], perm[i]
+			}
+			for i, next := range perm {
+				mem[i*line] = uint64(next) * line
+			}
+			perm = nil
+			b.ResetTimer()
+			p := uint64(0)
+			for i := 0; i < b.N; i++ {
+				p = mem[p]
+			}
+			if p == 1 { // keep the chase
+				b.Log(p)
+			}
+		})
+	}
+}
