@@ -612,18 +612,7 @@ virtual_server %[1]s 80 {
 `, healthVIP, rsAddr(1), rsAddr(2))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := l.StartDirector(c, "dir", []byte("# services from keepalived.conf\n"), "--keepalived-conf", conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.Stop()
-		if t.Failed() {
-			t.Logf("gvsd log:\n%s", d.Log())
-		}
-	})
+	d := director(t, "# services from keepalived.conf\n", "--keepalived-conf", conf)
 	restartNginxAfter(t, l, 2)
 	eventually(t, 5*time.Second, "both real servers in the pool", func() bool {
 		a, _ := destOf(healthList(t, d), 1)

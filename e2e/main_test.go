@@ -51,13 +51,14 @@ func needLab(t *testing.T) *lab.Lab {
 	return theLab
 }
 
-// director starts gvsd with a configuration for one test and stops it at the end.
-func director(t *testing.T, config string) *lab.Director {
+// director starts gvsd with a configuration (and more gvsd arguments) for
+// one test and stops it at the end.
+func director(t *testing.T, config string, args ...string) *lab.Director {
 	t.Helper()
 	l := needLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := l.StartDirector(ctx, "dir", []byte(config))
+	d, err := l.StartDirector(ctx, "dir", []byte(config), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
