@@ -315,7 +315,7 @@ func (d *Dataplane) Sync() error {
 		return err
 	}
 	old := d.state.Load().owned
-	d.state.Store(&dpState{vips: vips, natSrc: natSrc, localSrc: localSrc, owned: owned, marks: marks})
+	d.state.Store(&dpState{vips: vips, natSrc: natSrc, localSrc: localSrc, owned: owned, marks: marks, steered: steeredSet(&st)})
 	for v := range owned {
 		if !old[v] {
 			d.announce(v)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/govs/gvs/ipvs"
+	"github.com/govs/gvs/netctl"
 	"github.com/govs/gvs/packet"
 )
 
@@ -23,6 +24,40 @@ type dpState struct {
 	// replies come through lo
 	localSrc map[ipvs.Addr]bool
 	marks    []MarkRule
+	// steered: the endpoints whose packets the steering rules keep from
+	// the kernel (services by destination, NAT replies by source; port 0:
+	// every port). Later fragments of a VIP or NAT real server are kept
+	// from it whatever their ports.
+	steered map[steerKey]bool
+}
+
+type steerKey struct {
+	addr  ipvs.Addr
+	proto ipvs.Protocol
+	port  uint16
+}
+
+// steeredSet indexes the steering's service and NAT-reply endpoints.
+func steeredSet(st *netctl.Steering) map[steerKey]bool {
+	m := map[steerKey]bool{}
+	for _, list := range [][]netctl.Endpoint{st.Services, st.NATReplies} {
+		for _, e := range list {
+			m[steerKey{ipvs.AddrFrom(e.Addr.Unmap()), ipvs.Protocol(e.Protocol), e.Port}] = true
+		}
+	}
+	return m
+}
+
+// portSteered reports whether the steering rules keep a packet with this
+// flow's addresses and ports from the kernel (for a later fragment: its
+// first fragment, whose ports the fragment cache gave it).
+func (st *dpState) portSteered(f *ipvs.Flow) bool {
+	dst, src := steerKey{f.Dst, f.Protocol, f.DstPort}, steerKey{f.Src, f.Protocol, f.SrcPort}
+	if st.steered[dst] || st.steered[src] {
+		return true
+	}
+	dst.port, src.port = 0, 0
+	return st.steered[dst] || st.steered[src]
 }
 
 // flowOf converts a packet's flow key to the engine's.
@@ -147,10 +182,22 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 	b := f.Data()
 	switch v.Action {
 	case ipvs.ActionPass:
-		if ep.Reply {
+		st := w.d.state.Load()
+		switch {
+		case in.loop:
+			if ep.Reply {
+				w.passLocal(f, p, ep.Flow.Dst, ep.Flow.Family)
+			}
+		case !st.portSteered(&ep.Flow):
+			if p.Frag.IsLater() && (st.vips[ep.Flow.Dst] || st.natSrc[ep.Flow.Src]) {
+				// the kernel took the first fragment; the steering holds
+				// every later one of these addresses, so hand it over
+				w.deliverLocal(f, p)
+			} // otherwise the kernel has its own copy
+		case ep.Reply:
 			w.passLocal(f, p, ep.Flow.Dst, ep.Flow.Family)
 		}
-		return // the kernel's copy was dropped by the steering rules
+		return
 	case ipvs.ActionDrop:
 		return // counted by the engine
 	case ipvs.ActionReject:

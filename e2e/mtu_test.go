@@ -279,9 +279,9 @@ func fragConfig() string {
 // fragments smaller. Under NAT the echo itself is fragmented by the real
 // server: every fragment must come back translated (the client reassembles
 // only fragments of one source; the capture on the client link counts the
-// later fragments from the VIP and finds no packet from a real server,
-// except the known bug below, reported as a skip: later fragments leaked
-// by the director's kernel).
+// later fragments from the VIP and finds no packet from a real server:
+// the steering holds every later fragment of a NAT real server from the
+// director's kernel, which would otherwise forward them untranslated).
 func TestFragments(t *testing.T) {
 	d := director(t, fragConfig())
 	l := d.Lab
@@ -357,14 +357,10 @@ func TestFragments(t *testing.T) {
 				}
 				pkts := readCapture(t, capt)
 				later := 0
-				var leaked []captured
 				for _, p := range pkts {
 					if rss[p.src] {
-						if !p.frag || p.offset == 0 {
-							logCapture(t, pkts)
-							t.Fatalf("a packet with a real server's source address reached the client link: %s", p)
-						}
-						leaked = append(leaked, p)
+						logCapture(t, pkts)
+						t.Fatalf("a packet with a real server's source address reached the client link: %s", p)
 					}
 					if p.src == vip && p.dst == src && p.frag && p.offset > 0 {
 						later++
@@ -375,14 +371,6 @@ func TestFragments(t *testing.T) {
 				if later < 18 {
 					logCapture(t, pkts)
 					t.Fatalf("%d later fragments from the VIP on the client link, want at least 18", later)
-				}
-				if len(leaked) > 0 {
-					// The steering rules (netctl) drop a NAT real server's
-					// replies by source address, protocol and port; a
-					// later fragment has no port, so the director's kernel
-					// forwards it untranslated next to GVS's translated
-					// copy. Only this case is let through, as a known bug.
-					t.Skipf("known bug: %d later fragments of NAT replies leaked with the real server's source address (the kernel forwards what the port-based steering cannot match), e.g. %s", len(leaked), leaked[0])
 				}
 				t.Logf("%d packets on the client link, %d of them later fragments from %s, none from a real server", len(pkts), later, vip)
 			})

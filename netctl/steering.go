@@ -115,7 +115,7 @@ func (s Steering) Ruleset() string {
 		}
 		return
 	}
-	s4, s6, sa4, sa6, _, _ := split(s.Services)
+	s4, s6, sa4, sa6, si4, si6 := split(s.Services)
 	n4, n6, na4, na6, ni4, ni6 := split(s.NATReplies)
 	serviceSets := func() {
 		set("svc4", "ipv4_addr . inet_proto . inet_service", s4)
@@ -160,6 +160,8 @@ func (s Steering) Ruleset() string {
 	set("natany6", "ipv6_addr . inet_proto", na6)
 	set("natip4", "ipv4_addr", ni4)
 	set("natip6", "ipv6_addr", ni6)
+	set("svcip4", "ipv4_addr", si4)
+	set("svcip6", "ipv6_addr", si6)
 	for i, ifname := range s.Interfaces {
 		fmt.Fprintf(&b, "\tchain in%d {\n\t\ttype filter hook ingress device %q priority -500; policy accept;\n", i, ifname)
 		serviceRules("counter drop") // virtual services: GVS forwards them
@@ -169,6 +171,14 @@ func (s Steering) Ruleset() string {
 		b.WriteString("\t\tip6 saddr . meta l4proto @natany6 counter drop\n")
 		b.WriteString("\t\tip saddr @natip4 icmp type { destination-unreachable, source-quench, time-exceeded, parameter-problem } counter drop\n")
 		b.WriteString("\t\tip6 saddr @natip6 icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } counter drop\n")
+		// Later fragments carry no ports, so the rules above miss them: GVS
+		// takes all of a VIP's and a NAT real server's, forwards those whose
+		// first fragment it forwarded, and gives the others back to the
+		// kernel (the kernel forwarded their first fragment).
+		b.WriteString("\t\tip daddr @svcip4 ip frag-off & 0x1fff != 0 counter drop comment \"later fragment: GVS forwards it or gives it back\"\n")
+		b.WriteString("\t\tip saddr @natip4 ip frag-off & 0x1fff != 0 counter drop\n")
+		b.WriteString("\t\tip6 daddr @svcip6 frag frag-off != 0 counter drop\n")
+		b.WriteString("\t\tip6 saddr @natip6 frag frag-off != 0 counter drop\n")
 		b.WriteString("\t}\n")
 	}
 	b.WriteString("}\n")
