@@ -13,11 +13,16 @@ type Config struct {
 	// Interfaces gvsd attaches to; empty means every up, non-loopback one.
 	Interfaces []string `yaml:"interfaces,omitempty"`
 	// Workers is the number of packet workers; 0 means one per CPU.
-	Workers  int      `yaml:"workers,omitempty"`
-	API      API      `yaml:"api,omitempty"`
-	Metrics  Metrics  `yaml:"metrics,omitempty"`
-	Options  Options  `yaml:"options,omitempty"`
-	Timeouts Timeouts `yaml:"timeouts,omitempty"`
+	Workers int `yaml:"workers,omitempty"`
+	// BusyPoll is how long a packet worker keeps polling its rings after
+	// the last packet before it sleeps (a packet in that window costs no
+	// wake-up); unset or 0 is off (gvsd's default: it only pays off with
+	// CPUs to spare, see bench/results/profile.md).
+	BusyPoll *Duration `yaml:"busy_poll,omitempty"`
+	API      API       `yaml:"api,omitempty"`
+	Metrics  Metrics   `yaml:"metrics,omitempty"`
+	Options  Options   `yaml:"options,omitempty"`
+	Timeouts Timeouts  `yaml:"timeouts,omitempty"`
 	// VIPs gvsd owns without them being configured on an interface: it
 	// answers ARP and neighbour solicitations for them and announces them.
 	VIPs     []Addr       `yaml:"vips,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/govs/gvs/ipvs"
 	"go.yaml.in/yaml/v3"
@@ -68,6 +69,9 @@ func located(err error, file string) error {
 func (c *Config) Validate() error {
 	if c.Workers < 0 {
 		return &LineError{Msg: "workers must not be negative"}
+	}
+	if c.BusyPoll != nil && (*c.BusyPoll < 0 || time.Duration(*c.BusyPoll) > time.Second) {
+		return &LineError{Msg: "busy_poll must be between 0 (off) and 1s"}
 	}
 	if c.API.TCP != "" && c.API.TokenFile == "" {
 		return &LineError{Msg: "api.tcp needs api.token_file: the TCP listener refuses to start without a token"}

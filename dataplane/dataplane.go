@@ -31,7 +31,15 @@ type Config struct {
 	VIPs []netip.Addr
 	// MarkRules give packets firewall marks for fwmark services.
 	MarkRules []MarkRule
-	Logger    *slog.Logger
+	// BusyPoll is how long a worker keeps polling its rings without
+	// sleeping after the last frame it received, before it blocks in
+	// poll: packets that arrive within the window cost no wake-up. 0 (the
+	// default) is off: on the 2-vCPU VM of bench/results it cost latency
+	// and throughput (the spinning worker takes CPU from the machine's
+	// other work; see bench/results/profile.md). For directors with CPUs
+	// to spare.
+	BusyPoll time.Duration
+	Logger   *slog.Logger
 }
 
 // iface is an attached interface.

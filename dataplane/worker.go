@@ -5,6 +5,7 @@ package dataplane
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/packet"
@@ -16,6 +17,12 @@ const batchSize = 64
 // maxSplit bounds the segments or fragments one frame is split into (a
 // 64 KiB super-frame cut for a 1500-byte tunnel path needs about 50).
 const maxSplit = 128
+
+// epoch is the origin of nanotime.
+var epoch = time.Now()
+
+// nanotime is a monotonic clock in nanoseconds (vDSO, no system call).
+func nanotime() int64 { return int64(time.Since(epoch)) }
 
 // rxPort is a port a worker receives from, with the interface it reads.
 type rxPort struct {
@@ -93,20 +100,41 @@ func (w *worker) close() {
 	}
 }
 
-// run is the worker's loop: wait for frames, process them port by port
-// in batches, until ctx ends.
+// run is the worker's loop: process every port's frames in batches; when
+// a round finds none, keep polling the rings without sleeping for up to
+// the busy-poll window after the last frame (a packet then costs no
+// wake-up), then block in poll until ctx ends.
 func (w *worker) run(ctx context.Context) {
+	spin := int64(w.d.cfg.BusyPoll)
+	var last int64 // monotonic time of the last round that found frames
 	for ctx.Err() == nil {
-		if w.wait != nil {
-			if err := w.wait(100); err != nil {
-				w.count(dropPoll)
-				continue
-			}
-		}
+		got := 0
 		for i := range w.rx {
-			for w.drain(&w.rx[i]) == batchSize {
+			for {
+				n := w.drain(&w.rx[i])
+				got += n
+				if n < batchSize {
+					break
+				}
 				// a full batch: more may be waiting on this port
 			}
+		}
+		if w.wait == nil {
+			continue
+		}
+		if got > 0 {
+			// the rings may have more already: no poll (a system call)
+			// until a round finds them empty
+			if spin > 0 {
+				last = nanotime()
+			}
+			continue
+		}
+		if spin > 0 && nanotime()-last < spin {
+			continue
+		}
+		if err := w.wait(100); err != nil {
+			w.count(dropPoll)
 		}
 	}
 }

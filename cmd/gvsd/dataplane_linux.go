@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"time"
 
 	"github.com/govs/gvs/config"
 	"github.com/govs/gvs/daemon"
@@ -16,13 +17,20 @@ import (
 )
 
 // linuxDataplane builds the AF_PACKET data path on the kernel's tables.
-func linuxDataplane(ifaces []string, workers int) func(*ipvs.Engine, *config.Config, *slog.Logger) (daemon.Dataplane, error) {
+func linuxDataplane(ifaces []string, workers int, busyPoll optDuration) func(*ipvs.Engine, *config.Config, *slog.Logger) (daemon.Dataplane, error) {
 	return func(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) (daemon.Dataplane, error) {
 		if len(ifaces) == 0 {
 			ifaces = cfg.Interfaces
 		}
 		if workers == 0 {
 			workers = cfg.Workers
+		}
+		var poll time.Duration // off unless configured
+		if cfg.BusyPoll != nil {
+			poll = time.Duration(*cfg.BusyPoll)
+		}
+		if busyPoll.set {
+			poll = busyPoll.d
 		}
 		var vips []netip.Addr
 		for _, v := range cfg.VIPs {
@@ -34,7 +42,7 @@ func linuxDataplane(ifaces []string, workers int) func(*ipvs.Engine, *config.Con
 				marks = append(marks, dataplane.MarkRule{Mark: r.Mark, Protocol: ipvs.Protocol(m.Protocol), Prefix: netip.Prefix(m.Address), Ports: m.Ports})
 			}
 		}
-		return dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, VIPs: vips, MarkRules: marks, Logger: log})
+		return dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, BusyPoll: poll, VIPs: vips, MarkRules: marks, Logger: log})
 	}
 }
 

@@ -20,9 +20,35 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/govs/gvs/daemon"
 )
+
+// optDuration is a duration flag that knows whether it was given.
+type optDuration struct {
+	d   time.Duration
+	set bool
+}
+
+func (o *optDuration) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return o.d.String()
+}
+
+func (o *optDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return fmt.Errorf("must not be negative")
+	}
+	o.d, o.set = d, true
+	return nil
+}
 
 type list []string
 
@@ -47,9 +73,11 @@ func main() {
 		kaConf      = flag.String("keepalived-conf", "", "run the virtual servers (and their checks) of this keepalived.conf `file`")
 		ldConf      = flag.String("ldirectord-conf", "", "run the virtual services (and their checks) of this ldirectord.cf `file`")
 		ifaces      list
+		busyPoll    optDuration
 		ignore      list
 	)
 	flag.Var(&ifaces, "interface", "attach only to this `interface` (repeatable; default: every up, non-loopback one)")
+	flag.Var(&busyPoll, "busy-poll", "keep polling the packet rings this `long` after the last packet before sleeping (e.g. 50us; default: the configuration's busy_poll, else 0: off)")
 	flag.Var(&ignore, "ignore", "allow these unsupported keepalived/ldirectord `keyword`s to be dropped (comma-separated, repeatable; all: every one)")
 	flag.Parse()
 	if *version {
@@ -65,7 +93,7 @@ func main() {
 	opts := daemon.Options{ConfigFile: *cfgFile, KeepalivedConf: *kaConf, LdirectordConf: *ldConf, Ignore: ignore,
 		Socket: *socket, Logger: log}
 	if !*controlOnly {
-		opts.NewDataplane = linuxDataplane(ifaces, *workers)
+		opts.NewDataplane = linuxDataplane(ifaces, *workers, busyPoll)
 		// via_vip health checks need policy routing: root on Linux only
 		// (without a router they are reported as errors, never failures)
 		opts.Health.Router = pathRouter(log)

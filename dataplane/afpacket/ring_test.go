@@ -38,7 +38,7 @@ func inNetns(name string, fn func()) error {
 	return nil
 }
 
-func sh(t *testing.T, args ...string) {
+func sh(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", args, err, out)
@@ -47,7 +47,7 @@ func sh(t *testing.T, args ...string) {
 
 // twoNamespaces builds a-<pid> and b-<pid> joined by a veth pair with
 // default offloads, addresses 10.99.0.1 and 10.99.0.2.
-func twoNamespaces(t *testing.T) (a, b string) {
+func twoNamespaces(t testing.TB) (a, b string) {
 	if os.Geteuid() != 0 {
 		t.Skip("afpacket: needs root for network namespaces (CI runs as root)")
 	}

@@ -72,7 +72,16 @@ func (s *Sender) Flush() error {
 	sent := 0
 	var firstErr error
 	for sent < s.n {
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(s.n-sent), 0, 0, 0)
+		// A raw system call that cannot block (MSG_DONTWAIT): the Go
+		// runtime then never sees the worker's P sitting in a system call,
+		// so its monitor thread does not hand the P to another thread
+		// during every send (runtime.sysmon was 13 % of gvsd's CPU under
+		// a UDP flood; bench/results/profile.md). A full socket buffer
+		// (EAGAIN) falls back to a blocking call.
+		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(s.n-sent), unix.MSG_DONTWAIT, 0, 0)
+		if errno == unix.EAGAIN {
+			r, _, errno = unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(s.n-sent), 0, 0, 0)
+		}
 		if errno != 0 {
 			if errno == unix.EINTR || errno == unix.EAGAIN {
 				continue
