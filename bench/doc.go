@@ -43,6 +43,10 @@
 //     BenchmarkConnLookup ./ipvs/): ns per lookup and bytes per entry at 1M
 //     and 10M entries.
 //
+// gvs-bench --gvsd-args "..." passes extra arguments to every gvsd it
+// starts (e.g. --busy-poll 50us), so a data-path option can be measured
+// against the peers; the results' settings line lists them.
+//
 // The machine may be shared: the CPU time of user processes outside the
 // lab during each scenario is reported too ("background load").
 //

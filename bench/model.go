@@ -108,6 +108,7 @@ type Settings struct {
 	Workers     int           `json:"cps_workers"`
 	Rate        int           `json:"latency_rate"`
 	GVSDWorkers int           `json:"gvsd_workers"`
+	GVSDArgs    []string      `json:"gvsd_args,omitempty"` // extra gvsd arguments
 }
 
 // Results are a run's figures and notes.

@@ -87,6 +87,7 @@ func (e *env) setup(ctx context.Context, sc Scenario) error {
 		if e.o.GVSDWorkers > 0 {
 			args = append(args, "--workers", strconv.Itoa(e.o.GVSDWorkers))
 		}
+		args = append(args, e.o.GVSDArgs...)
 		d, err := e.l.StartDirector(ctx, "dir", []byte(gvsConfig(sc.Forward)), args...)
 		if err != nil {
 			return err

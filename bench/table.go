@@ -123,8 +123,12 @@ func Markdown(r *Results, chart string) string {
 	for _, sc := range r.Scenarios {
 		fmt.Fprintf(&b, "- (%s) %s\n", sc.ID, sc.Name)
 	}
-	fmt.Fprintf(&b, "\nSettings: %d UDP flows, %d-byte payload, from %d and %d sender threads; %d connection workers; latency at %d requests/s; gvsd workers %s.\n",
-		s.Flows, s.Payload, s.Senders, s.Senders2, s.Workers, s.Rate, workersText(s.GVSDWorkers))
+	extra := ""
+	if len(s.GVSDArgs) > 0 {
+		extra = "; gvsd arguments `" + strings.Join(s.GVSDArgs, " ") + "`"
+	}
+	fmt.Fprintf(&b, "\nSettings: %d UDP flows, %d-byte payload, from %d and %d sender threads; %d connection workers; latency at %d requests/s; gvsd workers %s%s.\n",
+		s.Flows, s.Payload, s.Senders, s.Senders2, s.Workers, s.Rate, workersText(s.GVSDWorkers), extra)
 	b.WriteString("\n## Summary (medians)\n\n")
 	b.WriteString(summaryTable(r))
 	for _, sec := range sections {

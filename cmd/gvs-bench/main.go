@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -77,10 +78,12 @@ func main() {
 	fs.IntVar(&o.Workers, "workers", o.Workers, "cps: concurrent connection workers")
 	fs.IntVar(&o.Rate, "rate", o.Rate, "latency: requests per second")
 	fs.IntVar(&o.GVSDWorkers, "gvsd-workers", o.GVSDWorkers, "gvsd --workers (0: its default, one per CPU)")
+	gvsdArgs := fs.String("gvsd-args", "", "extra gvsd arguments, space-separated (e.g. \"--busy-poll 0\")")
 	fs.IntVar(&o.TableCount, "table-count", o.TableCount, "table: go test -count")
 	fs.StringVar(&o.Benchtime, "benchtime", o.Benchtime, "table: go test -benchtime")
 	fs.BoolVar(&o.Keep, "keep", false, "leave the lab up afterwards")
 	fs.Parse(args)
+	o.GVSDArgs = strings.Fields(*gvsdArgs)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
