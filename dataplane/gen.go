@@ -17,17 +17,38 @@ type genBuf struct {
 
 const (
 	genBufs     = 512
-	genSize     = 2048
 	genHeadroom = 128 // room to prepend tunnel headers in place
 	genFrameOff = genHeadroom + vnetLen
+	// genMaxMTU bounds a buffer's frame (jumbo frames are at most about
+	// 9216 bytes); a larger MTU's full-size frames are refused and counted
+	// (buffer_too_small) rather than costing every worker megabytes.
+	genMaxMTU = 9216
 )
 
-func (g *genBuf) init() {
-	mem := make([]byte, genBufs*genSize)
+// genSize is a buffer's size for interfaces of at most mtu bytes: an
+// Ethernet frame with a VLAN tag at that MTU, after the headroom.
+func genSize(mtu int) int {
+	size := genFrameOff + 18 + min(max(mtu, 1500), genMaxMTU)
+	return (size + 63) &^ 63
+}
+
+// init allocates the buffers for interfaces of at most mtu bytes.
+func (g *genBuf) init(mtu int) {
+	size := genSize(mtu)
+	mem := make([]byte, genBufs*size)
 	g.bufs = make([][]byte, genBufs)
 	for i := range g.bufs {
-		g.bufs[i] = mem[i*genSize : (i+1)*genSize : (i+1)*genSize]
+		g.bufs[i] = mem[i*size : (i+1)*size : (i+1)*size]
 	}
+}
+
+// maxMTU is the largest MTU of the interfaces the data path sends on.
+func (d *Dataplane) maxMTU() int {
+	mtu := 0
+	for _, x := range d.ifs {
+		mtu = max(mtu, x.mtu)
+	}
+	return mtu
 }
 
 // get returns a buffer (the frame goes at genFrameOff), or nil when every

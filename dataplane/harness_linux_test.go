@@ -145,11 +145,18 @@ type testEnv struct {
 
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
+	return newTestEnvLAN(t, 1500)
+}
+
+// newTestEnvLAN is newTestEnv with the real servers' interface (eth1) at
+// the MTU lanMTU.
+func newTestEnvLAN(t testing.TB, lanMTU int) *testEnv {
+	t.Helper()
 	ctl := netctl.NewFake()
 	pfx := netip.MustParsePrefix
 	ctl.Ifaces = []netctl.Interface{
 		{Name: "eth0", Index: 1, MAC: net.HardwareAddr(macEth0[:]), MTU: 1500, Up: true, Addrs: []netip.Prefix{pfx("10.0.1.1/24"), pfx("fd00:1::1/64")}},
-		{Name: "eth1", Index: 2, MAC: net.HardwareAddr(macEth1[:]), MTU: 1500, Up: true, Addrs: []netip.Prefix{pfx("10.0.2.1/24"), pfx("fd00:2::1/64")}},
+		{Name: "eth1", Index: 2, MAC: net.HardwareAddr(macEth1[:]), MTU: lanMTU, Up: true, Addrs: []netip.Prefix{pfx("10.0.2.1/24"), pfx("fd00:2::1/64")}},
 		{Name: "lo", Index: 9, MTU: 65536, Up: true, Loop: true, Addrs: []netip.Prefix{pfx("127.0.0.1/8")}},
 	}
 	host := func(a string, ifindex, mtu int, mac packet.MAC) {

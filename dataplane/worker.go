@@ -82,7 +82,7 @@ func (d *Dataplane) newWorker(id int, engine bool, rx []rxPort, tx map[int]Port)
 		w.pkts = make([]ipvs.Packet, batchSize)
 		w.meta = make([]frameMeta, batchSize)
 	}
-	w.gen.init()
+	w.gen.init(d.maxMTU())
 	return w
 }
 

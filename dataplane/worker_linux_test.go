@@ -411,3 +411,30 @@ func TestNeighbours(t *testing.T) {
 		t.Fatal("not learnt")
 	}
 }
+
+// TestJumboTunnelSegments: on a jumbo-frame LAN a tunnelled super-frame is
+// cut into segments of the large path MTU; the worker's own frame buffers
+// are sized from the interfaces' MTU, not for 1500-byte frames.
+func TestJumboTunnelSegments(t *testing.T) {
+	e := newTestEnvLAN(t, 9000)
+	e.in(e.eth0, mkFrame(t, client4, vipIPIP, 40000, 80, fopt{flags: packet.TCPSyn}))
+	e.eth1.take()
+	sf, vh := gsoFrame(t, client4, vipIPIP, 40000, 80, 40000)
+	vh.GSOSize = 8948 // a client on jumbo frames too
+	e.eth0.push(sf, vh)
+	e.drain(e.eth0)
+	out := e.eth1.take()
+	total, biggest := 0, 0
+	for _, f := range out {
+		var p packet.Packet
+		if r := packet.Parse(f.frame, &p); r != packet.DropNone || p.Key.Proto != packet.ProtoIPIP || p.IPLen() > 9000 {
+			t.Fatalf("%v %+v %d", r, p.Key, p.IPLen())
+		}
+		biggest = max(biggest, p.IPLen())
+		total += p.IPLen() - 20 - 40 // outer IPv4, inner IPv4 + TCP
+	}
+	if total != 40000 || biggest != 9000 {
+		t.Fatalf("%d segments of at most %d bytes carrying %d payload bytes, want 40000 in segments of 9000 (drops %v)",
+			len(out), biggest, total, e.d.Drops())
+	}
+}
