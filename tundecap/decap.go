@@ -16,6 +16,15 @@ type Inner struct {
 	Partial    bool
 	CsumStart  uint16
 	CsumOffset uint16
+
+	// TCPPayload (from Start) is where the payload of a TCP segment with
+	// a partial checksum begins (0 otherwise). A segment longer than the
+	// TUN device's MTU is a GSO/GRO super-frame (a director that
+	// encapsulates in the kernel sends TCP super-frames whole, and the
+	// real server's raw socket reads them whole): it goes to the stack in
+	// one piece with a GSO header whose segment size is the MTU less these
+	// headers.
+	TCPPayload uint16
 }
 
 // DropReason says why a packet was not decapsulated. It is an error so the
@@ -287,6 +296,11 @@ func innerIP(b []byte, start, end int, v6 bool) (Inner, error) {
 	got := binary.BigEndian.Uint16(pkt[l4+field:])
 	if got != 0 && got == pseudoHeaderSum(pkt, v6, l4, proto) {
 		in.Partial, in.CsumStart, in.CsumOffset = true, uint16(l4), uint16(field)
+		if proto == protoTCP {
+			if doff := int(pkt[l4+12]>>4) * 4; doff >= 20 && l4+doff <= len(pkt) {
+				in.TCPPayload = uint16(l4 + doff)
+			}
+		}
 	}
 	return in, nil
 }

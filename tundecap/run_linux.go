@@ -32,6 +32,7 @@ type Stats struct {
 	Received  uint64 // tunnel packets read
 	Delivered uint64 // inner packets handed to the stack
 	Partial   uint64 // of those, with a checksum left for the stack to complete
+	GSO       uint64 // of those, TCP super-frames handed over whole (GSO)
 	Dropped   [numDropReasons]uint64
 }
 
@@ -45,7 +46,7 @@ func (s *Stats) Drops() (n uint64) {
 
 // LogAttrs are the counters as slog attributes (zero drop counters left out).
 func (s *Stats) LogAttrs() []any {
-	attrs := []any{"received", s.Received, "delivered", s.Delivered, "partial_checksum", s.Partial}
+	attrs := []any{"received", s.Received, "delivered", s.Delivered, "partial_checksum", s.Partial, "gso", s.GSO}
 	for r := DropReason(1); r < numDropReasons; r++ {
 		if s.Dropped[r] != 0 {
 			attrs = append(attrs, "drop_"+r.String(), s.Dropped[r])
@@ -211,6 +212,7 @@ func (d *Decap) Stats() Stats {
 		s.Received += r.received.Load()
 		s.Delivered += r.delivered.Load()
 		s.Partial += r.partial.Load()
+		s.GSO += r.gso.Load()
 		for i := range s.Dropped {
 			s.Dropped[i] += r.dropped[i].Load()
 		}
@@ -274,8 +276,8 @@ type receiver struct {
 	errno  syscall.Errno
 	recvFn func(fd uintptr) bool
 
-	received, delivered, partial atomic.Uint64
-	dropped                      [numDropReasons]atomic.Uint64
+	received, delivered, partial, gso atomic.Uint64
+	dropped                           [numDropReasons]atomic.Uint64
 }
 
 const maxPacket = 65535
@@ -379,6 +381,9 @@ func (r *receiver) handle(i int) {
 	r.delivered.Add(1)
 	if in.Partial {
 		r.partial.Add(1)
+	}
+	if r.d.tun.gsoSize(&in, in.End-in.Start) > 0 {
+		r.gso.Add(1)
 	}
 }
 

@@ -25,6 +25,7 @@ const vnetNeedsCsum = 1 // VIRTIO_NET_HDR_F_NEEDS_CSUM
 type tunDevice struct {
 	fd   int
 	name string
+	mtu  int // longer TCP segments go in as GSO super-frames
 }
 
 func openTUN(name string) (*tunDevice, error) {
@@ -47,7 +48,28 @@ func openTUN(name string) (*tunDevice, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("tundecap: TUNSETVNETHDRSZ: %w", errno)
 	}
-	return &tunDevice{fd: fd, name: name}, nil
+	mtu := 1500
+	if ifi, err := net.InterfaceByName(name); err == nil && ifi.MTU > 0 {
+		mtu = ifi.MTU
+	}
+	return &tunDevice{fd: fd, name: name, mtu: mtu}, nil
+}
+
+// VIRTIO_NET_HDR_GSO_TCPV4 and _TCPV6.
+const (
+	vnetGSOTCPv4 = 1
+	vnetGSOTCPv6 = 4
+)
+
+// gsoSize returns the segment size a TCP super-frame of n bytes (the
+// inner packet) goes to the stack with, 0 for an ordinary packet: one
+// longer than the MTU whose checksum is still partial (a GSO skb on the
+// director's side, or a GRO one on this host's link).
+func (t *tunDevice) gsoSize(in *Inner, n int) int {
+	if !in.Partial || in.TCPPayload == 0 || n <= t.mtu {
+		return 0
+	}
+	return max(t.mtu-int(in.TCPPayload), 1)
 }
 
 // write hands one inner packet to the stack. b holds the packet at
@@ -63,6 +85,14 @@ func (t *tunDevice) write(b []byte, in *Inner) error {
 		e.PutUint16(h[2:], in.CsumStart+in.CsumOffset+2)
 		e.PutUint16(h[6:], in.CsumStart)
 		e.PutUint16(h[8:], in.CsumOffset)
+		if size := t.gsoSize(in, len(b)-vnetHdrLen); size > 0 {
+			h[1] = vnetGSOTCPv4
+			if in.IPv6 {
+				h[1] = vnetGSOTCPv6
+			}
+			e.PutUint16(h[2:], in.TCPPayload)
+			e.PutUint16(h[4:], uint16(size))
+		}
 	}
 	for {
 		_, err := unix.Write(t.fd, b)
