@@ -53,6 +53,14 @@ func (p *afPort) Queue(b []byte) error {
 	return p.sender.Queue(b)
 }
 
+// QueueMark queues a frame on a marking sender (NewMarkSender).
+func (p *afPort) QueueMark(b []byte, mark uint32) error {
+	if p.sender == nil {
+		return errReceiveOnly
+	}
+	return p.sender.QueueMark(b, mark)
+}
+
 func (p *afPort) Flush() (int, error) {
 	if p.sender == nil {
 		return 0, nil
@@ -131,6 +139,31 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 		}
 	}
 	w := d.newWorker(id, receive, rx, tx)
+	if receive && d.kenc != nil {
+		// senders through the TC egress layer, for the kernel's IPIP
+		// encapsulation of super-frames; flushed with the others
+		// (without them this worker segments super-frames itself)
+		kenc := kencapState{tx: map[int]markPort{}, marks: map[[8]byte]uint32{}}
+		var err error
+		for _, x := range d.ifs {
+			var s *afpacket.Sender
+			if s, err = afpacket.NewMarkSender(x.index, 2*batchSize); err != nil {
+				break
+			}
+			kenc.tx[x.index] = &afPort{sender: s}
+		}
+		if err != nil {
+			d.log.Warn("kernel encapsulation of tunnelled super-frames unavailable for a worker", "worker", id, "err", err)
+			for _, p := range kenc.tx {
+				p.Close()
+			}
+		} else {
+			w.kenc = kenc
+			for _, p := range kenc.tx {
+				w.txList = append(w.txList, p)
+			}
+		}
+	}
 	if len(fds) > 0 {
 		w.wait = func(timeoutMS int) error {
 			for i := range fds {

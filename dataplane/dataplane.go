@@ -70,7 +70,8 @@ type Dataplane struct {
 	frags   *packet.FragCache // ports of first fragments, for the later ones
 	ctrl    *worker           // sends ARP/NDP requests and announcements outside the workers
 
-	closers []func() error // the TUN device
+	closers []func() error // the TUN device, the kernel encapsulation
+	kenc    kernelEncap    // IPIP encapsulation of super-frames in TC; nil: none (kencap.go)
 
 	mu     sync.Mutex // Sync
 	cancel context.CancelFunc
@@ -143,6 +144,7 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 			d.log.Warn("local delivery device", "err", err)
 		}
 	}
+	d.openKernelEncap()
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := d.openWorker(i, true)
 		if err != nil {

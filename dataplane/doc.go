@@ -13,6 +13,9 @@
 // it on AF_PACKET rings (package afpacket: a TPACKET_V2 ring per interface
 // and worker in a fanout group, a sendmmsg sender); the tests use an
 // in-memory port. Local delivery goes through the TUN device gvs0 (tun.go).
+// TCP super-frames for IPIP real servers leave whole for a TC egress
+// program to encapsulate (kencap.go, package tcencap) instead of being
+// segmented here.
 //
 // The walk of one packet: worker.go receives a batch from a port;
 // process.go parses every frame (packet.Parse, typed drop reasons counted

@@ -389,7 +389,8 @@ func (w *worker) nextID() uint16 {
 // mixed forms, GUE, GRE). The inner checksum is completed first: the
 // real server's decapsulator may not finish a partial one. Super-frames
 // are segmented first: a virtio-net header cannot describe GSO inside a
-// tunnel.
+// tunnel; TCP super-frames for IPIP (IPv4 in IPv4) are encapsulated by
+// the kernel instead when it can (kencap.go).
 func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict) {
 	hop := w.hops.lookup(v.Dest, v.DestFamily)
 	if hop == nil {
@@ -403,7 +404,9 @@ func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict
 	t := tunnelFor(v, hop)
 	b := f.Data()
 	if typ, _ := p.GSO(); typ != packet.GSONone {
-		w.tunnelGSO(in, b, p, &t, hop)
+		if !w.tunnelKernel(in, f, p, &t, hop) {
+			w.tunnelGSO(in, b, p, &t, hop)
+		}
 		return
 	}
 	if r := packet.CompleteChecksum(b, p); r != packet.DropNone {
@@ -429,7 +432,7 @@ func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict
 	}
 	h := p.VnetHeader()
 	h.Encode(f.Buf[start-vnetLen:])
-	w.queue(hop.ifindex, f.Buf[start-vnetLen:start+fr.Len()])
+	w.queueTunnel(hop.ifindex, p, &t, f.Buf[start-vnetLen:start+fr.Len()])
 }
 
 // tunnelGSO segments a super-frame to fit the tunnel's path MTU, then

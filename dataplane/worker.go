@@ -54,7 +54,8 @@ type worker struct {
 	split  [maxSplit]packet.Frame
 	splitB [maxSplit][]byte
 
-	ipid             uint16 // outer IPv4 ids of tunnelled packets
+	ipid             uint16      // outer IPv4 ids of tunnelled packets
+	kenc             kencapState // kernel encapsulation of IPIP super-frames (kencap.go)
 	rxCount, txCount atomic.Uint64
 	ringDrops        atomic.Uint64 // frames the kernel dropped because a ring was full
 	drops            [numDrops]atomic.Uint64

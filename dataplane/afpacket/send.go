@@ -3,6 +3,7 @@
 package afpacket
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -19,6 +20,7 @@ type Sender struct {
 	msgs    []mmsghdr
 	iovs    []unix.Iovec
 	n       int
+	cmsgs   []byte // marking senders: one SO_MARK control message per frame
 }
 
 type mmsghdr struct {
@@ -27,8 +29,25 @@ type mmsghdr struct {
 	_   [4]byte
 }
 
-// NewSender opens a transmit socket on an interface with room for batch frames.
+// NewSender opens a transmit socket on an interface with room for batch
+// frames. It skips the qdisc layer (PACKET_QDISC_BYPASS): the director
+// forwards, it does not shape.
 func NewSender(ifindex, batch int) (*Sender, error) {
+	return newSender(ifindex, batch, false)
+}
+
+// NewMarkSender opens a transmit socket whose frames go through the
+// interface's egress qdisc layer, TC programs included (qdisc bypass
+// would skip them), each with the skb mark given to QueueMark. Setting a
+// mark needs CAP_NET_RAW or CAP_NET_ADMIN.
+func NewMarkSender(ifindex, batch int) (*Sender, error) {
+	return newSender(ifindex, batch, true)
+}
+
+// markCmsgLen is the room of one SO_MARK control message (CMSG_SPACE(4)).
+var markCmsgLen = unix.CmsgSpace(4)
+
+func newSender(ifindex, batch int, marks bool) (*Sender, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0) // protocol 0: receives nothing
 	if err != nil {
 		return nil, fmt.Errorf("afpacket: send socket: %w", err)
@@ -37,14 +56,40 @@ func NewSender(ifindex, batch int) (*Sender, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("afpacket: PACKET_VNET_HDR: %w", err)
 	}
-	// Skip the qdisc layer: the director forwards, it does not shape.
-	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
+	if !marks {
+		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
+	}
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifindex}); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("afpacket: bind send socket: %w", err)
 	}
 	s := &Sender{fd: fd, ifindex: ifindex, msgs: make([]mmsghdr, batch), iovs: make([]unix.Iovec, batch)}
+	if marks {
+		s.cmsgs = make([]byte, batch*markCmsgLen)
+		for i := 0; i < batch; i++ {
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&s.cmsgs[i*markCmsgLen]))
+			h.Level, h.Type = unix.SOL_SOCKET, unix.SO_MARK
+			h.SetLen(unix.CmsgLen(4))
+		}
+	}
 	return s, nil
+}
+
+// QueueMark is Queue for a sender from NewMarkSender: the frame leaves
+// with skb mark set to mark (a per-message SO_MARK).
+func (s *Sender) QueueMark(frame []byte, mark uint32) error {
+	if s.cmsgs == nil {
+		return errors.New("afpacket: QueueMark on a sender without marks")
+	}
+	if err := s.Queue(frame); err != nil {
+		return err
+	}
+	i := s.n - 1
+	c := s.cmsgs[i*markCmsgLen : (i+1)*markCmsgLen]
+	*(*uint32)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = mark
+	s.msgs[i].hdr.Control = &c[0]
+	s.msgs[i].hdr.SetControllen(markCmsgLen)
+	return nil
 }
 
 // Queue adds a frame (virtio-net header + Ethernet frame) to the batch;

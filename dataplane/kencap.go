@@ -1,0 +1,118 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"net/netip"
+
+	"github.com/govs/gvs/packet"
+)
+
+// Kernel-side IPIP encapsulation of GSO super-frames (package tcencap on
+// Linux; docs/dataplane.md, "TUN bulk transfers"). A TCP super-frame for
+// an IPv4-in-IPv4 tunnel is not segmented here: it leaves whole, with its
+// virtio-net header and the MACs of the real server's next hop, on a
+// sender that goes through the interface's TC egress layer, with an skb
+// mark naming the tunnel; the TC program there inserts the outer header
+// and marks the skb SKB_GSO_IPXIP4, so the kernel (or the NIC) segments
+// after encapsulation. Without it (no BPF, other tunnel types, IPv6, a
+// VLAN) super-frames are segmented in user space as before.
+
+// kernelEncap hands out the skb marks that ask for encapsulation.
+type kernelEncap interface {
+	// Mark returns the mark that encapsulates from src to dst (IPv4),
+	// adding the tunnel the first time (a system call).
+	Mark(src, dst netip.Addr) (uint32, error)
+}
+
+// markPort is a sender whose frames pass the interface's TC egress
+// programs, each with an skb mark (0: none).
+type markPort interface {
+	Port
+	QueueMark(vnetAndFrame []byte, mark uint32) error
+}
+
+// kencapState is a worker's side of kernel encapsulation.
+type kencapState struct {
+	tx    map[int]markPort   // by ifindex; nil: no kernel encapsulation
+	marks map[[8]byte]uint32 // tunnel (outer source, destination) to mark; 0: refused
+}
+
+// kernelTunnel reports whether frames of p (the inner packet) for tunnel
+// t go through the marking sender of the egress interface: TCP in IPIP,
+// IPv4 in IPv4, untagged. Its plain frames take that sender too (without
+// a mark), so a flow's packets keep their order.
+func (w *worker) kernelTunnel(p *packet.Packet, t *packet.Tunnel, ifindex int) markPort {
+	if w.kenc.tx == nil || t.Type != packet.TunnelIPIP || t.VLAN != 0 || p.Key.Family != packet.IPv4 ||
+		p.Key.Proto != packet.ProtoTCP || !t.Src.Is4() || !t.Dst.Is4() {
+		return nil
+	}
+	return w.kenc.tx[ifindex]
+}
+
+// tunnelMark returns the skb mark of the tunnel t (0: unavailable).
+func (w *worker) tunnelMark(t *packet.Tunnel) uint32 {
+	var k [8]byte
+	s, d := t.Src.As4(), t.Dst.As4()
+	copy(k[:4], s[:])
+	copy(k[4:], d[:])
+	if m, ok := w.kenc.marks[k]; ok {
+		return m
+	}
+	m, err := w.d.kenc.Mark(netip.AddrFrom4(s), netip.AddrFrom4(d))
+	if err != nil {
+		w.d.log.Warn("kernel tunnel encapsulation unavailable for this tunnel: segmenting in user space", "src", netip.AddrFrom4(s), "dst", netip.AddrFrom4(d), "err", err)
+		m = 0
+	}
+	w.kenc.marks[k] = m
+	return m
+}
+
+// tunnelKernel sends a TCP super-frame for the IPIP tunnel t whole, for
+// the TC program to encapsulate; false when it cannot (the caller
+// segments it). The inner packet is what packet.Encap would carry: TTL
+// decremented (an expired one is answered, as for any packet), the
+// partial checksum left partial; gso_size fits the tunnel's path MTU.
+func (w *worker) tunnelKernel(in *iface, f *RxFrame, p *packet.Packet, t *packet.Tunnel, hop *nextHop) bool {
+	typ, size := p.GSO()
+	if typ&^packet.GSOECN != packet.GSOTCPv4 {
+		return false
+	}
+	port := w.kernelTunnel(p, t, hop.ifindex)
+	if port == nil {
+		return false
+	}
+	size = min(size, packet.MaxSegment(p, t.InnerMTU(p)))
+	if size <= 0 || t.Src == t.Dst {
+		return false
+	}
+	mark := w.tunnelMark(t)
+	if mark == 0 {
+		return false
+	}
+	b := f.Data()
+	if w.refused(in, b, p, packet.DecrementTTL(b, p), false) {
+		return true
+	}
+	packet.RewriteMAC(b, t.DstMAC, t.SrcMAC)
+	h := p.VnetHeader()
+	h.GSOSize = uint16(size)
+	h.Encode(f.Buf[f.Off-vnetLen:])
+	if err := port.QueueMark(f.Buf[f.Off-vnetLen:f.Off+p.End], mark); err != nil {
+		w.count(dropSend)
+	}
+	return true
+}
+
+// queueTunnel queues an encapsulated frame of p (the inner packet) for
+// tunnel t: on the marking sender when the tunnel's super-frames go
+// through it, so they and the flow's other frames stay in order.
+func (w *worker) queueTunnel(ifindex int, p *packet.Packet, t *packet.Tunnel, vnetAndFrame []byte) {
+	if port := w.kernelTunnel(p, t, ifindex); port != nil {
+		if err := port.QueueMark(vnetAndFrame, 0); err != nil {
+			w.count(dropSend)
+		}
+		return
+	}
+	w.queue(ifindex, vnetAndFrame)
+}
