@@ -8,6 +8,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/govs/gvs/internal/nettest"
 	"github.com/govs/gvs/ipvs"
 	_ "github.com/govs/gvs/ipvs/sched"
 	"github.com/govs/gvs/netctl"
@@ -385,22 +386,7 @@ func checksumsOK(t testing.TB, frame []byte, p *packet.Packet) {
 	}
 }
 
-func inetSum(b []byte, s uint32) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	return s
-}
-
-func fold(s uint32) uint16 {
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
-}
+var inetSum, fold = nettest.Sum, nettest.Fold
 
 // ipPacket is the IP packet of a frame, without link padding.
 func ipPacket(t testing.TB, frame []byte) []byte {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govs/gvs/internal/nettest"
 	"golang.org/x/sys/unix"
 )
 
@@ -430,20 +431,6 @@ func udpPacket(src, dst netip.AddrPort, payload string) []byte {
 	return append(ip, udp...)
 }
 
-func sum(b []byte) uint32 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	return s
-}
+func sum(b []byte) uint32 { return nettest.Sum(b, 0) }
 
-func fold(s uint32) uint16 {
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
-}
+var fold = nettest.Fold

@@ -7,67 +7,20 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/govs/gvs/internal/nettest"
 	"golang.org/x/sys/unix"
 )
 
-// inNetns runs fn with the calling goroutine's thread in the named netns.
-func inNetns(name string, fn func()) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	ns, err := os.Open("/var/run/netns/" + name)
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-		return err
-	}
-	defer unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
-	fn()
-	return nil
-}
-
-func sh(t testing.TB, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, out)
-	}
-}
-
-// twoNamespaces builds a-<pid> and b-<pid> joined by a veth pair with
-// default offloads, addresses 10.99.0.1 and 10.99.0.2.
+// twoNamespaces builds two namespaces joined by a veth pair with default
+// offloads: va 10.99.0.1 and vb 10.99.0.2.
 func twoNamespaces(t testing.TB) (a, b string) {
-	if os.Geteuid() != 0 {
-		t.Skip("afpacket: needs root for network namespaces (CI runs as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("afpacket: needs iproute2")
-	}
-	a, b = fmt.Sprintf("afpa%d", os.Getpid()), fmt.Sprintf("afpb%d", os.Getpid())
-	sh(t, "ip", "netns", "add", a)
-	sh(t, "ip", "netns", "add", b)
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", a).Run()
-		exec.Command("ip", "netns", "del", b).Run()
-	})
-	sh(t, "ip", "link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b)
-	sh(t, "ip", "-n", a, "addr", "add", "10.99.0.1/24", "dev", "va")
-	sh(t, "ip", "-n", b, "addr", "add", "10.99.0.2/24", "dev", "vb")
-	sh(t, "ip", "-n", a, "link", "set", "va", "up")
-	sh(t, "ip", "-n", b, "link", "set", "vb", "up")
-	return a, b
+	return nettest.VethPair(t, "afp", "10.99.0.1/24", "10.99.0.2/24")
 }
+
+var inNetns = nettest.InNetns
 
 // TestRingReceivesSuperFrames checks the two facts the data path relies on:
 // with offloads on, bulk TCP reaches the ring as GSO super-frames with a

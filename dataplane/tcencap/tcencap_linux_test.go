@@ -4,71 +4,32 @@ package tcencap
 
 import (
 	"encoding/binary"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/govs/gvs/dataplane/afpacket"
+	"github.com/govs/gvs/internal/nettest"
 	"golang.org/x/sys/unix"
 )
 
-// inNetns runs fn with the calling goroutine's thread in the named netns.
+// inNetns runs fn in the named namespace, failing the test if it cannot.
 func inNetns(t testing.TB, name string, fn func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
+	if err := nettest.InNetns(name, fn); err != nil {
 		t.Fatal(err)
 	}
-	defer orig.Close()
-	ns, err := os.Open("/var/run/netns/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
-	fn()
 }
 
-func sh(t testing.TB, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, out)
-	}
-}
+var sh = nettest.Run
 
 // twoNamespaces builds a director namespace (va, 10.98.0.1) and a real
 // server namespace (vb, 10.98.0.2) joined by a veth pair with default
 // offloads.
 func twoNamespaces(t testing.TB) (a, b string) {
-	if os.Geteuid() != 0 {
-		t.Skip("tcencap: needs root for network namespaces and BPF (CI runs as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("tcencap: needs iproute2")
-	}
-	a, b = fmt.Sprintf("tcea%d", os.Getpid()), fmt.Sprintf("tceb%d", os.Getpid())
-	sh(t, "ip", "netns", "add", a)
-	sh(t, "ip", "netns", "add", b)
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", a).Run()
-		exec.Command("ip", "netns", "del", b).Run()
-	})
-	sh(t, "ip", "link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b)
-	sh(t, "ip", "-n", a, "addr", "add", "10.98.0.1/24", "dev", "va")
-	sh(t, "ip", "-n", b, "addr", "add", "10.98.0.2/24", "dev", "vb")
-	sh(t, "ip", "-n", a, "link", "set", "va", "up")
-	sh(t, "ip", "-n", b, "link", "set", "vb", "up")
-	return a, b
+	return nettest.VethPair(t, "tce", "10.98.0.1/24", "10.98.0.2/24")
 }
 
 const (
@@ -117,22 +78,7 @@ func superFrame(dst, src net.HardwareAddr) []byte {
 	return b
 }
 
-func sum(b []byte, s uint32) uint32 {
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	return s
-}
-
-func fold(s uint32) uint16 {
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return uint16(s)
-}
+var sum, fold = nettest.Sum, nettest.Fold
 
 // send attaches the program in namespace a and sends one super-frame on a
 // marking sender, with a second, unmarked, plain frame first.
