@@ -5,24 +5,27 @@ package dataplane
 import (
 	"net/netip"
 
+	"github.com/govs/gvs/dataplane/tcencap"
 	"github.com/govs/gvs/packet"
 )
 
-// Kernel-side IPIP encapsulation of GSO super-frames (package tcencap on
+// Kernel-side encapsulation of GSO super-frames (package tcencap on
 // Linux; docs/dataplane.md, "TUN bulk transfers"). A TCP super-frame for
-// an IPv4-in-IPv4 tunnel is not segmented here: it leaves whole, with its
+// an IPv4-outer IPIP, GUE (without UDP checksum) or GRE (without checksum)
+// tunnel carrying IPv4 is not segmented here: it leaves whole, with its
 // virtio-net header and the MACs of the real server's next hop, on a
 // sender that goes through the interface's TC egress layer, with an skb
-// mark naming the tunnel; the TC program there inserts the outer header
-// and marks the skb SKB_GSO_IPXIP4, so the kernel (or the NIC) segments
-// after encapsulation. Without it (no BPF, other tunnel types, IPv6, a
-// VLAN) super-frames are segmented in user space as before.
+// mark naming the tunnel; the TC program there inserts the outer headers
+// and marks the skb SKB_GSO_IPXIP4, _UDP_TUNNEL or _GRE, so the kernel
+// (or the NIC) segments after encapsulation. Without it (no BPF, IPv6
+// outer or inner, a checksummed GUE or GRE tunnel, a VLAN) super-frames
+// are segmented in user space as before.
 
 // kernelEncap hands out the skb marks that ask for encapsulation.
 type kernelEncap interface {
-	// Mark returns the mark that encapsulates from src to dst (IPv4),
-	// adding the tunnel the first time (a system call).
-	Mark(src, dst netip.Addr) (uint32, error)
+	// Mark returns the mark that encapsulates for t, adding the tunnel
+	// the first time (a system call).
+	Mark(t tcencap.Tunnel) (uint32, error)
 }
 
 // markPort is a sender whose frames pass the interface's TC egress
@@ -34,17 +37,40 @@ type markPort interface {
 
 // kencapState is a worker's side of kernel encapsulation.
 type kencapState struct {
-	tx    map[int]markPort   // by ifindex; nil: no kernel encapsulation
-	marks map[[8]byte]uint32 // tunnel (outer source, destination) to mark; 0: refused
+	tx    map[int]markPort          // by ifindex; nil: no kernel encapsulation
+	marks map[[8]byte]uint32        // IPIP tunnel (outer source, destination) to mark; 0: refused
+	other map[tcencap.Tunnel]uint32 // GUE and GRE tunnels to mark (made on first use); 0: refused
+}
+
+// kernelKind returns the TC program's encapsulation for tunnel t, false
+// when the program cannot write it: IPv4 outer, untagged, and no
+// checksum the kernel's segmentation would not fill in (GUE's UDP
+// checksum or remote checksum offload, GRE's checksum).
+func kernelKind(t *packet.Tunnel) (tcencap.Kind, bool) {
+	if t.VLAN != 0 || !t.Src.Is4() || !t.Dst.Is4() {
+		return 0, false
+	}
+	switch t.Type {
+	case packet.TunnelIPIP:
+		return tcencap.IPIP, true
+	case packet.TunnelGUE:
+		return tcencap.GUE, !t.Csum && !t.RemCsum && t.Port != 0
+	case packet.TunnelGRE:
+		return tcencap.GRE, !t.Csum
+	}
+	return 0, false
 }
 
 // kernelTunnel reports whether frames of p (the inner packet) for tunnel
-// t go through the marking sender of the egress interface: TCP in IPIP,
-// IPv4 in IPv4, untagged. Its plain frames take that sender too (without
-// a mark), so a flow's packets keep their order.
+// t go through the marking sender of the egress interface: TCP in IPv4,
+// in a tunnel the TC program writes (kernelKind). Its plain frames, and
+// super-frames segmented here, take that sender too (without a mark), so
+// a flow's packets keep their order.
 func (w *worker) kernelTunnel(p *packet.Packet, t *packet.Tunnel, ifindex int) markPort {
-	if w.kenc.tx == nil || t.Type != packet.TunnelIPIP || t.VLAN != 0 || p.Key.Family != packet.IPv4 ||
-		p.Key.Proto != packet.ProtoTCP || !t.Src.Is4() || !t.Dst.Is4() {
+	if w.kenc.tx == nil || p.Key.Family != packet.IPv4 || p.Key.Proto != packet.ProtoTCP {
+		return nil
+	}
+	if _, ok := kernelKind(t); !ok {
 		return nil
 	}
 	return w.kenc.tx[ifindex]
@@ -52,23 +78,41 @@ func (w *worker) kernelTunnel(p *packet.Packet, t *packet.Tunnel, ifindex int) m
 
 // tunnelMark returns the skb mark of the tunnel t (0: unavailable).
 func (w *worker) tunnelMark(t *packet.Tunnel) uint32 {
-	var k [8]byte
+	kind, _ := kernelKind(t)
 	s, d := t.Src.As4(), t.Dst.As4()
-	copy(k[:4], s[:])
-	copy(k[4:], d[:])
-	if m, ok := w.kenc.marks[k]; ok {
-		return m
+	kt := tcencap.Tunnel{Kind: kind, Src: netip.AddrFrom4(s), Dst: netip.AddrFrom4(d)}
+	var k [8]byte
+	if kind == tcencap.IPIP {
+		copy(k[:4], s[:])
+		copy(k[4:], d[:])
+		if m, ok := w.kenc.marks[k]; ok {
+			return m
+		}
+	} else {
+		if kind == tcencap.GUE {
+			kt.Port = t.Port
+		}
+		if m, ok := w.kenc.other[kt]; ok {
+			return m
+		}
 	}
-	m, err := w.d.kenc.Mark(netip.AddrFrom4(s), netip.AddrFrom4(d))
+	m, err := w.d.kenc.Mark(kt)
 	if err != nil {
-		w.d.log.Warn("kernel tunnel encapsulation unavailable for this tunnel: segmenting in user space", "src", netip.AddrFrom4(s), "dst", netip.AddrFrom4(d), "err", err)
+		w.d.log.Warn("kernel tunnel encapsulation unavailable for this tunnel: segmenting in user space", "type", t.Type, "src", kt.Src, "dst", kt.Dst, "err", err)
 		m = 0
 	}
-	w.kenc.marks[k] = m
+	if kind == tcencap.IPIP {
+		w.kenc.marks[k] = m
+	} else {
+		if w.kenc.other == nil {
+			w.kenc.other = map[tcencap.Tunnel]uint32{}
+		}
+		w.kenc.other[kt] = m
+	}
 	return m
 }
 
-// tunnelKernel sends a TCP super-frame for the IPIP tunnel t whole, for
+// tunnelKernel sends a TCP super-frame for the tunnel t whole, for
 // the TC program to encapsulate; false when it cannot (the caller
 // segments it). The inner packet is what packet.Encap would carry: TTL
 // decremented (an expired one is answered, as for any packet), the
@@ -83,7 +127,8 @@ func (w *worker) tunnelKernel(in *iface, f *RxFrame, p *packet.Packet, t *packet
 		return false
 	}
 	size = min(size, packet.MaxSegment(p, t.InnerMTU(p)))
-	if size <= 0 || t.Src == t.Dst {
+	// the outer IPv4 total length must hold the whole super-frame
+	if size <= 0 || t.Src == t.Dst || p.IPLen()+t.Overhead(p) > 0xffff {
 		return false
 	}
 	mark := w.tunnelMark(t)

@@ -7,24 +7,33 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/govs/gvs/dataplane/tcencap"
+	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/packet"
 )
 
 // fakeEncap hands out marks as the TC program's loader does.
 type fakeEncap struct {
-	calls int
-	err   error
+	calls   int
+	err     error
+	tunnels []tcencap.Tunnel
 }
 
-func (e *fakeEncap) Mark(src, dst netip.Addr) (uint32, error) {
+func (e *fakeEncap) Mark(t tcencap.Tunnel) (uint32, error) {
 	e.calls++
 	if e.err != nil {
 		return 0, e.err
 	}
-	if src != netip4(director4) || dst != netip4(rs3) {
+	if t.Src != netip4(director4) || t.Dst != netip4(rs3) {
 		return 0, errors.New("unexpected tunnel")
 	}
-	return 0x47560001, nil
+	for i, o := range e.tunnels {
+		if o == t {
+			return 0x47560001 + uint32(i), nil
+		}
+	}
+	e.tunnels = append(e.tunnels, t)
+	return 0x47560000 + uint32(len(e.tunnels)), nil
 }
 
 // fakeMarkPort is a marking sender: it records each frame's mark.
@@ -95,22 +104,88 @@ func TestKernelEncapSuperFrame(t *testing.T) {
 		t.Fatalf("%d calls for a mark", enc.calls)
 	}
 
-	// GUE super-frames are still segmented here, on the bypassing sender
-	e.in(e.eth0, mkFrame(t, client4, vipGUE, 40001, 80, fopt{flags: packet.TCPSyn}))
-	e.eth1.take()
-	sf, vh = gsoFrame(t, client4, vipGUE, 40001, 80, 20000)
-	e.eth0.push(sf, vh)
-	e.drain(e.eth0)
-	if n := len(e.eth1.take()); n < 14 {
-		t.Fatalf("GUE: %d segments", n)
+	// a GUE tunnel without UDP checksum: whole, with its own mark
+	gue := e.kernelSuperFrame(mp, vipGUE, 40001, 1428) // 1500 - 20 - 8 - 4 - 40
+	if enc.tunnels[1] != (tcencap.Tunnel{Kind: tcencap.GUE, Src: netip4(director4), Dst: netip4(rs3), Port: 6080}) || gue != 0x47560002 {
+		t.Fatalf("GUE tunnel %+v, mark %#x", enc.tunnels[1], gue)
 	}
-	if len(mp.take()) != 0 {
-		t.Fatal("GUE frames on the marking sender")
+	// GRE without checksum: whole
+	e.addTunnelService(vipGRE, ipvs.Forwarding{Method: ipvs.Tunnel, TunnelType: ipvs.TunnelGRE})
+	gre := e.kernelSuperFrame(mp, vipGRE, 40002, 1436) // 1500 - 20 - 4 - 40
+	if enc.tunnels[2] != (tcencap.Tunnel{Kind: tcencap.GRE, Src: netip4(director4), Dst: netip4(rs3)}) || gre != 0x47560003 {
+		t.Fatalf("GRE tunnel %+v, mark %#x", enc.tunnels[2], gre)
+	}
+
+	// checksummed GUE and GRE tunnels: the kernel's segmentation would
+	// not fill the checksums in, so they are segmented here, on the
+	// bypassing sender
+	e.addTunnelService(vipGUECsum, ipvs.Forwarding{Method: ipvs.Tunnel, TunnelType: ipvs.TunnelGUE, TunnelPort: 6080, TunnelFlags: ipvs.TunnelCsum})
+	e.addTunnelService(vipGUERemCsum, ipvs.Forwarding{Method: ipvs.Tunnel, TunnelType: ipvs.TunnelGUE, TunnelPort: 6080, TunnelFlags: ipvs.TunnelRemCsum})
+	e.addTunnelService(vipGRECsum, ipvs.Forwarding{Method: ipvs.Tunnel, TunnelType: ipvs.TunnelGRE, TunnelFlags: ipvs.TunnelCsum})
+	for i, vip := range []string{vipGUECsum, vipGUERemCsum, vipGRECsum} {
+		e.in(e.eth0, mkFrame(t, client4, vip, 40010+uint16(i), 80, fopt{flags: packet.TCPSyn}))
+		e.eth1.take()
+		sf, vh = gsoFrame(t, client4, vip, 40010+uint16(i), 80, 20000)
+		e.eth0.push(sf, vh)
+		e.drain(e.eth0)
+		if n := len(e.eth1.take()); n < 14 {
+			t.Fatalf("%s: %d segments", vip, n)
+		}
+		if len(mp.take()) != 0 {
+			t.Fatalf("%s: frames on the marking sender", vip)
+		}
+	}
+	if len(enc.tunnels) != 3 {
+		t.Fatalf("tunnels %+v", enc.tunnels)
 	}
 }
 
+// More TUN services to rs3 for the kernel encapsulation tests.
+const vipGRE, vipGUECsum, vipGUERemCsum, vipGRECsum = "192.0.2.141", "192.0.2.142", "192.0.2.143", "192.0.2.144"
+
+func (e *testEnv) addTunnelService(vip string, f ipvs.Forwarding) {
+	e.t.Helper()
+	k := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: netip.MustParseAddr(vip), Port: 80}
+	if err := e.d.eng.AddService(ipvs.ServiceConfig{ServiceKey: k, Scheduler: "rr"}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.d.eng.AddDest(k, ipvs.DestConfig{Addr: netip.MustParseAddr(rs3), Port: 80, Weight: 1, Forwarding: f}); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.d.Sync(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// kernelSuperFrame opens a connection to vip, sends a TCP super-frame on
+// it and checks that it leaves whole on the marking sender (the SYN,
+// encapsulated here, on the same sender without a mark), with gso_size
+// size; it returns the super-frame's mark.
+func (e *testEnv) kernelSuperFrame(mp *fakeMarkPort, vip string, sport uint16, size int) uint32 {
+	t := e.t
+	t.Helper()
+	mp.marks = nil
+	e.in(e.eth0, mkFrame(t, client4, vip, sport, 80, fopt{flags: packet.TCPSyn}))
+	e.nothing(e.eth1)
+	if _, p := e.one(&mp.fakePort); p.Key.Dst != addr(rs3) || mp.marks[0] != 0 {
+		t.Fatalf("%s SYN: %+v, mark %#x", vip, p.Key, mp.marks[0])
+	}
+	sf, vh := gsoFrame(t, client4, vip, sport, 80, 20000)
+	e.eth0.push(sf, vh)
+	e.drain(e.eth0)
+	e.nothing(e.eth1)
+	f, p := e.one(&mp.fakePort)
+	if p.Key.Proto != packet.ProtoTCP || p.Key.Dst != addr(vip) || p.IPLen() != 20040 ||
+		f.vnet.GSOType != packet.GSOTCPv4 || int(f.vnet.GSOSize) != size || mp.marks[1] == 0 {
+		t.Fatalf("%s: %+v, %d bytes, %+v, mark %#x", vip, p.Key, p.IPLen(), f.vnet, mp.marks[1])
+	}
+	return mp.marks[1]
+}
+
 // TestKernelEncapUnavailable: when the tunnel gets no mark, super-frames
-// are segmented in user space, as without the TC program.
+// are segmented in user space, as without the TC program; the segments
+// take the flow's marking sender (no mark), so they stay in order with
+// its other frames.
 func TestKernelEncapUnavailable(t *testing.T) {
 	e := newTestEnv(t)
 	enc := &fakeEncap{err: errors.New("map full")}
@@ -119,10 +194,17 @@ func TestKernelEncapUnavailable(t *testing.T) {
 	mp.take()
 	sf, vh := gsoFrame(t, client4, vipIPIP, 40000, 80, 20000)
 	for range 2 {
+		mp.marks = nil
 		e.eth0.push(sf, vh)
 		e.drain(e.eth0)
-		if n := len(e.eth1.take()); n != 14 {
+		e.nothing(e.eth1)
+		if n := len(mp.take()); n != 14 {
 			t.Fatalf("%d segments, want 14", n)
+		}
+		for _, m := range mp.marks {
+			if m != 0 {
+				t.Fatalf("segment with mark %#x", m)
+			}
 		}
 	}
 	if enc.calls != 1 {

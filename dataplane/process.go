@@ -389,8 +389,9 @@ func (w *worker) nextID() uint16 {
 // mixed forms, GUE, GRE). The inner checksum is completed first: the
 // real server's decapsulator may not finish a partial one. Super-frames
 // are segmented first: a virtio-net header cannot describe GSO inside a
-// tunnel; TCP super-frames for IPIP (IPv4 in IPv4) are encapsulated by
-// the kernel instead when it can (kencap.go).
+// tunnel; TCP super-frames carrying IPv4 in IPIP, GUE or GRE over IPv4
+// (without tunnel checksums) are encapsulated by the kernel instead when
+// it can (kencap.go).
 func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict) {
 	hop := w.hops.lookup(v.Dest, v.DestFamily)
 	if hop == nil {
@@ -468,7 +469,11 @@ func (w *worker) tunnelGSO(in *iface, b []byte, p *packet.Packet, t *packet.Tunn
 			w.refused(in, w.split[i].Bytes(), sp, r, false)
 			continue
 		}
-		w.queueSplit(hop.ifindex, i, sp.VnetHeader())
+		// on the marking sender when the tunnel's super-frames go there (kencap.go)
+		start := w.split[i].Headroom()
+		h := sp.VnetHeader()
+		h.Encode(w.splitB[i][start-vnetLen:])
+		w.queueTunnel(hop.ifindex, sp, t, w.splitB[i][start-vnetLen:start+w.split[i].Len()])
 	}
 }
 

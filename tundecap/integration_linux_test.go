@@ -530,12 +530,13 @@ func newTestbedB(b *testing.B) *testbed {
 
 // TestSuperFrameWhole: a TCP segment longer than the TUN device's MTU
 // whose checksum is partial (a director's GSO super-frame, encapsulated in
-// the kernel, reaches the raw socket whole; here an IPIP datagram the
-// director's kernel fragments and the real server's reassembles) goes to
-// the stack in one piece, with a GSO header of MSS-sized segments.
+// the kernel, reaches the raw or GUE socket whole; here a tunnel datagram
+// the director's kernel fragments and the real server's reassembles) goes
+// to the stack in one piece, with a GSO header of MSS-sized segments: in
+// IPIP, GRE and GUE, and an IPv6 one in IPv4.
 func TestSuperFrameWhole(t *testing.T) {
 	b := newTestbed(t)
-	d := b.startDecap(t, Config{TUN: "gvstun8"})
+	d := b.startDecap(t, Config{TUN: "gvstun8", GUEPort: guePort})
 	var capFd int
 	err := inNetns(b.rx, func() error {
 		ifi, err := net.InterfaceByName("gvstun8")
@@ -558,37 +559,62 @@ func TestSuperFrameWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(capFd)
-	ipip := b.socket(t, unix.AF_INET, unix.SOCK_RAW, ProtoIPIP)
-	if err := unix.SetsockoptInt(ipip, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT); err != nil {
-		t.Fatal(err)
+	socket := func(typ, proto int) int {
+		fd := b.socket(t, unix.AF_INET, typ, proto)
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DONT); err != nil {
+			t.Fatal(err)
+		}
+		return fd
 	}
+	ipip, ip6in4 := socket(unix.SOCK_RAW, ProtoIPIP), socket(unix.SOCK_RAW, ProtoIPv6)
+	gre, gue := socket(unix.SOCK_RAW, ProtoGRE), socket(unix.SOCK_DGRAM, 0)
 	payload := strings.Repeat("0123456789", 6000)
-	inner := innerTCP(false, payload, true)
-	if err := unix.Sendto(ipip, inner, 0, sockaddr(rsLAN4, 0)); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name string
+		v6   bool
+		fd   int
+		port int
+		wrap func([]byte) []byte
+	}{
+		{"ipip", false, ipip, 0, func(p []byte) []byte { return p }},
+		{"gre", false, gre, 0, func(p []byte) []byte { return grePacket(p, greOptions{}) }},
+		{"gue", false, gue, guePort, func(p []byte) []byte { return guePacket(p, false, 0, 0) }},
+		{"6in4", true, ip6in4, 0, func(p []byte) []byte { return p }},
 	}
-	buf := make([]byte, 1<<17)
-	for {
-		n, _, err := unix.Recvfrom(capFd, buf, 0)
-		if err != nil {
-			s := d.Stats()
-			t.Fatalf("the super-frame did not come in whole through the TUN device: %v (counters %v)", err, s.LogAttrs())
-		}
-		if n < vnetHdrLen+40 || buf[vnetHdrLen+9] != protoTCP {
-			continue
-		}
-		h, pkt := buf[:vnetHdrLen], buf[vnetHdrLen:n]
-		e := binary.NativeEndian
-		if len(pkt) != len(inner) || h[0]&vnetNeedsCsum == 0 || h[1] != vnetGSOTCPv4 || e.Uint16(h[4:]) != 1500-40 {
-			t.Fatalf("%d bytes with virtio-net header % x, want %d bytes, NEEDS_CSUM, TCPV4, gso_size 1460", len(pkt), h, len(inner))
-		}
-		if string(pkt[40:]) != payload {
-			t.Fatal("payload changed")
-		}
-		break
-	}
-	if s := d.Stats(); s.GSO != 1 || s.Partial != 1 || s.Delivered != 1 {
-		t.Fatalf("counters %v", s.LogAttrs())
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			inner := innerTCP(c.v6, payload, true)
+			if err := unix.Sendto(c.fd, c.wrap(inner), 0, sockaddr(rsLAN4, c.port)); err != nil {
+				t.Fatal(err)
+			}
+			ipLen, gsoType := 40, byte(vnetGSOTCPv4)
+			if c.v6 {
+				ipLen, gsoType = 60, vnetGSOTCPv6
+			}
+			buf := make([]byte, 1<<17)
+			for {
+				n, _, err := unix.Recvfrom(capFd, buf, 0)
+				if err != nil {
+					s := d.Stats()
+					t.Fatalf("the super-frame did not come in whole through the TUN device: %v (counters %v)", err, s.LogAttrs())
+				}
+				if n < vnetHdrLen+ipLen || len(buf[vnetHdrLen:n]) != len(inner) {
+					continue // not this test's packet (router solicitations and the like)
+				}
+				h, pkt := buf[:vnetHdrLen], buf[vnetHdrLen:n]
+				e := binary.NativeEndian
+				if h[0]&vnetNeedsCsum == 0 || h[1] != gsoType || int(e.Uint16(h[4:])) != 1500-ipLen {
+					t.Fatalf("%d bytes with virtio-net header % x, want NEEDS_CSUM, GSO type %d, gso_size %d", len(pkt), h, gsoType, 1500-ipLen)
+				}
+				if string(pkt[ipLen:]) != payload {
+					t.Fatal("payload changed")
+				}
+				break
+			}
+			if s := d.Stats(); s.GSO != uint64(i+1) || s.Partial != uint64(i+1) || s.Delivered != uint64(i+1) {
+				t.Fatalf("counters %v", s.LogAttrs())
+			}
+		})
 	}
 }
 

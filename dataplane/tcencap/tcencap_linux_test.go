@@ -4,6 +4,7 @@ package tcencap
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/govs/gvs/dataplane/afpacket"
 	"github.com/govs/gvs/internal/nettest"
+	"github.com/govs/gvs/packet"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,7 +36,7 @@ func twoNamespaces(t testing.TB) (a, b string) {
 
 const (
 	payloadLen = 64000
-	mss        = 1440 // fits 1500 with the outer header: 20 + 20 + 20 + 1440
+	mss        = 1400 // fits 1500 with the outer headers: 20 + 12 (GUE) + 20 + 20 + 1400
 	innerTTL   = 63
 	innerID    = 0x1234
 )
@@ -80,9 +82,61 @@ func superFrame(dst, src net.HardwareAddr) []byte {
 
 var sum, fold = nettest.Sum, nettest.Fold
 
+// kinds are the tunnel forms the program writes: the outer protocol (the
+// peer's raw socket), the tunnel header after the outer IPv4 header, and
+// the veth offload that carries the super-frame whole.
+var kinds = []struct {
+	name    string
+	tun     Tunnel
+	proto   int
+	tunHdr  int
+	offload string
+}{
+	{"ipip", Tunnel{Kind: IPIP}, 4, 0, "tx-ipxip4-segmentation"},
+	{"gue", Tunnel{Kind: GUE, Port: 6080}, 17, 12, "tx-udp_tnl-segmentation"},
+	{"gre", Tunnel{Kind: GRE}, 47, 4, "tx-gre-segmentation"},
+}
+
+var (
+	outerSrc = netip.MustParseAddr("10.98.0.1")
+	outerDst = netip.MustParseAddr("10.98.0.2")
+)
+
+// wantTunnelHeader is the tunnel header (UDP + GUE, or GRE) packet.Encap
+// writes for a plain segment of the super-frame's flow: what every
+// datagram must carry, the UDP length aside.
+func wantTunnelHeader(t *testing.T, tun Tunnel) []byte {
+	t.Helper()
+	sf := superFrame(make(net.HardwareAddr, 6), make(net.HardwareAddr, 6))[10:]
+	f := make([]byte, 128+14+40+100)
+	copy(f[128:], sf[:14+40+100])
+	ip := f[128+14:]
+	binary.BigEndian.PutUint16(ip[2:], 40+100)
+	ip[10], ip[11] = 0, 0
+	binary.BigEndian.PutUint16(ip[10:], ^fold(sum(ip[:20], 0)))
+	fr := packet.FrameOver(f, 128, 14+40+100)
+	var p packet.Packet
+	if r := packet.Parse(fr.Bytes(), &p); r != packet.DropNone {
+		t.Fatal(r)
+	}
+	pt := packet.Tunnel{Src: packet.AddrFromNetip(outerSrc), Dst: packet.AddrFromNetip(outerDst), Port: tun.Port}
+	switch tun.Kind {
+	case GUE:
+		pt.Type = packet.TunnelGUE
+	case GRE:
+		pt.Type = packet.TunnelGRE
+	}
+	if r := packet.Encap(&fr, &p, &pt, 1); r != packet.DropNone {
+		t.Fatal(r)
+	}
+	b := fr.Bytes()
+	return b[14+20 : p.L3Off]
+}
+
 // send attaches the program in namespace a and sends one super-frame on a
-// marking sender, with a second, unmarked, plain frame first.
-func send(t *testing.T, a, b string, peerMAC net.HardwareAddr) {
+// marking sender.
+func send(t *testing.T, a string, peerMAC net.HardwareAddr, tun Tunnel) {
+	tun.Src, tun.Dst = outerSrc, outerDst
 	inNetns(t, a, func() {
 		e, err := Open()
 		if err != nil {
@@ -96,11 +150,11 @@ func send(t *testing.T, a, b string, peerMAC net.HardwareAddr) {
 		if err := e.Attach(va.Index); err != nil {
 			t.Fatal(err)
 		}
-		mark, err := e.Mark(netip.MustParseAddr("10.98.0.1"), netip.MustParseAddr("10.98.0.2"))
+		mark, err := e.Mark(tun)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if again, _ := e.Mark(netip.MustParseAddr("10.98.0.1"), netip.MustParseAddr("10.98.0.2")); again != mark || mark != MarkBase|1 {
+		if again, _ := e.Mark(tun); again != mark || mark != MarkBase|1 {
 			t.Fatalf("marks %#x, %#x", mark, again)
 		}
 		s, err := afpacket.NewMarkSender(va.Index, 4)
@@ -117,9 +171,10 @@ func send(t *testing.T, a, b string, peerMAC net.HardwareAddr) {
 	})
 }
 
-// receive reads IPIP datagrams in namespace b until payloadLen inner TCP
-// payload bytes arrived (or a timeout), checking every outer header.
-func receive(t *testing.T, fd int) (datagrams, biggest int) {
+// receive reads tunnel datagrams in namespace b until payloadLen inner
+// TCP payload bytes arrived (or a timeout), checking every outer header
+// and the tunnel header against want.
+func receive(t *testing.T, fd, proto int, want []byte) (datagrams, biggest int) {
 	t.Helper()
 	buf := make([]byte, 1<<17)
 	got := 0
@@ -136,9 +191,8 @@ func receive(t *testing.T, fd int) (datagrams, biggest int) {
 		datagrams++
 		biggest = max(biggest, n)
 		o := p[:20]
-		if o[0] != 0x45 || o[9] != 4 || int(binary.BigEndian.Uint16(o[2:])) != n ||
-			netip.AddrFrom4([4]byte(o[12:16])) != netip.MustParseAddr("10.98.0.1") ||
-			netip.AddrFrom4([4]byte(o[16:20])) != netip.MustParseAddr("10.98.0.2") {
+		if o[0] != 0x45 || int(o[9]) != proto || int(binary.BigEndian.Uint16(o[2:])) != n ||
+			netip.AddrFrom4([4]byte(o[12:16])) != outerSrc || netip.AddrFrom4([4]byte(o[16:20])) != outerDst {
 			t.Fatalf("outer header % x (length %d)", o, n)
 		}
 		if fold(sum(o, 0)) != 0xffff {
@@ -147,7 +201,18 @@ func receive(t *testing.T, fd int) (datagrams, biggest int) {
 		if o[8] != innerTTL || binary.BigEndian.Uint16(o[6:])&0xbfff != 0 || o[6]&0x40 == 0 || o[1] != 0x02 {
 			t.Fatalf("outer TTL %d, flags %#x, TOS %#x: want %d, DF, ECT(0)", o[8], binary.BigEndian.Uint16(o[6:]), o[1], innerTTL)
 		}
-		in := p[20:]
+		th := p[20 : 20+len(want)]
+		if proto == 17 {
+			if int(binary.BigEndian.Uint16(th[4:])) != n-20 {
+				t.Fatalf("UDP length %d in a datagram of %d", binary.BigEndian.Uint16(th[4:]), n)
+			}
+			th = append([]byte(nil), th...)
+			copy(th[4:6], want[4:6])
+		}
+		if string(th) != string(want) {
+			t.Fatalf("tunnel header % x, want % x", th, want)
+		}
+		in := p[20+len(want):]
 		if in[0] != 0x45 || int(binary.BigEndian.Uint16(in[2:])) != len(in) || in[9] != 6 || fold(sum(in[:20], 0)) != 0xffff {
 			t.Fatalf("inner header % x (length %d)", in[:20], len(in))
 		}
@@ -172,10 +237,11 @@ func receive(t *testing.T, fd int) (datagrams, biggest int) {
 	return datagrams, biggest
 }
 
-func rawIPIP(t *testing.T, b string) (fd int, mac net.HardwareAddr) {
+// rawSocket opens a raw IPv4 socket of the tunnel's protocol in namespace b.
+func rawSocket(t *testing.T, b string, proto int) (fd int, mac net.HardwareAddr) {
 	inNetns(t, b, func() {
 		var err error
-		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 4)
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,30 +257,130 @@ func rawIPIP(t *testing.T, b string) (fd int, mac net.HardwareAddr) {
 }
 
 // TestSuperFrameEncapsulated: a 64 KB TCP super-frame sent with a tunnel's
-// mark leaves as one IPIP super-frame (veth carries SKB_GSO_IPXIP4 whole),
-// which the peer's kernel takes in (its raw IPIP socket reads it whole),
-// with the outer header packet.Encap would write.
+// mark leaves as one IPIP, GUE or GRE super-frame (veth carries
+// SKB_GSO_IPXIP4, _UDP_TUNNEL and _GRE whole), which the peer's kernel
+// takes in (its raw socket reads it whole), with the outer and tunnel
+// headers packet.Encap would write (the GUE source port hashed from the
+// inner flow as there).
 func TestSuperFrameEncapsulated(t *testing.T) {
-	a, b := twoNamespaces(t)
-	fd, mac := rawIPIP(t, b)
-	send(t, a, b, mac)
-	n, biggest := receive(t, fd)
-	t.Logf("%d datagram(s), the largest %d bytes", n, biggest)
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			want := wantTunnelHeader(t, k.tun)
+			a, b := twoNamespaces(t)
+			fd, mac := rawSocket(t, b, k.proto)
+			send(t, a, mac, k.tun)
+			n, biggest := receive(t, fd, k.proto, want)
+			t.Logf("%d datagram(s), the largest %d bytes", n, biggest)
+			if n != 1 {
+				t.Fatalf("%d datagrams: want the super-frame whole", n)
+			}
+		})
+	}
 }
 
-// TestSuperFrameSegmented: with the veth's IPIP segmentation offload off,
-// the director's kernel segments after encapsulation: every segment fits
-// the 1500-byte MTU and carries its own outer header.
+// TestSuperFrameSegmented: with the veth's segmentation offload for the
+// tunnel off, the director's kernel segments after encapsulation: every
+// segment fits the 1500-byte MTU and carries its own outer and tunnel
+// headers.
 func TestSuperFrameSegmented(t *testing.T) {
 	if _, err := exec.LookPath("ethtool"); err != nil {
 		t.Skip("tcencap: needs ethtool (.ci/packages.txt)")
 	}
-	a, b := twoNamespaces(t)
-	sh(t, "ip", "netns", "exec", a, "ethtool", "-K", "va", "tx-ipxip4-segmentation", "off")
-	fd, mac := rawIPIP(t, b)
-	send(t, a, b, mac)
-	n, biggest := receive(t, fd)
-	if biggest > 1500 || n != (payloadLen+mss-1)/mss {
-		t.Fatalf("%d datagrams, the largest %d bytes: want %d of at most 1500", n, biggest, (payloadLen+mss-1)/mss)
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			want := wantTunnelHeader(t, k.tun)
+			a, b := twoNamespaces(t)
+			sh(t, "ip", "netns", "exec", a, "ethtool", "-K", "va", k.offload, "off")
+			fd, mac := rawSocket(t, b, k.proto)
+			send(t, a, mac, k.tun)
+			n, biggest := receive(t, fd, k.proto, want)
+			// the segment size leaves room for the longest tunnel header (GUE)
+			if biggest > 1500 || n != (payloadLen+mss-1)/mss {
+				t.Fatalf("%d datagrams, the largest %d bytes: want %d of at most 1500", n, biggest, (payloadLen+mss-1)/mss)
+			}
+		})
 	}
 }
+
+// TestUnknownTunnelDropped: a frame with a mark of GVS's range whose
+// tunnel is not in the map is dropped, never sent unencapsulated; an
+// unmarked frame passes untouched.
+func TestUnknownTunnelDropped(t *testing.T) {
+	a, b := twoNamespaces(t)
+	var fd int
+	var mac net.HardwareAddr
+	inNetns(t, b, func() {
+		var err error
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 300000})
+		vb, err := net.InterfaceByName("vb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac = vb.HardwareAddr
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: vb.Index, Protocol: htons(unix.ETH_P_IP)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer unix.Close(fd)
+	sendMarked := func(mark uint32) {
+		inNetns(t, a, func() {
+			va, err := net.InterfaceByName("va")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := afpacket.NewMarkSender(va.Index, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.QueueMark(superFrame(mac, va.HardwareAddr), mark); err != nil {
+				t.Fatal(err)
+			}
+			// the program's drop comes back as ENOBUFS
+			if err := s.Flush(); err != nil && (mark == 0 || !errors.Is(err, unix.ENOBUFS)) {
+				t.Fatal(err)
+			}
+		})
+	}
+	// the TCP super-frame itself, to the VIP: what must not leave
+	leaked := func() int {
+		n, buf := 0, make([]byte, 1<<17)
+		for {
+			k, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil {
+				return n
+			}
+			if k >= 34 && buf[14+9] == 6 && netip.AddrFrom4([4]byte(buf[14+16:14+20])) == netip.MustParseAddr("192.0.2.30") {
+				n++
+			}
+		}
+	}
+	inNetns(t, a, func() {
+		e, err := Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		va, err := net.InterfaceByName("va")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Attach(va.Index); err != nil {
+			t.Fatal(err)
+		}
+	})
+	sendMarked(MarkBase | 7)
+	if n := leaked(); n != 0 {
+		t.Fatalf("%d unencapsulated frames left with an unknown tunnel's mark", n)
+	}
+	sendMarked(0)
+	if n := leaked(); n == 0 {
+		t.Fatal("control: the unmarked frame did not arrive")
+	}
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
