@@ -133,23 +133,31 @@ func wantTunnelHeader(t *testing.T, tun Tunnel) []byte {
 	return b[14+20 : p.L3Off]
 }
 
+// attachVA opens the encapsulator and attaches it to va (in the calling
+// thread's namespace) until the test ends.
+func attachVA(t *testing.T) (*Encap, *net.Interface) {
+	t.Helper()
+	e, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	va, err := net.InterfaceByName("va")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Attach(va.Index); err != nil {
+		t.Fatal(err)
+	}
+	return e, va
+}
+
 // send attaches the program in namespace a and sends one super-frame on a
 // marking sender.
 func send(t *testing.T, a string, peerMAC net.HardwareAddr, tun Tunnel) {
 	tun.Src, tun.Dst = outerSrc, outerDst
 	inNetns(t, a, func() {
-		e, err := Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		va, err := net.InterfaceByName("va")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Attach(va.Index); err != nil {
-			t.Fatal(err)
-		}
+		e, va := attachVA(t)
 		mark, err := e.Mark(tun)
 		if err != nil {
 			t.Fatal(err)
@@ -359,20 +367,7 @@ func TestUnknownTunnelDropped(t *testing.T) {
 			}
 		}
 	}
-	inNetns(t, a, func() {
-		e, err := Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		va, err := net.InterfaceByName("va")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Attach(va.Index); err != nil {
-			t.Fatal(err)
-		}
-	})
+	inNetns(t, a, func() { attachVA(t) })
 	sendMarked(MarkBase | 7)
 	if n := leaked(); n != 0 {
 		t.Fatalf("%d unencapsulated frames left with an unknown tunnel's mark", n)
