@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +31,7 @@ func TestMain(m *testing.M) {
 		// One lab per test process: lab.Up first removes whatever carries
 		// its prefix, so two runs sharing one would tear each other down.
 		prefix := fmt.Sprintf("gvse%d", os.Getpid())
+		cleanStaleLabs()
 		l, err := lab.Up(ctx, lab.Options{Prefix: prefix, Servers: 3, BigFile: 200 << 20})
 		cancel()
 		if err != nil {
@@ -94,4 +98,27 @@ func field(line, key string) string {
 		}
 	}
 	return ""
+}
+
+// cleanStaleLabs removes the labs of earlier test processes that no longer
+// run (killed before their teardown).
+func cleanStaleLabs() {
+	entries, err := os.ReadDir("/var/run/netns")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), "gvse")
+		pid, isLab := strings.CutSuffix(rest, "-client")
+		if !ok || !isLab {
+			continue
+		}
+		n, err := strconv.Atoi(pid)
+		if err != nil || n == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(n, 0); errors.Is(err, syscall.ESRCH) {
+			lab.Clean("gvse" + pid)
+		}
+	}
 }
