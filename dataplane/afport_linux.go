@@ -143,7 +143,7 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 		// senders through the TC egress layer, for the kernel's IPIP
 		// encapsulation of super-frames; flushed with the others
 		// (without them this worker segments super-frames itself)
-		kenc := kencapState{tx: map[int]markPort{}, marks: map[[8]byte]uint32{}}
+		kenc := kencapState{tx: map[int]markPort{}}
 		var err error
 		for _, x := range d.ifs {
 			var s *afpacket.Sender

@@ -71,7 +71,7 @@ type Dataplane struct {
 	ctrl    *worker           // sends ARP/NDP requests and announcements outside the workers
 
 	closers []func() error // the TUN device, the kernel encapsulation
-	kenc    kernelEncap    // IPIP encapsulation of super-frames in TC; nil: none (kencap.go)
+	kenc    kernelEncap    // encapsulation of tunnelled super-frames in TC; nil: none (kencap.go)
 
 	mu     sync.Mutex // Sync
 	cancel context.CancelFunc

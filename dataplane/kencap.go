@@ -38,8 +38,7 @@ type markPort interface {
 // kencapState is a worker's side of kernel encapsulation.
 type kencapState struct {
 	tx    map[int]markPort          // by ifindex; nil: no kernel encapsulation
-	marks map[[8]byte]uint32        // IPIP tunnel (outer source, destination) to mark; 0: refused
-	other map[tcencap.Tunnel]uint32 // GUE and GRE tunnels to mark (made on first use); 0: refused
+	marks map[tcencap.Tunnel]uint32 // tunnel to mark (made on first use); 0: refused
 }
 
 // kernelKind returns the TC program's encapsulation for tunnel t, false
@@ -79,36 +78,22 @@ func (w *worker) kernelTunnel(p *packet.Packet, t *packet.Tunnel, ifindex int) m
 // tunnelMark returns the skb mark of the tunnel t (0: unavailable).
 func (w *worker) tunnelMark(t *packet.Tunnel) uint32 {
 	kind, _ := kernelKind(t)
-	s, d := t.Src.As4(), t.Dst.As4()
-	kt := tcencap.Tunnel{Kind: kind, Src: netip.AddrFrom4(s), Dst: netip.AddrFrom4(d)}
-	var k [8]byte
-	if kind == tcencap.IPIP {
-		copy(k[:4], s[:])
-		copy(k[4:], d[:])
-		if m, ok := w.kenc.marks[k]; ok {
-			return m
-		}
-	} else {
-		if kind == tcencap.GUE {
-			kt.Port = t.Port
-		}
-		if m, ok := w.kenc.other[kt]; ok {
-			return m
-		}
+	kt := tcencap.Tunnel{Kind: kind, Src: netip.AddrFrom4(t.Src.As4()), Dst: netip.AddrFrom4(t.Dst.As4())}
+	if kind == tcencap.GUE {
+		kt.Port = t.Port
+	}
+	if m, ok := w.kenc.marks[kt]; ok {
+		return m
 	}
 	m, err := w.d.kenc.Mark(kt)
 	if err != nil {
 		w.d.log.Warn("kernel tunnel encapsulation unavailable for this tunnel: segmenting in user space", "type", t.Type, "src", kt.Src, "dst", kt.Dst, "err", err)
 		m = 0
 	}
-	if kind == tcencap.IPIP {
-		w.kenc.marks[k] = m
-	} else {
-		if w.kenc.other == nil {
-			w.kenc.other = map[tcencap.Tunnel]uint32{}
-		}
-		w.kenc.other[kt] = m
+	if w.kenc.marks == nil {
+		w.kenc.marks = map[tcencap.Tunnel]uint32{}
 	}
+	w.kenc.marks[kt] = m
 	return m
 }
 

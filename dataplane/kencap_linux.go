@@ -8,8 +8,8 @@ import (
 	"github.com/govs/gvs/dataplane/tcencap"
 )
 
-// openKernelEncap loads the TC program that encapsulates IPIP super-frames
-// and attaches it to the egress of every attached interface. Where the
+// openKernelEncap loads the TC program that encapsulates tunnelled
+// super-frames (IPIP, GUE, GRE over IPv4) and attaches it to the egress of every attached interface. Where the
 // kernel refuses (no privileges, no BPF or TCX), it says so once and the
 // workers segment super-frames in user space as before. GVS_TC_ENCAP=off
 // turns it off (for measurements).

@@ -51,7 +51,7 @@ func (p *fakeMarkPort) QueueMark(b []byte, mark uint32) error {
 func (e *testEnv) withKernelEncap(enc *fakeEncap) *fakeMarkPort {
 	mp := &fakeMarkPort{}
 	e.d.kenc = enc
-	e.w.kenc = kencapState{tx: map[int]markPort{2: mp}, marks: map[[8]byte]uint32{}}
+	e.w.kenc = kencapState{tx: map[int]markPort{2: mp}}
 	e.w.txList = append(e.w.txList, mp)
 	return mp
 }

@@ -552,8 +552,7 @@ func (w *worker) sendICMP(in *iface, b []byte, p *packet.Packet, kind, mtu int, 
 	if r != packet.DropNone {
 		return // RFC 1122/4443 forbid an error about this packet
 	}
-	clear(buf[genHeadroom:genFrameOff])
-	w.queue(in.index, buf[genHeadroom:genFrameOff+n])
+	w.queueGen(in.index, buf, n)
 }
 
 // genGet takes a buffer for a built frame, flushing the batch first when

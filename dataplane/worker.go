@@ -55,7 +55,7 @@ type worker struct {
 	splitB [maxSplit][]byte
 
 	ipid             uint16      // outer IPv4 ids of tunnelled packets
-	kenc             kencapState // kernel encapsulation of IPIP super-frames (kencap.go)
+	kenc             kencapState // kernel encapsulation of tunnelled super-frames (kencap.go)
 	rxCount, txCount atomic.Uint64
 	ringDrops        atomic.Uint64 // frames the kernel dropped because a ring was full
 	drops            [numDrops]atomic.Uint64
