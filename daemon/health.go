@@ -182,38 +182,24 @@ func (d *Daemon) loadConfig() (*config.Config, error) {
 	if o.KeepalivedConf != "" {
 		kc, uns, err := keepalived.Load(o.KeepalivedConf, &keepalived.ParseOptions{ConfigID: keepalived.DefaultConfigID()},
 			keepalived.Options{IgnoreUnsupported: o.Ignore})
-		var lines []string
-		for _, u := range uns {
-			d.logUnsupported(u.String(), u.Kind == keepalived.KindFailover, u.Blocking)
+		report := make([]unsupported, len(uns))
+		for i, u := range uns {
+			report[i] = unsupported{u.String(), u.Kind == keepalived.KindFailover, u.Blocking}
 		}
-		for _, u := range keepalived.Blocking(uns) {
-			lines = append(lines, u.String())
+		if err := d.mergeConverted(cfg, "keepalived", o.KeepalivedConf, kc, report, err); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("keepalived configuration: %w", err)
-		}
-		if len(lines) > 0 {
-			return nil, &BlockingError{File: o.KeepalivedConf, Lines: lines}
-		}
-		mergeConfig(cfg, kc)
 		merged = true
 	}
 	if o.LdirectordConf != "" {
 		lc, uns, err := ldirectord.Load(o.LdirectordConf, ldirectord.Options{IgnoreUnsupported: o.Ignore})
-		var lines []string
-		for _, u := range uns {
-			d.logUnsupported(u.String(), false, u.Blocking)
+		report := make([]unsupported, len(uns))
+		for i, u := range uns {
+			report[i] = unsupported{u.String(), false, u.Blocking}
 		}
-		for _, u := range ldirectord.Blocking(uns) {
-			lines = append(lines, u.String())
+		if err := d.mergeConverted(cfg, "ldirectord", o.LdirectordConf, lc, report, err); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("ldirectord configuration: %w", err)
-		}
-		if len(lines) > 0 {
-			return nil, &BlockingError{File: o.LdirectordConf, Lines: lines}
-		}
-		mergeConfig(cfg, lc)
 		merged = true
 	}
 	if merged {
@@ -244,6 +230,33 @@ func locate(err error, o *Options) error {
 		return &c
 	}
 	return err
+}
+
+// unsupported is a keyword a converter did not carry over exactly.
+type unsupported struct {
+	line               string // file:line and what
+	failover, blocking bool
+}
+
+// mergeConverted logs what the conversion of file (a what-format file) did
+// not carry over and adds its services to cfg; it fails on the
+// conversion's error or on blocking keywords, listing them all.
+func (d *Daemon) mergeConverted(cfg *config.Config, what, file string, conv *config.Config, report []unsupported, err error) error {
+	var lines []string
+	for _, u := range report {
+		d.logUnsupported(u.line, u.failover, u.blocking)
+		if u.blocking {
+			lines = append(lines, u.line)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s configuration: %w", what, err)
+	}
+	if len(lines) > 0 {
+		return &BlockingError{File: file, Lines: lines}
+	}
+	mergeConfig(cfg, conv)
+	return nil
 }
 
 func (d *Daemon) logUnsupported(line string, failover, blocking bool) {
