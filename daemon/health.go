@@ -44,7 +44,7 @@ func (t healthTarget) AddDest(k ipvs.ServiceKey, dc ipvs.DestConfig) error {
 func (t healthTarget) EditDest(k ipvs.ServiceKey, dc ipvs.DestConfig) error {
 	t.d.mu.Lock()
 	defer t.d.mu.Unlock()
-	old, found := t.d.destConfig(k, dc.Addr, dc.Port)
+	old, found := t.destConfig(k, dc.Addr, dc.Port)
 	if err := t.d.eng.EditDest(k, dc); err != nil {
 		return err
 	}
@@ -88,15 +88,15 @@ func (t healthTarget) Dests(k ipvs.ServiceKey) ([]ipvs.DestConfig, error) {
 }
 
 // destConfig returns a destination's configuration as the engine has it.
-func (d *Daemon) destConfig(k ipvs.ServiceKey, a netip.Addr, port uint16) (ipvs.DestConfig, bool) {
-	st, err := d.eng.ServiceStatus(k)
+func (t healthTarget) destConfig(k ipvs.ServiceKey, a netip.Addr, port uint16) (ipvs.DestConfig, bool) {
+	dests, err := t.Dests(k)
 	if err != nil {
 		return ipvs.DestConfig{}, false
 	}
 	a = a.Unmap()
-	for _, ds := range st.Dests {
-		if ds.Addr.Unmap() == a && ds.Port == port {
-			return ds.DestConfig, true
+	for _, dc := range dests {
+		if dc.Addr.Unmap() == a && dc.Port == port {
+			return dc, true
 		}
 	}
 	return ipvs.DestConfig{}, false
