@@ -225,8 +225,11 @@ func (l *Linux) IsLocal(addr netip.Addr) bool {
 	return false
 }
 
-func (l *Linux) nft(script string) error {
-	cmd := exec.Command(l.NFT, "-f", "-")
+func (l *Linux) nft(script string) error { return runNFT(l.NFT, script) }
+
+// runNFT applies an nft script (one transaction) with the nft binary bin.
+func runNFT(bin, script string) error {
+	cmd := exec.Command(bin, "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -3,12 +3,10 @@
 package netctl
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -278,12 +276,8 @@ func (p *PathRouter) ruleset() string {
 }
 
 func (p *PathRouter) applyNFT() error {
-	cmd := exec.Command(p.opts.NFT, "-f", "-")
-	cmd.Stdin = strings.NewReader(p.ruleset())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("netctl: via_vip: nft: %v: %s", err, strings.TrimSpace(out.String()))
+	if err := runNFT(p.opts.NFT, p.ruleset()); err != nil {
+		return fmt.Errorf("netctl: via_vip: %w", err)
 	}
 	return nil
 }
