@@ -3,6 +3,7 @@ package ipvsadm
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -87,11 +88,7 @@ func writeHealth(out *strings.Builder, list []health.ServiceHealth, now time.Tim
 			if !d.LastCheck.IsZero() {
 				last = ago(now.Sub(d.LastCheck))
 			}
-			ap := fmt.Sprintf("%s:%d", d.Addr, d.Port)
-			if d.Addr.Is6() {
-				ap = fmt.Sprintf("[%s]:%d", d.Addr, d.Port)
-			}
-			line := fmt.Sprintf("  -> %-28s %-6s %-7s %-4s %6d %6d %5d %9s %s", ap, d.Check, state, pool,
+			line := fmt.Sprintf("  -> %-28s %-6s %-7s %-4s %6d %6d %5d %9s %s", netip.AddrPortFrom(d.Addr, d.Port), d.Check, state, pool,
 				d.Weight, d.ConfiguredWeight, d.Transitions, last, d.LastError)
 			out.WriteString(strings.TrimRight(line, " "))
 			out.WriteByte('\n')

@@ -78,3 +78,17 @@ func TestListHealth(t *testing.T) {
 		t.Errorf("-Ln: %d\n%s", code, out)
 	}
 }
+
+func TestListHealthIPv6(t *testing.T) {
+	eng, _ := ipvs.New(ipvs.Config{MaxConns: 16})
+	list := []health.ServiceHealth{{
+		Service: ipvs.ServiceKey{Family: ipvs.IPv6, Protocol: ipvs.ProtoTCP, Addr: netip.MustParseAddr("fd00:2::100"), Port: 80},
+		Quorum:  1, QuorumUp: true, HealthyWeight: 1,
+		Dests: []health.DestHealth{{Addr: netip.MustParseAddr("fd00:2::11"), Port: 80, Check: "tcp", State: health.Up, Up: true, InPool: true, ConfiguredWeight: 1, Weight: 1}},
+	}}
+	code, out, errs := runCLI(healthBackend{NewLocalBackend(eng), list}, "-L", "--health")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if code != 0 || len(lines) != 4 || strings.Join(strings.Fields(lines[3]), " ") != "-> [fd00:2::11]:80 tcp up yes 1 1 0 -" {
+		t.Fatalf("exit %d %s:\n%s", code, errs, out)
+	}
+}
