@@ -3,7 +3,11 @@
 package dataplane
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
+
+	"github.com/govs/gvs/ipvs"
 
 	"github.com/govs/gvs/dataplane/tcencap"
 	"github.com/govs/gvs/packet"
@@ -75,13 +79,23 @@ func (w *worker) kernelTunnel(p *packet.Packet, t *packet.Tunnel, ifindex int) m
 	return w.kenc.tx[ifindex]
 }
 
-// tunnelMark returns the skb mark of the tunnel t (0: unavailable).
-func (w *worker) tunnelMark(t *packet.Tunnel) uint32 {
-	kind, _ := kernelKind(t)
+// tcTunnel is the TC program's description of tunnel t; false when the
+// program cannot write it (kernelKind).
+func tcTunnel(t *packet.Tunnel) (tcencap.Tunnel, bool) {
+	kind, ok := kernelKind(t)
+	if !ok {
+		return tcencap.Tunnel{}, false
+	}
 	kt := tcencap.Tunnel{Kind: kind, Src: netip.AddrFrom4(t.Src.As4()), Dst: netip.AddrFrom4(t.Dst.As4())}
 	if kind == tcencap.GUE {
 		kt.Port = t.Port
 	}
+	return kt, true
+}
+
+// tunnelMark returns the skb mark of the tunnel t (0: unavailable).
+func (w *worker) tunnelMark(t *packet.Tunnel) uint32 {
+	kt, _ := tcTunnel(t)
 	if m, ok := w.kenc.marks[kt]; ok {
 		return m
 	}
@@ -95,6 +109,34 @@ func (w *worker) tunnelMark(t *packet.Tunnel) uint32 {
 	}
 	w.kenc.marks[kt] = m
 	return m
+}
+
+// TunnelMark returns the skb mark with which the director's own packets
+// leaving for real server dest are encapsulated on egress the way the data
+// path tunnels to it (the TC program of kernel encapsulation): health
+// checks through the VIP of a tunnel service. It fails where that program
+// is not loaded or cannot write the tunnel (IPv4 IPIP, GUE and GRE
+// without checksums only).
+func (d *Dataplane) TunnelMark(dest netip.Addr, fwd ipvs.Forwarding) (uint32, error) {
+	if d.kenc == nil {
+		return 0, errors.New("dataplane: the kernel encapsulation program is not loaded (needs root and BPF)")
+	}
+	dest = dest.Unmap()
+	r, err := d.ctl.RouteTo(dest)
+	if err != nil {
+		return 0, fmt.Errorf("dataplane: no route to real server %s: %w", dest, err)
+	}
+	src := r.Src
+	if x := d.byIx[r.Ifindex]; !src.IsValid() && x != nil {
+		src = x.addrOf(dest.Is4())
+	}
+	v := ipvs.Verdict{Dest: ipvs.AddrFrom(dest), Forwarding: fwd}
+	t := tunnelFor(&v, &nextHop{srcAddr: src})
+	kt, ok := tcTunnel(&t)
+	if !ok || !src.IsValid() {
+		return 0, fmt.Errorf("dataplane: the kernel encapsulation program cannot tunnel to %s (IPv4 IPIP, GUE and GRE without checksums only)", dest)
+	}
+	return d.kenc.Mark(kt)
 }
 
 // tunnelKernel sends a TCP super-frame for the tunnel t whole, for

@@ -646,10 +646,22 @@ virtual_server %[1]s 80 {
 	}
 }
 
-// TestHealthViaVIP: a via_vip check of DR real servers reaches each one
-// addressed to the VIP (nginx's /whoami shows the local address the real
-// server saw), through the director's path router; a stopped server fails.
+// TestHealthViaVIP: a via_vip check of DR and TUN real servers reaches
+// each one addressed to the VIP (nginx's /whoami shows the local address
+// the real server saw), through the director's path router (for tunnels,
+// encapsulated by the data path's TC program; the real servers'
+// decapsulator takes them in); a stopped server fails.
 func TestHealthViaVIP(t *testing.T) {
+	for _, m := range []struct{ name, forward string }{
+		{"DR", "route"},
+		{"TUN ipip", "tunnel"},
+		{"TUN gue", "tunnel, tunnel: {type: gue, port: 6080}"},
+	} {
+		t.Run(m.name, func(t *testing.T) { testHealthViaVIP(t, m.forward) })
+	}
+}
+
+func testHealthViaVIP(t *testing.T, forward string) {
 	vip := lab.VIP(1, false)
 	d := director(t, fmt.Sprintf(`services:
   - protocol: tcp
@@ -658,12 +670,17 @@ func TestHealthViaVIP(t *testing.T) {
     scheduler: rr
     check: {type: http, via_vip: true, interval: 200ms, timeout: 500ms, http: {path: /whoami, regex: "local=%[1]s:80"}}
     real_servers:
-      - {address: %[2]q, port: 80, forward: route}
-      - {address: %[3]q, port: 80, forward: route}
-`, vip, rsAddr(1), rsAddr(2)))
+      - {address: %[2]q, port: 80, forward: %[4]s}
+      - {address: %[3]q, port: 80, forward: %[4]s}
+`, vip, rsAddr(1), rsAddr(2), forward))
 	l := d.Lab
 	restartNginxAfter(t, l, 2)
-	eventually(t, 5*time.Second, "both DR real servers checked up through the VIP", func() bool {
+	// no client traffic yet: what reaches rs1 encapsulated is the checks'
+	tunnelled, err := l.Capture(ctx(t), "rs1", "eth0", "ip proto 4 or udp dst port 6080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "both real servers checked up through the VIP", func() bool {
 		n := 0
 		for i := 1; i <= 2; i++ {
 			if dh, ok := destOf(healthList(t, d), i); ok && dh.State == health.Up && !dh.LastCheck.IsZero() && dh.LastError == "" {
@@ -672,8 +689,16 @@ func TestHealthViaVIP(t *testing.T) {
 		}
 		return n == 2
 	})
+	tunnelled.Stop()
+	pkts, err := tunnelled.Packets(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tunnel := strings.Contains(forward, "tunnel"); tunnel != (len(pkts) > 0) {
+		t.Fatalf("%s real servers: %d encapsulated check packets reached rs1:\n%s", forward, len(pkts), strings.Join(pkts, "\n"))
+	}
 	l.StopNginx(2)
-	eventually(t, 3*time.Second, "the stopped DR server fails its via_vip check", func() bool {
+	eventually(t, 3*time.Second, "the stopped server fails its via_vip check", func() bool {
 		dh, _ := destOf(healthList(t, d), 2)
 		return dh.State == health.Down && !dh.InPool
 	})

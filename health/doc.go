@@ -99,8 +99,8 @@
 // A via_vip check connects to the VIP and port, as clients do, but must
 // reach one particular real server. The Manager cannot do that alone: it
 // asks a PathRouter (Options.Router) for a socket mark once per
-// destination and marks the check's socket with it (SO_MARK). A workable
-// Linux router, to be implemented with netctl by the daemon:
+// destination and marks the check's socket with it (SO_MARK). gvsd's
+// router (netctl.PathRouter, wired in cmd/gvsd) does this:
 //
 //   - DR: for each (real server, VIP) a mark M and a table T:
 //     `ip rule add fwmark M lookup T` and `ip route add VIP/32 via RS dev
@@ -108,9 +108,9 @@
 //     VIP in a frame for the real server's MAC, exactly as the data path
 //     forwards client packets; the real server (VIP on lo, arp_ignore)
 //     answers straight back from the VIP to the director's address.
-//   - TUN: an ipip (gre, fou/gue as configured) device per real server
-//     (`ip link add gvschkN type ipip local DIR remote RS`) and
-//     `ip route add VIP/32 dev gvschkN table T`.
+//   - TUN: the same rule and route under the data path's encapsulation
+//     mark for the real server; its TC egress program encapsulates the
+//     check's packets as it does client packets (dataplane.TunnelMark).
 //
 // This needs the VIP not to be a local address of the director's kernel
 // (the local table is looked up before any rule; GVS-owned VIPs are not

@@ -39,10 +39,11 @@ import (
 // after it (priority mangle + 10, a route chain, so the kernel routes the
 // packet again with M); the priority is cleared.
 //
-// Tunnel real servers are not supported: their check would need an
-// encapsulating device per real server (ipip, gre or fou/gue, as the data
-// path encapsulates); Route returns ErrPathTunnel and the check is listed
-// as an error, never as a failure.
+// Tunnel real servers: the same rule and route, under a mark the caller
+// gives (the data path's kernel encapsulation mark for that real server,
+// dataplane.TunnelMark): the check's packets leave in a frame for the
+// real server and the data path's TC egress program encapsulates them on
+// the way, as it encapsulates client packets.
 //
 // Requirements (documented in docs/health.md): the VIP must not be a local
 // address of the director's kernel (the local table comes before every
@@ -66,23 +67,15 @@ type PathRouterOptions struct {
 	NFT       string // nft binary (default "nft")
 }
 
-// PathMethod is how the data path forwards to the real server.
-type PathMethod int
-
-// Path methods.
-const (
-	PathRoute  PathMethod = iota // direct routing (gatewaying)
-	PathTunnel                   // tunnelling: not supported
-)
-
-// ErrPathTunnel is Route's error for tunnel real servers.
-var ErrPathTunnel = errors.New("via_vip is not supported for tunnel real servers (it would need an encapsulating device per real server); check the real server's own address instead")
-
-type pathKey struct{ vip, rs netip.Addr }
+type pathKey struct {
+	vip, rs netip.Addr
+	given   uint32 // the caller's mark (tunnel paths); 0: the router's own
+}
 
 type pathEntry struct {
 	key   pathKey
-	index uint32
+	index uint32 // table TableBase+index; the mark MarkBase+index unless given
+	mark  uint32
 	refs  int
 	rule  *netlink.Rule
 	route *netlink.Route
@@ -109,27 +102,29 @@ func NewPathRouter(opts PathRouterOptions) *PathRouter {
 }
 
 // Route installs (or shares) the path to vip through real server rs and
-// returns the mark that check sockets must carry.
-func (p *PathRouter) Route(vip, rs netip.Addr, m PathMethod) (uint32, error) {
-	if m == PathTunnel {
-		return 0, ErrPathTunnel
-	}
+// returns the mark that check sockets must carry: mark when it is not 0
+// (a tunnel path, encapsulated on egress under that mark), else one of the
+// router's own.
+func (p *PathRouter) Route(vip, rs netip.Addr, mark uint32) (uint32, error) {
 	vip, rs = vip.Unmap(), rs.Unmap()
 	if !vip.IsValid() || !rs.IsValid() || vip.Is4() != rs.Is4() {
 		return 0, fmt.Errorf("netctl: via_vip path to %s through %s: addresses of one family needed", vip, rs)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := pathKey{vip, rs}
+	k := pathKey{vip, rs, mark}
 	if e := p.entries[k]; e != nil {
 		e.refs++
-		return p.opts.MarkBase + e.index, nil
+		return e.mark, nil
 	}
 	idx, err := p.freeIndex()
 	if err != nil {
 		return 0, err
 	}
-	e := &pathEntry{key: k, index: idx, refs: 1}
+	if mark == 0 {
+		mark = p.opts.MarkBase + idx
+	}
+	e := &pathEntry{key: k, index: idx, mark: mark, refs: 1}
 	if err := p.install(e); err != nil {
 		p.uninstall(e)
 		return 0, err
@@ -141,15 +136,15 @@ func (p *PathRouter) Route(vip, rs netip.Addr, m PathMethod) (uint32, error) {
 		p.uninstall(e)
 		return 0, err
 	}
-	return p.opts.MarkBase + idx, nil
+	return mark, nil
 }
 
-// Release drops one user of the path; the last one removes its rule,
-// route and nftables rules.
-func (p *PathRouter) Release(vip, rs netip.Addr) {
+// Release drops one user of the path Route(vip, rs, mark) made; the last
+// one removes its rule, route and nftables rules.
+func (p *PathRouter) Release(vip, rs netip.Addr, mark uint32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := pathKey{vip.Unmap(), rs.Unmap()}
+	k := pathKey{vip.Unmap(), rs.Unmap(), mark}
 	e := p.entries[k]
 	if e == nil {
 		return
@@ -181,7 +176,7 @@ func (p *PathRouter) Paths() []string {
 	defer p.mu.Unlock()
 	var out []string
 	for _, e := range p.entries {
-		out = append(out, fmt.Sprintf("%s via %s mark 0x%x table %d", e.key.vip, e.key.rs, p.opts.MarkBase+e.index, p.opts.TableBase+int(e.index)))
+		out = append(out, fmt.Sprintf("%s via %s mark 0x%x table %d", e.key.vip, e.key.rs, e.mark, p.opts.TableBase+int(e.index)))
 	}
 	sort.Strings(out)
 	return out
@@ -198,8 +193,7 @@ func (p *PathRouter) freeIndex() (uint32, error) {
 }
 
 func (p *PathRouter) install(e *pathEntry) error {
-	table := p.opts.TableBase + int(e.index)
-	mark := p.opts.MarkBase + e.index
+	table, mark := p.opts.TableBase+int(e.index), e.mark
 	fam, bits := unix.AF_INET, 32
 	if e.key.vip.Is6() {
 		fam, bits = unix.AF_INET6, 128
@@ -265,11 +259,11 @@ func (p *PathRouter) ruleset() string {
 	fmt.Fprintf(&b, "table inet %s {\n", NFTHealthTable)
 	b.WriteString("\tchain save {\n\t\ttype filter hook output priority mangle - 10; policy accept;\n")
 	for _, i := range idx {
-		fmt.Fprintf(&b, "\t\tmeta mark 0x%x meta priority set 4748:%x\n", p.opts.MarkBase+i, i)
+		fmt.Fprintf(&b, "\t\tmeta mark 0x%x meta priority set 4748:%x\n", p.byIndex[i].mark, i)
 	}
 	b.WriteString("\t}\n\tchain restore {\n\t\ttype route hook output priority mangle + 10; policy accept;\n")
 	for _, i := range idx {
-		fmt.Fprintf(&b, "\t\tmeta priority 4748:%x meta mark set 0x%x meta priority set 0:0\n", i, p.opts.MarkBase+i)
+		fmt.Fprintf(&b, "\t\tmeta priority 4748:%x meta mark set 0x%x meta priority set 0:0\n", i, p.byIndex[i].mark)
 	}
 	b.WriteString("\t}\n}\n")
 	return b.String()

@@ -3,7 +3,6 @@
 package netctl
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -21,24 +20,21 @@ func TestPathRouterRuleset(t *testing.T) {
 	if got := p.ruleset(); got != "add table inet gvs_health\ndelete table inet gvs_health\n" {
 		t.Fatalf("empty ruleset:\n%s", got)
 	}
-	p.byIndex[1], p.byIndex[0x1f] = &pathEntry{}, &pathEntry{}
+	p.byIndex[1], p.byIndex[0x1f] = &pathEntry{mark: 0x47480001}, &pathEntry{mark: 0x47560003} // a tunnel path: the data path's mark
 	p.entries[pathKey{}] = p.byIndex[1]
 	got := p.ruleset()
 	for _, want := range []string{
 		"type filter hook output priority mangle - 10;",
 		"meta mark 0x47480001 meta priority set 4748:1\n",
-		"meta mark 0x4748001f meta priority set 4748:1f\n",
+		"meta mark 0x47560003 meta priority set 4748:1f\n",
 		"type route hook output priority mangle + 10;",
-		"meta priority 4748:1f meta mark set 0x4748001f meta priority set 0:0\n",
+		"meta priority 4748:1f meta mark set 0x47560003 meta priority set 0:0\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("ruleset lacks %q:\n%s", want, got)
 		}
 	}
-	if _, err := p.Route(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), PathTunnel); !errors.Is(err, ErrPathTunnel) {
-		t.Fatalf("tunnel: %v", err)
-	}
-	if _, err := p.Route(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("fd00::2"), PathRoute); err == nil {
+	if _, err := p.Route(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("fd00::2"), 0); err == nil {
 		t.Fatal("mixed families accepted")
 	}
 }
@@ -90,18 +86,28 @@ func TestPathRouterLinux(t *testing.T) {
 
 		vip, rs := netip.MustParseAddr("10.9.9.9"), netip.MustParseAddr("10.9.0.5")
 		p := NewPathRouter(PathRouterOptions{})
-		m1, err := p.Route(vip, rs, PathRoute)
+		m1, err := p.Route(vip, rs, 0)
 		must(err)
-		m2, err := p.Route(vip, rs, PathRoute) // a second port of the same VIP: shared
+		m2, err := p.Route(vip, rs, 0) // a second port of the same VIP: shared
 		must(err)
 		if m1 != m2 || m1&0xffff0000 != 0x47480000 {
 			t.Errorf("marks %#x %#x", m1, m2)
 		}
-		other, err := p.Route(vip, netip.MustParseAddr("10.9.0.6"), PathRoute)
+		other, err := p.Route(vip, netip.MustParseAddr("10.9.0.6"), 0)
 		must(err)
 		if other == m1 {
 			t.Errorf("two real servers share mark %#x", m1)
 		}
+		// a tunnel path keeps the mark it is given (the data path encapsulates under it)
+		tun := netip.MustParseAddr("10.9.0.7")
+		if m, err := p.Route(vip, tun, 0x47560009); err != nil || m != 0x47560009 {
+			t.Errorf("tunnel path: mark %#x, %v", m, err)
+		}
+		if routes, err := netlink.RouteGetWithOptions(net.IP(vip.AsSlice()), &netlink.RouteGetOptions{Mark: 0x47560009}); err != nil ||
+			len(routes) != 1 || !routes[0].Gw.Equal(net.IP(tun.AsSlice())) {
+			t.Errorf("marked lookup of the VIP for the tunnel path: %+v %v", routes, err)
+		}
+		p.Release(vip, tun, 0x47560009)
 		// the kernel's answer for a packet to the VIP carrying the mark
 		routes, err := netlink.RouteGetWithOptions(net.IP(vip.AsSlice()), &netlink.RouteGetOptions{Mark: m1})
 		must(err)
@@ -113,16 +119,16 @@ func TestPathRouterLinux(t *testing.T) {
 		if !strings.Contains(string(out), "meta priority set 4748:") {
 			t.Errorf("nft table:\n%s", out)
 		}
-		p.Release(vip, rs)
+		p.Release(vip, rs, 0)
 		if _, err := netlink.RouteGetWithOptions(net.IP(vip.AsSlice()), &netlink.RouteGetOptions{Mark: m1}); err != nil {
 			t.Errorf("released while still used: %v", err)
 		}
-		p.Release(vip, rs)
-		p.Release(vip, netip.MustParseAddr("10.9.0.6"))
+		p.Release(vip, rs, 0)
+		p.Release(vip, netip.MustParseAddr("10.9.0.6"), 0)
 		rules, err := netlink.RuleList(netlink.FAMILY_V4)
 		must(err)
 		for _, r := range rules {
-			if r.Mark&0xffff0000 == 0x47480000 {
+			if r.Mark&0xffff0000 == 0x47480000 || r.Mark == 0x47560009 {
 				t.Errorf("rule left behind: %+v", r)
 			}
 		}

@@ -3,9 +3,11 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/govs/gvs/config"
@@ -17,7 +19,9 @@ import (
 )
 
 // linuxDataplane builds the AF_PACKET data path on the kernel's tables.
-func linuxDataplane(ifaces []string, workers int, busyPoll optDuration) func(*ipvs.Engine, *config.Config, *slog.Logger) (daemon.Dataplane, error) {
+// The data path it builds is also stored in built (for via_vip checks of
+// tunnel real servers, which it encapsulates).
+func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, built *atomic.Pointer[dataplane.Dataplane]) func(*ipvs.Engine, *config.Config, *slog.Logger) (daemon.Dataplane, error) {
 	return func(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) (daemon.Dataplane, error) {
 		if len(ifaces) == 0 {
 			ifaces = cfg.Interfaces
@@ -42,30 +46,56 @@ func linuxDataplane(ifaces []string, workers int, busyPoll optDuration) func(*ip
 				marks = append(marks, dataplane.MarkRule{Mark: r.Mark, Protocol: ipvs.Protocol(m.Protocol), Prefix: netip.Prefix(m.Address), Ports: m.Ports})
 			}
 		}
-		return dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, BusyPoll: poll, VIPs: vips, MarkRules: marks, Logger: log})
+		d, err := dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, BusyPoll: poll, VIPs: vips, MarkRules: marks, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		built.Store(d)
+		return d, nil
 	}
 }
 
 // pathRouter returns the via_vip path router when gvsd runs as root, else
-// nil (via_vip checks are then errors: health.ErrNoPathRouter).
-func pathRouter(log *slog.Logger) health.PathRouter {
+// nil (via_vip checks are then errors: health.ErrNoPathRouter). Tunnel
+// real servers are reached under the data path's encapsulation mark.
+func pathRouter(log *slog.Logger, dp *atomic.Pointer[dataplane.Dataplane]) health.PathRouter {
 	if os.Geteuid() != 0 {
 		log.Info("not root: via_vip health checks are disabled")
 		return nil
 	}
-	return viaVIPRouter{netctl.NewPathRouter(netctl.PathRouterOptions{})}
+	return viaVIPRouter{netctl.NewPathRouter(netctl.PathRouterOptions{}), dp}
 }
 
 // viaVIPRouter adapts netctl's PathRouter (which imports nothing of GVS)
 // to health.PathRouter.
-type viaVIPRouter struct{ r *netctl.PathRouter }
-
-func (v viaVIPRouter) ViaVIP(svc ipvs.ServiceKey, d ipvs.DestConfig) (uint32, error) {
-	m := netctl.PathRoute
-	if d.Method == ipvs.Tunnel {
-		m = netctl.PathTunnel
-	}
-	return v.r.Route(svc.Addr, d.Addr, m)
+type viaVIPRouter struct {
+	r  *netctl.PathRouter
+	dp *atomic.Pointer[dataplane.Dataplane]
 }
 
-func (v viaVIPRouter) Release(svc ipvs.ServiceKey, d ipvs.DestConfig) { v.r.Release(svc.Addr, d.Addr) }
+func (v viaVIPRouter) ViaVIP(svc ipvs.ServiceKey, d ipvs.DestConfig) (uint32, error) {
+	mark, err := v.tunnelMark(d)
+	if err != nil {
+		return 0, err
+	}
+	return v.r.Route(svc.Addr, d.Addr, mark)
+}
+
+func (v viaVIPRouter) Release(svc ipvs.ServiceKey, d ipvs.DestConfig) {
+	if mark, err := v.tunnelMark(d); err == nil {
+		v.r.Release(svc.Addr, d.Addr, mark)
+	}
+}
+
+// tunnelMark is the data path's encapsulation mark for a tunnel real
+// server, 0 for others.
+func (v viaVIPRouter) tunnelMark(d ipvs.DestConfig) (uint32, error) {
+	if d.Method != ipvs.Tunnel {
+		return 0, nil
+	}
+	dp := v.dp.Load()
+	if dp == nil {
+		return 0, errors.New("via_vip through a tunnel needs the data path, which is not running")
+	}
+	return dp.TunnelMark(d.Addr, d.Forwarding)
+}

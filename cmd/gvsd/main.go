@@ -19,10 +19,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/govs/gvs/daemon"
+	"github.com/govs/gvs/dataplane"
 )
 
 // optDuration is a duration flag that knows whether it was given.
@@ -93,10 +95,11 @@ func main() {
 	opts := daemon.Options{ConfigFile: *cfgFile, KeepalivedConf: *kaConf, LdirectordConf: *ldConf, Ignore: ignore,
 		Socket: *socket, Logger: log}
 	if !*controlOnly {
-		opts.NewDataplane = linuxDataplane(ifaces, *workers, busyPoll)
+		var dp atomic.Pointer[dataplane.Dataplane]
+		opts.NewDataplane = linuxDataplane(ifaces, *workers, busyPoll, &dp)
 		// via_vip health checks need policy routing: root on Linux only
 		// (without a router they are reported as errors, never failures)
-		opts.Health.Router = pathRouter(log)
+		opts.Health.Router = pathRouter(log, &dp)
 	}
 	d, err := daemon.New(opts)
 	if err != nil {
