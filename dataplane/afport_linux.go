@@ -125,7 +125,7 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 			list = append(list[:len(list):len(list)], d.lo)
 		}
 		for _, x := range list {
-			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index)})
+			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index), FilterFD: d.filterFD(x)})
 			if err != nil {
 				return fail(err)
 			}

@@ -72,6 +72,7 @@ type Dataplane struct {
 
 	closers []func() error // the TUN device, the kernel encapsulation
 	kenc    kernelEncap    // encapsulation of tunnelled super-frames in TC; nil: none (kencap.go)
+	off     *offloader     // the kernel fast path for established connections; nil: none (offload.go)
 
 	mu     sync.Mutex // Sync
 	cancel context.CancelFunc
@@ -145,6 +146,7 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 		}
 	}
 	d.openKernelEncap()
+	d.openFastPath()
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := d.openWorker(i, true)
 		if err != nil {
@@ -211,6 +213,13 @@ func (d *Dataplane) Start(ctx context.Context) error {
 		defer d.wg.Done()
 		d.hops.run(ctx)
 	}()
+	if d.off != nil {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.off.run(ctx)
+		}()
+	}
 	for _, w := range d.workers {
 		d.wg.Add(1)
 		go func(w *worker) {
@@ -324,6 +333,7 @@ func (d *Dataplane) Sync() error {
 	if err := d.ctl.ApplySteering(st); err != nil {
 		return err
 	}
+	d.flushFastPath() // services, destinations or their settings may have changed
 	old := d.state.Load().owned
 	d.state.Store(&dpState{vips: vips, natSrc: natSrc, localSrc: localSrc, owned: owned, marks: marks, steered: steeredSet(&st)})
 	for v := range owned {

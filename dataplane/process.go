@@ -204,7 +204,8 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 		w.sendICMP(in, b, p, icmpUnreachable, 0, false)
 		return
 	}
-	if ep.Reply { // a NAT real server's reply: back to the client, from the VIP
+	offload := w.offloadable(in, p, ep) // decided on the packet as it came
+	if ep.Reply {                       // a NAT real server's reply: back to the client, from the VIP
 		hop := w.hops.lookup(ep.Flow.Dst, ep.Flow.Family)
 		switch {
 		case hop == nil:
@@ -220,6 +221,9 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 			}
 			packet.RewriteMAC(b, hop.dst, hop.src)
 			w.send(f, p, hop)
+			if offload {
+				w.offload(ep, hop, 0, 0, hop.mtu)
+			}
 		}
 		return
 	}
@@ -239,14 +243,20 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 			}
 			packet.RewriteMAC(b, hop.dst, hop.src)
 			w.send(f, p, hop)
+			if offload {
+				w.offload(ep, hop, 0, 0, hop.mtu)
+			}
 		}
 		if v.NewConn {
 			w.hops.lookup(ep.Flow.Src, ep.Flow.Family) // resolve the client's next hop before its reply comes
 		}
 	case ipvs.Route:
-		w.directRoute(in, f, p, w.hops.lookup(v.Dest, v.DestFamily))
+		hop := w.hops.lookup(v.Dest, v.DestFamily)
+		if w.directRoute(in, f, p, hop) && offload {
+			w.offload(ep, hop, 0, 0, hop.mtu)
+		}
 	case ipvs.Tunnel:
-		w.tunnel(in, f, p, v)
+		w.tunnel(in, f, p, v, offload, ep)
 	case ipvs.Local:
 		w.deliverLocal(f, p)
 	default:
@@ -254,8 +264,9 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 	}
 }
 
-// directRoute forwards a frame unchanged but for the MACs and the TTL.
-func (w *worker) directRoute(in *iface, f *RxFrame, p *packet.Packet, hop *nextHop) {
+// directRoute forwards a frame unchanged but for the MACs and the TTL; true
+// when it went to a remote next hop.
+func (w *worker) directRoute(in *iface, f *RxFrame, p *packet.Packet, hop *nextHop) bool {
 	b := f.Data()
 	switch {
 	case hop == nil:
@@ -265,8 +276,10 @@ func (w *worker) directRoute(in *iface, f *RxFrame, p *packet.Packet, hop *nextH
 	case w.fits(in, b, p, hop, false):
 		if !w.refused(in, b, p, packet.DirectRoute(b, p, hop.dst, hop.src), false) {
 			w.send(f, p, hop)
+			return true
 		}
 	}
+	return false
 }
 
 // refused counts a transform's refusal (false for none); a packet whose
@@ -392,7 +405,7 @@ func (w *worker) nextID() uint16 {
 // tunnel; TCP super-frames carrying IPv4 in IPIP, GUE or GRE over IPv4
 // (without tunnel checksums) are encapsulated by the kernel instead when
 // it can (kencap.go).
-func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict) {
+func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict, offload bool, ep *ipvs.Packet) {
 	hop := w.hops.lookup(v.Dest, v.DestFamily)
 	if hop == nil {
 		w.count(dropNoNextHop)
@@ -404,6 +417,9 @@ func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict
 	}
 	t := tunnelFor(v, hop)
 	b := f.Data()
+	if offload {
+		w.offloadTunnel(ep, p, &t, hop)
+	}
 	if typ, _ := p.GSO(); typ != packet.GSONone {
 		if !w.tunnelKernel(in, f, p, &t, hop) {
 			w.tunnelGSO(in, b, p, &t, hop)

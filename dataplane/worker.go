@@ -252,5 +252,10 @@ func (d *Dataplane) Drops() map[string]uint64 {
 			}
 		}
 	}
+	if d.off != nil {
+		if v := d.off.fp.Errors(); v > 0 {
+			out["fastpath_rewrite_failed"] = v // a kernel helper refused a rewrite
+		}
+	}
 	return out
 }

@@ -43,13 +43,16 @@ type counterSlot struct {
 	conns, inPkts, outPkts, inBytes, outBytes atomic.Uint64
 }
 
-func (s *counterSlot) addIn(bytes uint64) {
-	s.inPkts.Store(s.inPkts.Load() + 1)
+func (s *counterSlot) addIn(bytes uint64)  { s.addInN(1, bytes) }
+func (s *counterSlot) addOut(bytes uint64) { s.addOutN(1, bytes) }
+
+func (s *counterSlot) addInN(pkts, bytes uint64) {
+	s.inPkts.Store(s.inPkts.Load() + pkts)
 	s.inBytes.Store(s.inBytes.Load() + bytes)
 }
 
-func (s *counterSlot) addOut(bytes uint64) {
-	s.outPkts.Store(s.outPkts.Load() + 1)
+func (s *counterSlot) addOutN(pkts, bytes uint64) {
+	s.outPkts.Store(s.outPkts.Load() + pkts)
 	s.outBytes.Store(s.outBytes.Load() + bytes)
 }
 

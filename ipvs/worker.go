@@ -95,6 +95,24 @@ type Verdict struct {
 	VPort      uint16 // the virtual port (NAT replies: new source port)
 	DestID     uint32
 	NewConn    bool // the packet created the connection
+	// Offload: the connection has settled (TCP established, or UDP; not a
+	// template) and seen OffloadAfter client packets, so the data path
+	// may forward its later packets without asking, reporting them with
+	// Touch. Timeout is the connection's current timeout (ms).
+	Offload bool
+	Timeout uint32
+}
+
+// OffloadAfter is the number of client packets a connection has before
+// Verdict.Offload is set: a short connection (one request) is over before
+// handing it to a fast path would pay.
+const OffloadAfter = 8
+
+func offloadable(c *connEntry, d *Dest) bool {
+	if d == nil || !d.Available() || c.flags&(ConnTemplate|ConnOnePacket) != 0 || c.inPkts < OffloadAfter {
+		return false
+	}
+	return c.proto == ProtoUDP || (c.proto == ProtoTCP && c.state == TCPEstablished)
 }
 
 // Worker is one packet worker's handle on the engine. Each worker owns its
@@ -262,6 +280,7 @@ func (w *Worker) in(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 	sh.wheelRefresh(idx, c, expiryTick(now, c.timeout))
 	c.inPkts++
 	v := verdictOf(c, d)
+	v.Offload, v.Timeout = offloadable(c, d), c.timeout
 	ctl := c.control
 	sh.mu.Unlock()
 	if assured {
@@ -295,12 +314,66 @@ func (w *Worker) out(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 	assured := e.transition(c, dirOutput, pi, d)
 	sh.wheelRefresh(idx, c, expiryTick(now, c.timeout))
 	v := verdictOf(c, d)
+	v.Offload, v.Timeout = offloadable(c, d), c.timeout
 	ctl := c.control
 	sh.mu.Unlock()
 	if assured {
 		e.assureTemplate(ctl)
 	}
 	return v
+}
+
+// Touch accounts for packets a fast path forwarded on its own for a
+// connection it was allowed to (Verdict.Offload): pkts and bytes go to
+// the statistics, and the timer restarts from last, the engine-clock time
+// of the latest of them, unless it already runs later. reply says which
+// direction they took (a NAT reply, found as Out finds it). It reports
+// false when the connection is gone or may no longer be offloaded (its
+// state changed, its real server was deleted or found down): the fast
+// path must then hand its packets back.
+func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool {
+	e := w.e
+	var h uint64
+	if reply {
+		h = e.table.hashKey(f.Protocol, f.Family, &f.Dst, f.DstPort, false)
+	} else {
+		h = e.table.hashKey(f.Protocol, f.Family, &f.Src, f.SrcPort, false)
+	}
+	sh, _ := e.table.shardOf(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var idx uint32
+	if reply {
+		idx = sh.findOut(uint32(h), f)
+	} else {
+		idx = sh.findIn(uint32(h), f)
+	}
+	if idx == 0 {
+		return false
+	}
+	c := sh.entry(idx)
+	d := e.dest(c.destID)
+	if !offloadable(c, d) || (reply && c.flags.Method() != Masq) {
+		return false
+	}
+	if pkts == 0 {
+		return true
+	}
+	ds, ss := w.slots(d)
+	if reply {
+		for _, s := range []*counterSlot{ds, ss, &w.total} {
+			s.addOutN(pkts, bytes)
+		}
+	} else {
+		for _, s := range []*counterSlot{ds, ss, &w.total} {
+			s.addInN(pkts, bytes)
+		}
+		c.inPkts = uint32(min(uint64(c.inPkts)+pkts, 1<<32-1))
+	}
+	if exp := expiryTick(last, c.timeout); int32(exp-c.expires) > 0 {
+		sh.wheelRefresh(idx, c, exp)
+	}
+	return true
 }
 
 // Related finds the connection an ICMP error refers to, without changing

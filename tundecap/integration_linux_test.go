@@ -611,8 +611,14 @@ func TestSuperFrameWhole(t *testing.T) {
 				}
 				break
 			}
-			if s := d.Stats(); s.GSO != uint64(i+1) || s.Partial != uint64(i+1) || s.Delivered != uint64(i+1) {
-				t.Fatalf("counters %v", s.LogAttrs())
+			// the capture can see the packet before the decapsulator's
+			// write returns and counts it
+			deadline := time.Now().Add(time.Second)
+			for s := d.Stats(); s.GSO != uint64(i+1) || s.Partial != uint64(i+1) || s.Delivered != uint64(i+1); s = d.Stats() {
+				if time.Now().After(deadline) {
+					t.Fatalf("counters %v", s.LogAttrs())
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 		})
 	}

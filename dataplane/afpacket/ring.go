@@ -32,6 +32,9 @@ type Config struct {
 	// Filter is an optional classic BPF program run in the kernel before
 	// frames are copied to the ring.
 	Filter []unix.SockFilter
+	// FilterFD, when non-zero, is an eBPF socket filter program attached
+	// instead (SO_ATTACH_BPF).
+	FilterFD int
 }
 
 // Ring is a receive socket with its mapped ring.
@@ -90,6 +93,11 @@ func Open(cfg Config) (*Ring, error) {
 		prog := unix.SockFprog{Len: uint16(len(cfg.Filter)), Filter: &cfg.Filter[0]}
 		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
 			return fail("attach filter", err)
+		}
+	}
+	if cfg.FilterFD != 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, cfg.FilterFD); err != nil {
+			return fail("attach eBPF filter", err)
 		}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {

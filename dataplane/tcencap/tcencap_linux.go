@@ -20,7 +20,11 @@ import (
 const (
 	MarkBase   = 0x47560000
 	markMask   = 0xffff0000
-	MaxTunnels = 0xffff
+	MaxTunnels = 0x7fff
+	// ShrinkGSO in a mark asks for a GSO super-frame's segment size to
+	// shrink by the tunnel's overhead (the fast path's frames keep the
+	// client's); without it the sender's gso_size already fits.
+	ShrinkGSO = 0x8000
 )
 
 // Kind is the tunnel's encapsulation.
@@ -242,7 +246,9 @@ func program(mapFD int) asm.Instructions {
 		asm.Mov.Reg(asm.R3, asm.R2),
 		asm.And.Imm32(asm.R3, int32(-0x10000)), // markMask
 		asm.JNE.Imm(asm.R3, MarkBase, "next"),
-		asm.And.Imm(asm.R2, 0xffff),
+		asm.Mov.Reg(asm.R9, asm.R2),
+		asm.And.Imm(asm.R9, ShrinkGSO),
+		asm.And.Imm(asm.R2, MaxTunnels),
 		asm.StoreMem(asm.RFP, -8, asm.R2, asm.Word),
 		// the mark has done its work whatever happens next
 		asm.StoreImm(asm.R6, skbMark, 0, asm.Word),
@@ -267,10 +273,11 @@ func program(mapFD int) asm.Instructions {
 		asm.JEq.Imm(asm.R8, int32(GRE), "gre"),
 		asm.JNE.Imm(asm.R8, int32(GUE), "drop"),
 
-		// GUE: the source port hashes the inner TCP flow
+		// GUE: the source port hashes the inner TCP or UDP flow
 		asm.LoadMem(asm.R1, asm.RFP, hdr+9, asm.Byte),
-		asm.JNE.Imm(asm.R1, protoTCP, "drop"),
-		asm.LoadMem(asm.R2, asm.RFP, hdr, asm.Byte),
+		asm.JEq.Imm(asm.R1, protoTCP, "ports"),
+		asm.JNE.Imm(asm.R1, protoUDP, "drop"),
+		asm.LoadMem(asm.R2, asm.RFP, hdr, asm.Byte).WithSymbol("ports"),
 		asm.And.Imm(asm.R2, 0x0f),
 		asm.LSh.Imm(asm.R2, 2),
 		asm.Add.Imm(asm.R2, ethHdr),
@@ -280,7 +287,10 @@ func program(mapFD int) asm.Instructions {
 		asm.Mov.Imm(asm.R4, 4),
 		asm.FnSkbLoadBytes.Call(),
 		asm.JNE.Imm(asm.R0, 0, "drop"),
-		asm.LoadImm(asm.R1, imm64(hashSeed^protoTCP<<40), asm.DWord),
+		asm.LoadImm(asm.R1, imm64(hashSeed), asm.DWord),
+		asm.LoadMem(asm.R2, asm.RFP, hdr+9, asm.Byte),
+		asm.LSh.Imm(asm.R2, 40),
+		asm.Xor.Reg(asm.R1, asm.R2),
 		asm.LoadMem(asm.R2, asm.RFP, ports, asm.Half),
 		asm.HostTo(asm.BE, asm.R2, asm.Half),
 		asm.LSh.Imm(asm.R2, 16),
@@ -327,8 +337,11 @@ func program(mapFD int) asm.Instructions {
 
 		// the room after the Ethernet header; the skb's GSO type gains
 		// SKB_GSO_IPXIP4, _UDP_TUNNEL or _GRE and its inner headers are
-		// set for the segmentation after it; gso_size as sent
-		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("room"),
+		// set for the segmentation after it; gso_size as sent, or shrunk by
+		// the overhead with ShrinkGSO
+		asm.JEq.Imm(asm.R9, 0, "grow").WithSymbol("room"),
+		asm.And.Imm(asm.R4, ^adjRoomFixedGSO),
+		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("grow"),
 		asm.Mov.Imm(asm.R3, adjRoomMAC),
 		asm.FnSkbAdjustRoom.Call(),
 		asm.JNE.Imm(asm.R0, 0, "drop"),

@@ -1,0 +1,51 @@
+// Package fastpath forwards the packets of established connections in the
+// kernel, so gvsd's workers see only what needs a decision: a
+// connection's first packets, its TCP SYN, FIN and RST, and whatever the
+// kernel programs cannot rewrite.
+//
+// Why: on a packet socket every forwarded packet costs a copy into a ring,
+// a pass through a worker and a sendmmsg; in this lab most of a director's
+// CPU goes there (bench/results/profile.md), which capped GVS below the
+// in-kernel peers on small packets and on bulk transfers (issue 7). The
+// connection's decision does not change after its first packets, so gvsd
+// writes it into a BPF hash map and lets the kernel apply it.
+//
+// Two programs share that map, built with cilium/ebpf's asm package (no C
+// compiler needed):
+//
+//   - A socket filter on every ring socket of gvsd (SO_ATTACH_BPF). Packet
+//     sockets see a frame before the interface's TC ingress hook, so the
+//     decision is made here: an untagged IPv4 TCP or UDP packet without
+//     options or fragmentation, TTL above 1, whose 5-tuple is in the map,
+//     not past its deadline, that fits the entry's path MTU and (TCP) has
+//     none of SYN, FIN, RST is not copied to the ring. Its counters and
+//     deadline are updated in the entry, and what the TC program needs is
+//     left in a per-CPU slot. A TCP SYN, FIN or RST, or a packet past the
+//     deadline, retires the entry (deadline 0: every later packet goes to
+//     gvsd, whose sweep reads the last counts and deletes it) and goes to
+//     gvsd as before, so the engine's state machine sees every transition.
+//   - A TCX ingress program on every data-path interface, which runs right
+//     after the packet sockets for the same packet on the same CPU: when
+//     the slot holds this packet (same interface and length), it
+//     decrements the TTL, rewrites addresses and ports with the kernel's
+//     checksum helpers (NAT, either direction; a partial checksum stays
+//     partial), writes the next hop's MACs, sets the tunnel's skb mark for
+//     a TUN real server (package tcencap's egress program encapsulates it)
+//     and redirects it to the egress interface. GSO super-frames stay whole.
+//
+// gvsd adds an entry when a worker has forwarded a packet of a connection
+// the engine reports as established (UDP: any), with the next hop and
+// rewrite it just applied, and sweeps the map periodically: packet and
+// byte counts go to the engine's statistics, the last packet's time
+// refreshes the connection's timer, and entries whose connection is gone
+// or no longer established are deleted. Any configuration change flushes
+// the map.
+//
+// Not handled here (the packets keep the user-space path): IPv6, IP
+// options, VLAN tags, fragments, local delivery, SCTP, and tunnels the TC
+// encapsulation cannot write.
+//
+// Open fails where the kernel cannot load or attach the programs (no
+// root, no BPF, no TCX: Linux 6.6 or later); gvsd then forwards every
+// packet in user space.
+package fastpath

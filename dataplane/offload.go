@@ -1,0 +1,284 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/govs/gvs/dataplane/fastpath"
+	"github.com/govs/gvs/dataplane/tcencap"
+	"github.com/govs/gvs/ipvs"
+	"github.com/govs/gvs/packet"
+)
+
+// The kernel fast path for established connections (package fastpath;
+// docs/dataplane.md, "Fast path"). A worker that has forwarded a packet of
+// a connection the engine allows to offload (Verdict.Offload) asks the
+// offloader to install the same forwarding in the kernel; from then on the
+// flow's packets are rewritten and redirected by a TC ingress program and
+// never reach the rings, except SYN, FIN, RST and whatever the programs
+// cannot handle. The offloader sweeps the entries every sweepEvery: their
+// packets and bytes go to the engine's statistics, their last packet
+// restarts the connection's timer, and an entry whose connection is gone
+// or no longer offloadable, or whose next hop changed, is deleted.
+
+// sweepEvery is how often the offloader reads the kernel's counters. It
+// bounds how long the fast path keeps forwarding for a connection that
+// the engine has dropped for another reason than its packets (its real
+// server deleted or found down; a configuration change flushes at once).
+const sweepEvery = 250 * time.Millisecond
+
+// maxOffloaded bounds the kernel's flow map; flows beyond it stay in user
+// space.
+const maxOffloaded = 1 << 18
+
+// offloadReq is a worker's request to hand a flow to the kernel.
+type offloadReq struct {
+	key   fastpath.Key
+	rw    fastpath.Rewrite
+	flow  ipvs.Flow
+	reply bool
+	hop   *nextHop
+}
+
+// offloaded is the offloader's record of one entry.
+type offloaded struct {
+	flow           ipvs.Flow
+	reply          bool
+	hop            *nextHop
+	rw             fastpath.Rewrite
+	packets, bytes uint64 // the kernel's counts already given to the engine
+}
+
+// offloader owns the fast path's flow map on gvsd's side.
+type offloader struct {
+	fp      *fastpath.FastPath
+	eng     *ipvs.Engine
+	ew      *ipvs.Worker // its own engine handle: the counters it adds
+	reqs    chan offloadReq
+	flushes chan struct{}
+	entries map[fastpath.Key]*offloaded
+
+	log     *slog.Logger
+	refused int // entries the map refused (full); the first is logged
+}
+
+// openFastPath loads the fast path and attaches it to every data-path
+// interface. Where the kernel refuses (no privileges, no BPF or TCX) it
+// says so once and every packet takes the user-space path.
+// GVS_FASTPATH=off turns it off (for measurements).
+func (d *Dataplane) openFastPath() {
+	if os.Getenv("GVS_FASTPATH") == "off" {
+		d.log.Info("kernel fast path for established connections off (GVS_FASTPATH=off)")
+		return
+	}
+	fp, err := fastpath.Open(maxOffloaded)
+	if err == nil {
+		for _, x := range d.ifs {
+			if err = fp.Attach(x.index); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			fp.Close()
+		}
+	}
+	if err != nil {
+		d.log.Warn("kernel fast path for established connections unavailable: forwarding every packet in user space", "err", err)
+		return
+	}
+	d.off = &offloader{
+		fp: fp, eng: d.eng, ew: d.eng.NewWorker(),
+		reqs: make(chan offloadReq, 1024), flushes: make(chan struct{}, 1),
+		entries: map[fastpath.Key]*offloaded{}, log: d.log,
+	}
+	d.closers = append(d.closers, fp.Close)
+}
+
+// filterFD is the socket filter for the rings of interface x (0: none).
+func (d *Dataplane) filterFD(x *iface) int {
+	if d.off == nil || x.loop {
+		return 0
+	}
+	return d.off.fp.FilterFD()
+}
+
+// flushFastPath hands every offloaded flow back to the workers (after a
+// configuration change: a deleted real server, a changed method or port).
+func (d *Dataplane) flushFastPath() {
+	if d.off == nil {
+		return
+	}
+	select {
+	case d.off.flushes <- struct{}{}:
+	default:
+	}
+}
+
+// run installs the workers' requests and sweeps until ctx ends, then
+// empties the map.
+func (o *offloader) run(ctx context.Context) {
+	tick := time.NewTicker(sweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			o.sweep(true)
+			return
+		case r := <-o.reqs:
+			o.install(r)
+		case <-o.flushes:
+			o.sweep(true)
+		case <-tick.C:
+			o.sweep(false)
+		}
+	}
+}
+
+// install writes one flow's entry, unless it is there already with the
+// same forwarding and still taking packets.
+func (o *offloader) install(r offloadReq) {
+	if e := o.entries[r.key]; e != nil {
+		if c, ok := o.fp.Lookup(r.key); ok && c.Deadline != 0 && e.rw == r.rw && e.hop == r.hop {
+			return // live: a packet the programs left to the workers (TTL, size)
+		}
+		// a new connection on the same ports, or a new next hop: settle
+		// the old entry's counts first
+		o.retire(r.key, e)
+	}
+	if !o.ew.Touch(&r.flow, r.reply, -1, 0, 0) {
+		return // no longer offloadable since the worker asked
+	}
+	if err := o.fp.Add(r.key, r.rw); err != nil {
+		if o.refused++; o.refused == 1 {
+			o.log.Warn("kernel fast path: an entry was refused (map full?); such flows stay in user space", "err", err)
+		}
+		return
+	}
+	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, hop: r.hop, rw: r.rw}
+}
+
+// retire gives the engine the last counts of entry e and deletes it.
+func (o *offloader) retire(k fastpath.Key, e *offloaded) {
+	if c, ok := o.fp.Lookup(k); ok {
+		o.touch(e, c)
+	}
+	_ = o.fp.Delete(k)
+	delete(o.entries, k)
+}
+
+// touch reports an entry's new counts to the engine; false when its
+// connection is gone or may no longer be offloaded.
+func (o *offloader) touch(e *offloaded, c fastpath.Counters) bool {
+	pkts, bytes := c.Packets-e.packets, c.Bytes-e.bytes
+	e.packets, e.bytes = c.Packets, c.Bytes
+	last := int64(-1)
+	if pkts > 0 && c.Deadline != 0 {
+		// the last packet came when the deadline was last pushed
+		age := fastpath.Now() - (c.Deadline - c.Timeout)
+		last = o.eng.Now() - int64(max(age, 0))
+	}
+	return o.ew.Touch(&e.flow, e.reply, last, pkts, bytes) && c.Deadline != 0 && !e.hop.stale.Load()
+}
+
+// sweep reads every entry's counters; with all, it deletes every entry.
+// An entry the filter retired (a SYN, FIN or RST, or its deadline passed:
+// its deadline is then 0) is deleted after its last counts are read.
+func (o *offloader) sweep(all bool) {
+	seen := make(map[fastpath.Key]bool, len(o.entries))
+	_ = o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) bool {
+		e := o.entries[k]
+		if e == nil {
+			return false // not ours (a previous gvsd's)
+		}
+		seen[k] = true
+		if !o.touch(e, c) || all {
+			delete(o.entries, k)
+			return false
+		}
+		return true
+	})
+	for k := range o.entries {
+		if !seen[k] {
+			delete(o.entries, k)
+		}
+	}
+}
+
+// offload asks for the flow of ep to be forwarded by the kernel from now
+// on, as this packet was: to next hop hop, with the tunnel's mark and
+// overhead for a TUN real server, mtu the largest IP packet that may leave
+// without a decision. The worker checked offloadable before the packet was
+// rewritten.
+func (w *worker) offload(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, mtu int) {
+	v := &ep.Verdict
+	f := &ep.Flow
+	k := fastpath.Key{
+		Src: f.Src.Netip(ipvs.IPv4), Dst: f.Dst.Netip(ipvs.IPv4),
+		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol),
+	}
+	rw := fastpath.Rewrite{
+		Src: k.Src, Dst: k.Dst, SrcPort: k.SrcPort, DstPort: k.DstPort,
+		Ifindex: hop.ifindex, DstMAC: hop.dst, SrcMAC: hop.src, Mark: mark,
+		MTU: mtu, Overhead: overhead, Timeout: time.Duration(v.Timeout) * time.Millisecond,
+	}
+	switch {
+	case ep.Reply:
+		rw.Src, rw.SrcPort = v.VAddr.Netip(ipvs.IPv4), v.VPort
+	case v.Method == ipvs.Masq:
+		rw.Dst, rw.DstPort = v.Dest.Netip(ipvs.IPv4), v.DestPort
+	}
+	if !rw.Src.Is4() || !rw.Dst.Is4() {
+		return
+	}
+	select {
+	case w.d.off.reqs <- offloadReq{key: k, rw: rw, flow: *f, reply: ep.Reply, hop: hop}:
+	default: // the offloader is busy: a later packet asks again
+	}
+}
+
+// offloadTunnel asks for the flow of ep (p its inner packet) to be
+// forwarded by the kernel to tunnel t: the fast path sets the tunnel's
+// mark and the TC egress program of kernel encapsulation (kencap.go)
+// encapsulates, when it can write this tunnel.
+func (w *worker) offloadTunnel(ep *ipvs.Packet, p *packet.Packet, t *packet.Tunnel, hop *nextHop) {
+	if _, ok := kernelKind(t); !ok || w.kenc.tx == nil {
+		return
+	}
+	if mark := w.tunnelMark(t); mark != 0 {
+		w.offload(ep, hop, mark|tcencap.ShrinkGSO, t.Overhead(p), t.InnerMTU(p))
+	}
+}
+
+// offloadable reports whether the kernel's programs could forward packets
+// like p of ep's flow: the engine allows it, and p is an untagged IPv4 TCP
+// or UDP packet without options or fragmentation (not a UDP super-frame)
+// that came in on an attached interface, as the socket filter checks.
+func (w *worker) offloadable(in *iface, p *packet.Packet, ep *ipvs.Packet) bool {
+	if w.d.off == nil || !ep.Verdict.Offload || in.loop || ep.Verdict.Action != ipvs.ActionForward {
+		return false
+	}
+	if p.Key.Family != packet.IPv4 || p.NumVLAN != 0 || p.L3Off != ethLen || p.L4Off != ethLen+20 ||
+		p.Frag.More || p.Frag.Offset != 0 || ep.Flow.Family != ipvs.IPv4 || ep.Verdict.DestFamily != ipvs.IPv4 {
+		return false
+	}
+	switch p.Key.Proto {
+	case packet.ProtoTCP:
+		return p.TCPFlags&(tcpFIN|tcpSYN|tcpRST) == 0
+	case packet.ProtoUDP:
+		typ, _ := p.GSO()
+		return typ == packet.GSONone
+	}
+	return false
+}
+
+// TCP flags the socket filter leaves to the workers.
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	ethLen = 14
+)

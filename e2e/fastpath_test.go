@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/govs/gvs/lab"
+)
+
+// TestFastPath: once a connection has settled, the kernel's fast path
+// forwards its packets (gvsd's workers no longer receive them), yet the
+// listing counts every one of them, the connection's timer follows them
+// past its idle timeout, and it still expires once they stop. NAT (both
+// directions), DR and TUN, each with one UDP flow of 150 datagrams over
+// 4.5 s against a 3 s timeout.
+func TestFastPath(t *testing.T) {
+	const n = 150
+	d := director(t, "metrics:\n  listen: 127.0.0.1:9103\ntimeouts: {udp: 3}\nservices:\n"+
+		rsConfig("udp", "10.0.2.100", lab.UDPEchoPort, "rr", "masq", "", lab.UDPEchoPort)+
+		rsConfig("udp", "10.0.2.101", lab.UDPEchoPort, "rr", "route", "", lab.UDPEchoPort)+
+		rsConfig("udp", "10.0.2.102", lab.UDPEchoPort, "rr", "tunnel", "", lab.UDPEchoPort))
+	l := d.Lab
+	vips := []string{"10.0.2.100", "10.0.2.101", "10.0.2.102"}
+	rxBefore := workerReceived(t, l)
+	var wg sync.WaitGroup
+	errs := make([]error, len(vips))
+	for i, vip := range vips {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = udpFlow(l, lab.Client(0, false), 47000+i, vip, n, 30*time.Millisecond)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v", vips[i], err)
+		}
+	}
+	rx := workerReceived(t, l) - rxBefore
+	// Without the fast path the workers receive 4n frames: 3n datagrams
+	// and the n NAT replies. With it, each flow's first OffloadAfter (8)
+	// datagrams and NAT replies, and a few more while the entry goes in.
+	t.Logf("workers received %d frames for 3 flows of %d datagrams", rx, n)
+	if rx > 3*30 {
+		t.Errorf("gvsd's workers received %d frames of 3 flows of %d datagrams: the fast path did not take them", rx, n)
+	}
+	time.Sleep(700 * time.Millisecond) // two sweeps
+	stats := parseStats(t, adm(t, d, "-L", "-n", "--stats"))
+	for i, vip := range vips {
+		s := stats["UDP "+vip+":"+strconv.Itoa(lab.UDPEchoPort)]
+		wantOut := uint64(0)
+		if i == 0 {
+			wantOut = n // NAT replies pass the director
+		}
+		if s[0] != 1 || s[1] != n || s[2] != wantOut || s[3] == 0 {
+			t.Errorf("%s: --stats conns, in, out packets %v, want 1, %d, %d", vip, s[:3], n, wantOut)
+		}
+	}
+	conns := adm(t, d, "-L", "-n", "-c")
+	for i := range vips {
+		if c := fmt.Sprintf("%s:%d", lab.Client(0, false), 47000+i); !strings.Contains(conns, c) {
+			t.Errorf("connection of %s missing while its timer should run (the flow was busy past its 3 s timeout):\n%s", c, conns)
+		}
+	}
+	// idle: expired after 3 s like any connection
+	time.Sleep(3500 * time.Millisecond)
+	conns = adm(t, d, "-L", "-n", "-c")
+	if strings.Contains(conns, lab.Client(0, false).String()+":4700") {
+		t.Errorf("connections still listed 3.5 s after their last packet (timeout 3 s):\n%s", conns)
+	}
+}
+
+// udpFlow sends count datagrams from src:port to vip, every gap, each
+// echoed back by the same real server.
+func udpFlow(l *lab.Lab, src netip.Addr, port int, vip string, count int, gap time.Duration) error {
+	var c *net.UDPConn
+	err := l.Do("client", func() (err error) {
+		c, err = net.DialUDP("udp4", &net.UDPAddr{IP: src.AsSlice(), Port: port}, &net.UDPAddr{IP: net.ParseIP(vip), Port: lab.UDPEchoPort})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	server := ""
+	for i := 0; i < count; i++ {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte(fmt.Sprintf("fp-%d", i))); err != nil {
+			return err
+		}
+		m, err := c.Read(buf)
+		if err != nil {
+			return fmt.Errorf("datagram %d: %w", i, err)
+		}
+		got := strings.Fields(string(buf[:m]))
+		if len(got) == 0 || !strings.HasSuffix(string(buf[:m]), fmt.Sprintf("fp-%d", i)) {
+			return fmt.Errorf("datagram %d: echo %q", i, buf[:m])
+		}
+		if server == "" {
+			server = got[0]
+		} else if got[0] != server {
+			return fmt.Errorf("datagram %d answered by %s, the flow's first by %s", i, got[0], server)
+		}
+		time.Sleep(gap)
+	}
+	return nil
+}
+
+// workerReceived sums gvsd's per-worker received frames (metrics endpoint).
+func workerReceived(t *testing.T, l *lab.Lab) uint64 {
+	t.Helper()
+	out, err := l.HTTPGetFrom(ctx(t), "dir", netip.Addr{}, "http://127.0.0.1:9103/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum uint64
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && strings.HasPrefix(f[0], "gvs_worker_received_packets_total{") {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			sum += uint64(v)
+		}
+	}
+	return sum
+}

@@ -1,0 +1,88 @@
+package ipvs
+
+import "testing"
+
+// A connection may be offloaded once established and past OffloadAfter
+// client packets; Touch counts what a fast path forwarded, restarts the
+// timer from the last such packet, and says no once the connection is
+// gone, closing, or its real server deleted.
+func TestOffloadTouch(t *testing.T) {
+	e, w := newTestEngine(t, nil)
+	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "test-first"},
+		DestConfig{Addr: rs1, Port: 8080, Weight: 1, Forwarding: Forwarding{Method: Masq}})
+	fp := e.NewWorker() // the fast path's own handle
+	in := tcpFlow(client, 40000, vip, 80)
+	out := &Flow{Family: IPv4, Protocol: ProtoTCP, Src: AddrFrom(rs1), SrcPort: 8080, Dst: AddrFrom(client), DstPort: 40000}
+	if v := w.In(in, &PacketInfo{TCPFlags: TCPSyn, Bytes: 60}, 0); v.Offload {
+		t.Fatal("a SYN_RECV connection offered for offload")
+	}
+	w.Out(out, &PacketInfo{TCPFlags: TCPSyn | TCPAck, Bytes: 60}, 0)
+	var v Verdict
+	for i := 2; i <= OffloadAfter; i++ {
+		v = w.In(in, &PacketInfo{TCPFlags: TCPAck, Bytes: 100}, 0)
+		if v.Offload != (i >= OffloadAfter) {
+			t.Fatalf("client packet %d: Offload %v", i, v.Offload)
+		}
+	}
+	if v.Timeout != 900_000 {
+		t.Fatalf("timeout %d ms, want the established 900 s", v.Timeout)
+	}
+	if !fp.Touch(in, false, -1, 0, 0) || !fp.Touch(out, true, -1, 0, 0) {
+		t.Fatal("an established connection refused in either direction")
+	}
+	// 1,000 packets forwarded by the fast path, the last at 800 s
+	if !fp.Touch(in, false, 800*second, 1000, 100_000) || !fp.Touch(out, true, 800*second, 500, 1_000_000) {
+		t.Fatal("Touch refused")
+	}
+	st, err := e.ServiceStatus(tcpSvc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Stats; c.InPkts != OffloadAfter+1000 || c.OutPkts != 1+500 || c.InBytes != 60+(OffloadAfter-1)*100+100_000 || c.OutBytes != 60+1_000_000 {
+		t.Fatalf("service counters %+v", c)
+	}
+	// the timer runs from 800 s: alive at 1,600 s, gone after 1,700 s
+	e.Expire(1600 * second)
+	if e.ConnCount() != 1 {
+		t.Fatal("expired although the fast path's packets restarted its timer")
+	}
+	// an older time never shortens it
+	fp.Touch(in, false, 100*second, 1, 1)
+	e.Expire(1650 * second)
+	if e.ConnCount() != 1 {
+		t.Fatal("an older last-packet time shortened the timer")
+	}
+	// FIN: no longer offloadable
+	w.In(in, &PacketInfo{TCPFlags: TCPFin | TCPAck}, 1650*second)
+	if fp.Touch(in, false, -1, 0, 0) {
+		t.Fatal("a closing connection still offloadable")
+	}
+	e.Expire(1800 * second)
+	if fp.Touch(in, false, -1, 0, 0) {
+		t.Fatal("an expired connection still offloadable")
+	}
+}
+
+// A deleted real server ends the offload of its connections.
+func TestOffloadDestDeleted(t *testing.T) {
+	e, w := newTestEngine(t, nil)
+	mustAddService(t, e, ServiceConfig{ServiceKey: udpSvc, Scheduler: "test-first"},
+		DestConfig{Addr: rs1, Port: 53, Weight: 1, Forwarding: Forwarding{Method: Route}})
+	f := &Flow{Family: IPv4, Protocol: ProtoUDP, Src: AddrFrom(client), SrcPort: 5353, Dst: AddrFrom(vip), DstPort: 53}
+	var v Verdict
+	for i := 0; i < OffloadAfter; i++ {
+		v = w.In(f, &PacketInfo{Bytes: 50}, 0)
+	}
+	if !v.Offload || !w.Touch(f, false, -1, 0, 0) {
+		t.Fatalf("UDP connection after %d packets not offloadable: %+v", OffloadAfter, v)
+	}
+	if w.Touch(f, true, -1, 0, 0) {
+		t.Fatal("a DR connection offloadable as a NAT reply")
+	}
+	if err := e.DelDest(udpSvc, rs1, 53); err != nil {
+		t.Fatal(err)
+	}
+	if w.Touch(f, false, -1, 0, 0) {
+		t.Fatal("offloadable after its real server was deleted")
+	}
+}
