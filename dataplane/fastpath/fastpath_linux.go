@@ -399,11 +399,9 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.RFP, buf+l4Off, asm.Word),
 		asm.StoreMem(asm.RFP, key+8, asm.R1, asm.Word),
 		asm.StoreMem(asm.RFP, key+12, asm.R9, asm.Word),
-		asm.LoadMapPtr(asm.R1, flows),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, key),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "accept"),
+	}
+	in = append(in, lookup(flows, key, "accept")...)
+	in = append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.JEq.Imm(asm.R9, protoUDP, "alive"),
 		// a SYN, FIN or RST ends the fast path: the engine sees the transition
@@ -443,11 +441,9 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.AddAtomic.Mem(asm.R7, asm.R2, asm.DWord, vBytes),
 		// the slot tells the TC program what to do with this packet
 		asm.StoreImm(asm.RFP, slotKey, 0, asm.Word),
-		asm.LoadMapPtr(asm.R1, slots),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, slotKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "accept"),
+	)
+	in = append(in, lookup(slots, slotKey, "accept")...)
+	in = append(in,
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, asm.R6, skbIfindex, asm.Word),
 		asm.StoreMem(asm.R8, sIfindex, asm.R1, asm.Word),
@@ -462,7 +458,7 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.StoreMem(asm.R8, sOld, asm.R1, asm.DWord),
 		asm.LoadMem(asm.R1, asm.RFP, key+8, asm.DWord),
 		asm.StoreMem(asm.R8, sOld+8, asm.R1, asm.DWord),
-	}
+	)
 	for off := int16(vNewSrc); off < vMTU; off += 8 {
 		in = append(in,
 			asm.LoadMem(asm.R1, asm.R7, off, asm.DWord),
@@ -479,6 +475,18 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.Mov.Imm(asm.R0, acceptFrame).WithSymbol("accept"),
 		asm.Return(),
 	)
+}
+
+// lookup emits a lookup in map m of the key at fp+key: R0 the value, or a
+// jump to miss.
+func lookup(m int, key int16, miss string) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMapPtr(asm.R1, m),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, miss),
+	}
 }
 
 // rewrite emits the checksum updates and the store of one address or
@@ -540,11 +548,9 @@ func forwardProgram(slots int) asm.Instructions {
 	in := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.StoreImm(asm.RFP, -8, 0, asm.Word),
-		asm.LoadMapPtr(asm.R1, slots),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -8),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "next"),
+	}
+	in = append(in, lookup(slots, -8, "next")...)
+	in = append(in,
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, asm.R8, sValid, asm.Word),
 		asm.JEq.Imm(asm.R1, 0, "next"),
@@ -602,7 +608,7 @@ func forwardProgram(slots int) asm.Instructions {
 		asm.JEq.Imm(asm.R1, 0, "fields"),
 		asm.Mov.Imm(asm.R7, udpCheck),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol("fields"),
-	}
+	)
 	in = append(in, rewrite(sOld, vNewSrc, ipSrc, 4, 0)...)
 	in = append(in, rewrite(sOld+4, vNewDst, ipDst, 4, 1)...)
 	in = append(in, rewrite(sOld+8, vNewSport, l4Off, 2, 2)...)

@@ -3,10 +3,15 @@
 package fastpath
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"os"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 func open(t *testing.T) *FastPath {
@@ -68,5 +73,170 @@ func TestOpenAddWalk(t *testing.T) {
 	}
 	if err := fp.Add(k, Rewrite{Src: k.Src, Dst: k.Dst, Ifindex: 1, MTU: 0, Timeout: time.Second}); err == nil {
 		t.Fatal("an MTU of 0 was accepted")
+	}
+}
+
+// frame builds an Ethernet + IPv4 + UDP (or TCP with flags) frame with
+// valid checksums.
+func frame(src, dst netip.Addr, sport, dport uint16, proto uint8, flags byte, payload string) []byte {
+	l4len := 8
+	if proto == 6 {
+		l4len = 20
+	}
+	b := make([]byte, 14+20+l4len+len(payload))
+	copy(b[0:6], []byte{2, 0, 0, 0, 0, 1})
+	copy(b[6:12], []byte{2, 0, 0, 0, 0, 2})
+	b[12], b[13] = 0x08, 0x00
+	ip := b[14:34]
+	ip[0], ip[8], ip[9] = 0x45, 64, proto
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+l4len+len(payload)))
+	s, d := src.As4(), dst.As4()
+	copy(ip[12:], s[:])
+	copy(ip[16:], d[:])
+	binary.BigEndian.PutUint16(ip[10:], ^csum(0, ip))
+	l4 := b[34:]
+	binary.BigEndian.PutUint16(l4[0:], sport)
+	binary.BigEndian.PutUint16(l4[2:], dport)
+	copy(l4[l4len:], payload)
+	if proto == 6 {
+		l4[12], l4[13] = 5<<4, flags
+	} else {
+		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
+	}
+	field := 6
+	if proto == 6 {
+		field = 16
+	}
+	binary.BigEndian.PutUint16(l4[field:], ^csum(pseudo(ip, len(l4)), l4))
+	return b
+}
+
+func pseudo(ip []byte, l4len int) uint32 {
+	var p [12]byte
+	copy(p[0:8], ip[12:20])
+	p[9] = ip[9]
+	binary.BigEndian.PutUint16(p[10:], uint16(l4len))
+	return csumPartial(0, p[:])
+}
+
+func csumPartial(sum uint32, b []byte) uint32 {
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	return sum
+}
+
+func csum(sum uint32, b []byte) uint16 {
+	sum = csumPartial(sum, b)
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return uint16(sum)
+}
+
+// onOneCPU pins the calling goroutine's thread to one CPU, so the filter
+// and the TC program run on the same CPU as they do for a real packet
+// (their per-CPU slot).
+func onOneCPU(t *testing.T) {
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	var set unix.CPUSet
+	set.Set(0)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runFilter runs the socket filter on f as packet_rcv would (the frame
+// from its Ethernet header: the test run strips a first Ethernet header).
+func runFilter(t *testing.T, fp *FastPath, f []byte) uint32 {
+	t.Helper()
+	in := append(make([]byte, 14), f...)
+	in[12], in[13] = 0x08, 0x00
+	ret, err := fp.filter.Run(&ebpf.RunOptions{Data: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ret
+}
+
+func runTC(t *testing.T, fp *FastPath, f []byte) (uint32, []byte) {
+	t.Helper()
+	out := make([]byte, len(f)+256)
+	opts := &ebpf.RunOptions{Data: f, DataOut: out}
+	ret, err := fp.tc.Run(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ret, opts.DataOut
+}
+
+const tcActRedirect = 7
+
+// The two programs together on a NAT flow: the filter takes an offloaded
+// packet from the ring and the forwarding program rewrites it (TTL,
+// MACs, destination address and port with valid checksums) and redirects
+// it; a SYN, FIN or RST retires the entry; an unknown flow, a packet too
+// big for the path MTU and a TTL of 1 stay with gvsd.
+func TestProgramsForwardNAT(t *testing.T) {
+	fp := open(t)
+	onOneCPU(t)
+	client, vip, rs := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.2.11")
+	for _, proto := range []uint8{17, 6} {
+		k := Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: proto}
+		rw := Rewrite{Src: client, Dst: rs, SrcPort: 40000, DstPort: 8080, Ifindex: 7, MTU: 100, Timeout: time.Minute,
+			DstMAC: [6]byte{2, 0, 0, 0, 0, 0x11}, SrcMAC: [6]byte{2, 0, 0, 0, 0, 0x99}}
+		if err := fp.Add(k, rw); err != nil {
+			t.Fatal(err)
+		}
+		pkt := frame(client, vip, 40000, 80, proto, 0x10, "hello")
+		if ret := runFilter(t, fp, pkt); ret != 0 {
+			t.Fatalf("proto %d: filter returned %#x for an offloaded packet, want 0 (not to the ring)", proto, ret)
+		}
+		ret, out := runTC(t, fp, pkt)
+		if ret != tcActRedirect {
+			t.Fatalf("proto %d: forwarding program returned %d, want TC_ACT_REDIRECT", proto, int32(ret))
+		}
+		want := frame(client, rs, 40000, 8080, proto, 0x10, "hello")
+		copy(want[0:6], rw.DstMAC[:])
+		copy(want[6:12], rw.SrcMAC[:])
+		want[14+8] = 63
+		binary.BigEndian.PutUint16(want[14+10:], 0)
+		binary.BigEndian.PutUint16(want[14+10:], ^csum(0, want[14:34]))
+		if string(out) != string(want) {
+			t.Fatalf("proto %d: forwarded\n% x\nwant\n% x", proto, out, want)
+		}
+		// the slot is used up: the same frame again, without the filter, passes on
+		if ret, _ := runTC(t, fp, pkt); int32(ret) != -1 {
+			t.Fatalf("proto %d: forwarding program without the filter's slot returned %d, want TCX_NEXT", proto, int32(ret))
+		}
+		c, _ := fp.Lookup(k)
+		if c.Packets != 1 || c.Bytes != uint64(len(pkt)-14) {
+			t.Fatalf("proto %d: counters %+v", proto, c)
+		}
+		// too big, TTL 1, unknown flow: to the ring
+		big := frame(client, vip, 40000, 80, proto, 0x10, string(make([]byte, 100)))
+		ttl1 := append([]byte(nil), pkt...)
+		ttl1[14+8] = 1
+		other := frame(client, vip, 40001, 80, proto, 0x10, "hello")
+		for name, f := range map[string][]byte{"too big": big, "TTL 1": ttl1, "unknown": other} {
+			if ret := runFilter(t, fp, f); ret == 0 {
+				t.Fatalf("proto %d: %s: the filter took it", proto, name)
+			}
+		}
+		if proto == 6 {
+			if ret := runFilter(t, fp, frame(client, vip, 40000, 80, proto, 0x11, "")); ret == 0 {
+				t.Fatal("a FIN was taken")
+			}
+			if c, ok := fp.Lookup(k); !ok || c.Deadline != 0 {
+				t.Fatalf("after a FIN the entry is %+v, %v; want retired (deadline 0)", c, ok)
+			}
+			if ret := runFilter(t, fp, pkt); ret == 0 {
+				t.Fatal("a retired entry still takes packets")
+			}
+		}
 	}
 }
