@@ -14,6 +14,12 @@
 // travels on to the stack in a virtio-net header instead of being computed
 // here.
 //
+// With Config.Kernel, a TC ingress program (kernel_linux.go, built with
+// cilium/ebpf's asm package) strips the common tunnels' outer headers in
+// the kernel first (IPv4 outer IPIP, IPv6-in-IPv4, GRE and GUE without
+// options or checksums), so their packets never cross user space; the
+// sockets get the rest.
+//
 // It imports nothing from the rest of GVS (no ipvs, no packet): a real
 // server needs none of the director. Where to start reading: decap.go (the
 // header parsing, pure and fuzzed), then run_linux.go (sockets, batches,

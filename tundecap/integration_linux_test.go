@@ -625,3 +625,91 @@ func TestSuperFrameWhole(t *testing.T) {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// TestKernelDecap: with Config.Kernel, IPv4-outer IPIP, 6in4, GRE without
+// options and GUE without UDP checksum are decapsulated by the TC program
+// (they never reach the sockets); the other tunnels still come to the
+// user-space decapsulator. (An inner checksum left partial reaches the
+// kernel path only on an skb still marked CHECKSUM_PARTIAL, which the
+// stack accepts as the ipip module's packets; bytes that merely look
+// partial, as a raw socket sends them here, are the user-space path's
+// case and TestDecapsulatesOnTheWire's.)
+func TestKernelDecap(t *testing.T) {
+	b := newTestbed(t)
+	l4, l6 := b.listen(t)
+	d := b.startDecap(t, Config{GUEPort: guePort, Kernel: true, AllowFrom: []netip.Prefix{netip.MustParsePrefix("10.0.2.0/24"), netip.MustParsePrefix("fd00:2::/64")}})
+	if d.kernel == nil {
+		t.Fatal("the kernel program did not load (see the log)")
+	}
+	ipip := b.socket(t, unix.AF_INET, unix.SOCK_RAW, ProtoIPIP)
+	ipip6in4 := b.socket(t, unix.AF_INET, unix.SOCK_RAW, ProtoIPv6)
+	gre4 := b.socket(t, unix.AF_INET, unix.SOCK_RAW, ProtoGRE)
+	ipip4in6 := b.socket(t, unix.AF_INET6, unix.SOCK_RAW, ProtoIPIP)
+	gue4 := b.socket(t, unix.AF_INET, unix.SOCK_DGRAM, 0)
+	gue4nocsum := b.socket(t, unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err := unix.SetsockoptInt(gue4nocsum, unix.SOL_SOCKET, unix.SO_NO_CHECK, 1); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		kernel  bool
+		fd      int
+		to      netip.Addr
+		port    int
+		pkt     []byte
+		rx      *net.UDPConn
+		payload string
+	}{
+		{"ipip", true, ipip, rsLAN4, 0, innerUDP(false, "k ipip", false), l4, "k ipip"},
+		{"6in4", true, ipip6in4, rsLAN4, 0, innerUDP(true, "k 6in4", false), l6, "k 6in4"},
+		{"gre", true, gre4, rsLAN4, 0, grePacket(innerUDP(false, "k gre", false), greOptions{}), l4, "k gre"},
+		{"gre ipv6 inner", true, gre4, rsLAN4, 0, grePacket(innerUDP(true, "k gre6", false), greOptions{}), l6, "k gre6"},
+		{"gue without udp checksum", true, gue4nocsum, rsLAN4, guePort, guePacket(innerUDP(false, "k gue", false), false, 0, 0), l4, "k gue"},
+		{"gre with checksum", false, gre4, rsLAN4, 0, grePacket(innerUDP(false, "u gre", false), greOptions{csum: true}), l4, "u gre"},
+		{"gue with udp checksum", false, gue4, rsLAN4, guePort, guePacket(innerUDP(false, "u gue", false), false, 0, 0), l4, "u gue"},
+		{"4in6", false, ipip4in6, rsLAN6, 0, innerUDP(false, "u 4in6", false), l4, "u 4in6"},
+	}
+	var inKernel, inUser uint64
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := d.Stats()
+			if err := unix.Sendto(c.fd, c.pkt, 0, sockaddr(c.to, c.port)); err != nil {
+				t.Fatal(err)
+			}
+			from := client4
+			if c.rx == l6 {
+				from = client6
+			}
+			expect(t, c.rx, c.payload, from)
+			after := d.Stats()
+			k, u := after.Kernel-before.Kernel, after.Delivered-before.Delivered
+			if c.kernel && (k != 1 || u != 0) || !c.kernel && (k != 0 || u != 1) {
+				t.Fatalf("decapsulated %d in the kernel and %d in user space, want it in the %s", k, u, map[bool]string{true: "kernel", false: "user space"}[c.kernel])
+			}
+			if c.kernel {
+				inKernel++
+			} else {
+				inUser++
+			}
+		})
+	}
+	if s := d.Stats(); s.Kernel != inKernel || s.Delivered != inUser {
+		t.Errorf("counters %v, want %d in the kernel, %d in user space", s.LogAttrs(), inKernel, inUser)
+	}
+}
+
+// TestKernelDecapAllowFrom: the kernel program refuses an outer source
+// outside AllowFrom (so does user space after it).
+func TestKernelDecapAllowFrom(t *testing.T) {
+	b := newTestbed(t)
+	l4, _ := b.listen(t)
+	d := b.startDecap(t, Config{TUN: "gvstun8", Kernel: true, AllowFrom: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+	ipip := b.socket(t, unix.AF_INET, unix.SOCK_RAW, ProtoIPIP)
+	if err := unix.Sendto(ipip, innerUDP(false, "from a stranger", false), 0, sockaddr(rsLAN4, 0)); err != nil {
+		t.Fatal(err)
+	}
+	expectNothing(t, l4)
+	if s := d.Stats(); s.Kernel != 0 || s.Dropped[DropNotAllowed] != 1 {
+		t.Fatalf("counters %v, want nothing in the kernel and one not_allowed drop", s.LogAttrs())
+	}
+}

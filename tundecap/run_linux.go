@@ -24,6 +24,13 @@ type Config struct {
 	GUEPort   uint16         // UDP port of GUE tunnels (0: no GUE)
 	AllowFrom []netip.Prefix // outer sources accepted (empty: any)
 	Batch     int            // packets per receive call (default 8)
+	// Kernel also strips the common tunnels' headers in the kernel (a TC
+	// ingress program: IPv4 outer IPIP, IPv6-in-IPv4, GRE and GUE without
+	// options or checksums), so their packets, GSO super-frames included,
+	// never cross user space; the rest still comes to the sockets. Where
+	// the kernel refuses the program, it logs that and decapsulates in
+	// user space only.
+	Kernel bool
 	Logger    *slog.Logger   // default slog.Default()
 }
 
@@ -33,6 +40,7 @@ type Stats struct {
 	Delivered uint64 // inner packets handed to the stack
 	Partial   uint64 // of those, with a checksum left for the stack to complete
 	GSO       uint64 // of those, TCP super-frames handed over whole (GSO)
+	Kernel    uint64 // packets decapsulated in the kernel (Config.Kernel), not counted above
 	Dropped   [numDropReasons]uint64
 }
 
@@ -46,7 +54,7 @@ func (s *Stats) Drops() (n uint64) {
 
 // LogAttrs are the counters as slog attributes (zero drop counters left out).
 func (s *Stats) LogAttrs() []any {
-	attrs := []any{"received", s.Received, "delivered", s.Delivered, "partial_checksum", s.Partial, "gso", s.GSO}
+	attrs := []any{"received", s.Received, "delivered", s.Delivered, "partial_checksum", s.Partial, "gso", s.GSO, "kernel", s.Kernel}
 	for r := DropReason(1); r < numDropReasons; r++ {
 		if s.Dropped[r] != 0 {
 			attrs = append(attrs, "drop_"+r.String(), s.Dropped[r])
@@ -61,6 +69,7 @@ type Decap struct {
 	cfg       Config
 	tun       *tunDevice
 	receivers []*receiver
+	kernel    *kernelDecap // nil: user space only
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -141,6 +150,12 @@ func Start(ctx context.Context, cfg Config) (*Decap, error) {
 			return nil, err
 		}
 	}
+	if cfg.Kernel {
+		if d.kernel, err = openKernelDecap(cfg.GUEPort, cfg.AllowFrom); err != nil {
+			cfg.Logger.Warn("kernel decapsulation unavailable: decapsulating in user space", "err", err)
+			d.kernel = nil
+		}
+	}
 	for _, r := range d.receivers {
 		d.wg.Add(1)
 		go r.run(&d.wg)
@@ -152,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Decap, error) {
 		case <-d.done():
 		}
 	}()
-	cfg.Logger.Info("decapsulating", "tun", cfg.TUN, "gue_port", cfg.GUEPort, "allow_from", cfg.AllowFrom)
+	cfg.Logger.Info("decapsulating", "tun", cfg.TUN, "gue_port", cfg.GUEPort, "allow_from", cfg.AllowFrom, "kernel", d.kernel != nil)
 	return d, nil
 }
 
@@ -217,6 +232,9 @@ func (d *Decap) Stats() Stats {
 			s.Dropped[i] += r.dropped[i].Load()
 		}
 	}
+	if d.kernel != nil {
+		s.Kernel = d.kernel.packets()
+	}
 	return s
 }
 
@@ -227,6 +245,9 @@ func (d *Decap) Close() error {
 			r.file.Close() // wakes a receiver waiting for packets
 		}
 		d.wg.Wait()
+		if d.kernel != nil {
+			d.kernel.close()
+		}
 		if d.tun != nil {
 			d.tun.close()
 		}

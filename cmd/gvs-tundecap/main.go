@@ -6,7 +6,7 @@
 // local stack through a TUN device. Counters are logged on SIGUSR1 and on
 // exit (SIGTERM, SIGINT).
 //
-//	gvs-tundecap [--tun gvstun0] [--gue-port 6080] [--allow-from 10.0.2.0/24,fd00:2::/64] [--debug]
+//	gvs-tundecap [--tun gvstun0] [--gue-port 6080] [--allow-from 10.0.2.0/24,fd00:2::/64] [--kernel=false] [--debug]
 package main
 
 import (
@@ -28,6 +28,7 @@ func main() {
 	gue := flag.Uint("gue-port", 0, "UDP `port` of GUE tunnels (0: no GUE)")
 	allow := flag.String("allow-from", "", "comma-separated `prefixes` of accepted tunnel sources (default: any)")
 	batch := flag.Int("batch", 8, "packets per receive call")
+	kernel := flag.Bool("kernel", true, "also decapsulate IPv4 IPIP, 6in4, GRE and GUE without options or checksums in the kernel (a TC program), falling back to user space where the kernel refuses")
 	debug := flag.Bool("debug", false, "log at debug level")
 	flag.Parse()
 	if flag.NArg() > 0 || *gue > 65535 {
@@ -46,7 +47,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	d, err := tundecap.Start(ctx, tundecap.Config{TUN: *tun, GUEPort: uint16(*gue), AllowFrom: prefixes, Batch: *batch, Logger: log})
+	d, err := tundecap.Start(ctx, tundecap.Config{TUN: *tun, GUEPort: uint16(*gue), AllowFrom: prefixes, Batch: *batch, Kernel: *kernel, Logger: log})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		os.Exit(1)
