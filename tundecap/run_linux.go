@@ -31,7 +31,7 @@ type Config struct {
 	// the kernel refuses the program, it logs that and decapsulates in
 	// user space only.
 	Kernel bool
-	Logger    *slog.Logger   // default slog.Default()
+	Logger *slog.Logger // default slog.Default()
 }
 
 // Stats are the decapsulator's counters, summed over its receivers.
