@@ -14,16 +14,17 @@ import (
 )
 
 // Kernel-side encapsulation of GSO super-frames (package tcencap on
-// Linux; docs/dataplane.md, "TUN bulk transfers"). A TCP super-frame for
-// an IPv4-outer IPIP, GUE (without UDP checksum) or GRE (without checksum)
-// tunnel carrying IPv4 is not segmented here: it leaves whole, with its
+// Linux; docs/dataplane.md, "TUN bulk transfers"). A TCP super-frame
+// (IPv4 or IPv6) for an IPIP (any mix of IPv4 and IPv6), GUE (without UDP
+// checksum) or GRE (without checksum) tunnel is not segmented here: it
+// leaves whole, with its
 // virtio-net header and the MACs of the real server's next hop, on a
 // sender that goes through the interface's TC egress layer, with an skb
 // mark naming the tunnel; the TC program there inserts the outer headers
-// and marks the skb SKB_GSO_IPXIP4, _UDP_TUNNEL or _GRE, so the kernel
-// (or the NIC) segments after encapsulation. Without it (no BPF, IPv6
-// outer or inner, a checksummed GUE or GRE tunnel, a VLAN) super-frames
-// are segmented in user space as before.
+// and marks the skb SKB_GSO_IPXIP4/6, _UDP_TUNNEL or _GRE, so the kernel
+// (or the NIC) segments after encapsulation. Without it (no BPF, a
+// checksummed GUE or GRE tunnel, a VLAN) super-frames are segmented in
+// user space as before.
 
 // kernelEncap hands out the skb marks that ask for encapsulation.
 type kernelEncap interface {
@@ -46,11 +47,10 @@ type kencapState struct {
 }
 
 // kernelKind returns the TC program's encapsulation for tunnel t, false
-// when the program cannot write it: IPv4 outer, untagged, and no
-// checksum the kernel's segmentation would not fill in (GUE's UDP
+// when the program cannot write it: untagged, and no checksum the kernel's segmentation would not fill in (GUE's UDP
 // checksum or remote checksum offload, GRE's checksum).
 func kernelKind(t *packet.Tunnel) (tcencap.Kind, bool) {
-	if t.VLAN != 0 || !t.Src.Is4() || !t.Dst.Is4() {
+	if t.VLAN != 0 || t.Src.Is4() != t.Dst.Is4() {
 		return 0, false
 	}
 	switch t.Type {
@@ -65,13 +65,16 @@ func kernelKind(t *packet.Tunnel) (tcencap.Kind, bool) {
 }
 
 // kernelTunnel reports whether frames of p (the inner packet) for tunnel
-// t go through the marking sender of the egress interface: TCP in IPv4,
-// in a tunnel the TC program writes (kernelKind). Its plain frames, and
+// t go through the marking sender of the egress interface: TCP in a
+// tunnel the TC program writes (kernelKind). Its plain frames, and
 // super-frames segmented here, take that sender too (without a mark), so
 // a flow's packets keep their order.
 func (w *worker) kernelTunnel(p *packet.Packet, t *packet.Tunnel, ifindex int) markPort {
-	if w.kenc.tx == nil || p.Key.Family != packet.IPv4 || p.Key.Proto != packet.ProtoTCP {
+	if w.kenc.tx == nil || p.Key.Proto != packet.ProtoTCP {
 		return nil
+	}
+	if p.Key.Family == packet.IPv6 && p.L4Off-p.L3Off != 40 {
+		return nil // extension headers: the program's GUE hash reads no further
 	}
 	if _, ok := kernelKind(t); !ok {
 		return nil
@@ -86,7 +89,7 @@ func tcTunnel(t *packet.Tunnel) (tcencap.Tunnel, bool) {
 	if !ok {
 		return tcencap.Tunnel{}, false
 	}
-	kt := tcencap.Tunnel{Kind: kind, Src: netip.AddrFrom4(t.Src.As4()), Dst: netip.AddrFrom4(t.Dst.As4())}
+	kt := tcencap.Tunnel{Kind: kind, Src: t.Src.Netip(), Dst: t.Dst.Netip()}
 	if kind == tcencap.GUE {
 		kt.Port = t.Port
 	}
@@ -115,7 +118,7 @@ func (w *worker) tunnelMark(t *packet.Tunnel) uint32 {
 // leaving for real server dest are encapsulated on egress the way the data
 // path tunnels to it (the TC program of kernel encapsulation): health
 // checks through the VIP of a tunnel service. It fails where that program
-// is not loaded or cannot write the tunnel (IPv4 IPIP, GUE and GRE
+// is not loaded or cannot write the tunnel (IPIP, GUE and GRE
 // without checksums only).
 func (d *Dataplane) TunnelMark(dest netip.Addr, fwd ipvs.Forwarding) (uint32, error) {
 	if d.kenc == nil {
@@ -134,7 +137,7 @@ func (d *Dataplane) TunnelMark(dest netip.Addr, fwd ipvs.Forwarding) (uint32, er
 	t := tunnelFor(&v, &nextHop{srcAddr: src})
 	kt, ok := tcTunnel(&t)
 	if !ok || !src.IsValid() {
-		return 0, fmt.Errorf("dataplane: the kernel encapsulation program cannot tunnel to %s (IPv4 IPIP, GUE and GRE without checksums only)", dest)
+		return 0, fmt.Errorf("dataplane: the kernel encapsulation program cannot tunnel to %s (IPIP, GUE and GRE without checksums only)", dest)
 	}
 	return d.kenc.Mark(kt)
 }
@@ -146,7 +149,7 @@ func (d *Dataplane) TunnelMark(dest netip.Addr, fwd ipvs.Forwarding) (uint32, er
 // partial checksum left partial; gso_size fits the tunnel's path MTU.
 func (w *worker) tunnelKernel(in *iface, f *RxFrame, p *packet.Packet, t *packet.Tunnel, hop *nextHop) bool {
 	typ, size := p.GSO()
-	if typ&^packet.GSOECN != packet.GSOTCPv4 {
+	if typ&^packet.GSOECN != packet.GSOTCPv4 && typ&^packet.GSOECN != packet.GSOTCPv6 {
 		return false
 	}
 	port := w.kernelTunnel(p, t, hop.ifindex)
@@ -154,7 +157,8 @@ func (w *worker) tunnelKernel(in *iface, f *RxFrame, p *packet.Packet, t *packet
 		return false
 	}
 	size = min(size, packet.MaxSegment(p, t.InnerMTU(p)))
-	// the outer IPv4 total length must hold the whole super-frame
+	// the outer IPv4 total length (IPv6 payload length) must hold the
+	// whole super-frame
 	if size <= 0 || t.Src == t.Dst || p.IPLen()+t.Overhead(p) > 0xffff {
 		return false
 	}

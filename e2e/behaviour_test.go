@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -226,9 +229,10 @@ func TestBulkIntact(t *testing.T) {
 	d := director(t, "services:\n"+rsConfig("tcp", "10.0.2.100", 80, "rr", "masq", "", 80)+
 		rsConfig("tcp", "10.0.2.101", 80, "rr", "route", "", 80)+
 		rsConfig("tcp", "10.0.2.102", 80, "rr", "tunnel", "", 80)+
-		rsConfig("tcp", "fd00:2::100", 80, "rr", "masq", "", 80))
+		rsConfig("tcp", "fd00:2::100", 80, "rr", "masq", "", 80)+
+		rsConfig("tcp", "fd00:2::102", 80, "rr", "tunnel", "", 80))
 	want := fileDigest(t, d.Lab.BigFilePath())
-	for _, u := range []string{"http://10.0.2.100/big", "http://10.0.2.101/big", "http://10.0.2.102/big", "http://[fd00:2::100]/big"} {
+	for _, u := range []string{"http://10.0.2.100/big", "http://10.0.2.101/big", "http://10.0.2.102/big", "http://[fd00:2::100]/big", "http://[fd00:2::102]/big"} {
 		dst := fmt.Sprintf("%s/got-%d", d.Lab.Dir, time.Now().UnixNano())
 		start := time.Now()
 		src := lab.Client(0, strings.Contains(u, "[")).String()
@@ -375,5 +379,65 @@ func TestRestartAndReload(t *testing.T) {
 	}
 	if log := d2.Log(); !strings.Contains(log, `not an IP address`) || !strings.Contains(log, ".yaml:") {
 		t.Fatalf("the rejection must name the file and line:\n%s", log)
+	}
+}
+
+// TestTunnelUploadWhole: a bulk upload through an IPv6-in-IPv6 tunnel
+// reaches the real server as whole super-frames (the director's TC
+// program encapsulates them instead of gvsd segmenting them), which the
+// real server's decapsulator hands to its stack whole (its gso counter).
+func TestTunnelUploadWhole(t *testing.T) {
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		t.Skip("needs iperf3 (CI installs it)")
+	}
+	// sh: iperf3's control and data connections must meet on one server
+	d := director(t, "services:\n"+rsConfig("tcp", "fd00:2::102", lab.IperfPort, "sh", "tunnel", "", lab.IperfPort))
+	l := d.Lab
+	for n := 1; n <= 3; n++ {
+		if err := l.StartIperf(ctx(t), n, lab.IperfPort); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.StopIperf(n, lab.IperfPort) })
+	}
+	gso := func() (sum uint64) {
+		for n := 1; n <= 3; n++ {
+			name := "tundecap-" + lab.RS(n)
+			before := strings.Count(l.Log(name), "counters")
+			if err := l.Signal(name, syscall.SIGUSR1); err != nil {
+				t.Fatal(err)
+			}
+			var line string
+			for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				if log := l.Log(name); strings.Count(log, "counters") > before {
+					lines := strings.Split(strings.TrimSpace(log), "\n")
+					line = lines[len(lines)-1]
+					break
+				}
+			}
+			v, _ := strconv.ParseUint(field(line, "gso"), 10, 64)
+			sum += v
+		}
+		return sum
+	}
+	before := gso()
+	out, err := l.Exec(ctx(t), "client", "iperf3", "-6", "-c", "fd00:2::102", "-p", strconv.Itoa(lab.IperfPort), "-B", lab.Client(0, true).String(), "-t", "2", "-J", "--connect-timeout", "3000")
+	if err != nil {
+		t.Fatalf("iperf3: %v\n%s", err, out)
+	}
+	var res struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.End.SumReceived.BitsPerSecond == 0 {
+		t.Fatalf("iperf3 reported no transfer (%v):\n%s", err, out)
+	}
+	t.Logf("6in6 upload: %.2f Gbit/s", res.End.SumReceived.BitsPerSecond/1e9)
+	if got := gso() - before; got == 0 {
+		t.Fatal("the real servers' decapsulators received no super-frame: the upload was cut into MTU-sized packets")
+	} else {
+		t.Logf("%d super-frames decapsulated whole", got)
 	}
 }

@@ -40,7 +40,7 @@ const (
 	GRE              // IPv4 in GRE (EtherType 0x0800, no options), over IPv4
 )
 
-// Tunnel is one encapsulation: outer addresses (IPv4), kind and, for GUE,
+// Tunnel is one encapsulation: outer addresses (both IPv4 or both IPv6), kind and, for GUE,
 // the real server's UDP port.
 type Tunnel struct {
 	Kind     Kind
@@ -58,14 +58,16 @@ type Encap struct {
 	marks map[Tunnel]uint32
 }
 
-// The map value: outer source and destination (network order), kind,
-// a pad byte, the GUE destination port (network order), 4 pad bytes.
+// The map value: outer source and destination (16 bytes each; an IPv4
+// address in the first 4), kind, outer family (1: IPv6), the GUE
+// destination port (network order), 4 pad bytes.
 const (
-	valSrc   = 0
-	valDst   = 4
-	valKind  = 8
-	valPort  = 10
-	valueLen = 16
+	valSrc    = 0
+	valDst    = 16
+	valKind   = 32
+	valOuter6 = 33
+	valPort   = 34
+	valueLen  = 40
 )
 
 // Open loads the program and its map. It fails where the kernel cannot
@@ -113,8 +115,8 @@ var ErrFull = errors.New("tcencap: no free tunnel mark")
 // the map the first time. Safe for concurrent use; callers cache the
 // result (a new tunnel costs a system call).
 func (e *Encap) Mark(t Tunnel) (uint32, error) {
-	if !t.Src.Is4() || !t.Dst.Is4() {
-		return 0, fmt.Errorf("tcencap: %v to %v: IPv4 only", t.Src, t.Dst)
+	if !t.Src.IsValid() || !t.Dst.IsValid() || t.Src.Is4() != t.Dst.Is4() || t.Src.Is4In6() || t.Dst.Is4In6() {
+		return 0, fmt.Errorf("tcencap: %v to %v: two addresses of one family", t.Src, t.Dst)
 	}
 	if t.Kind > GRE || (t.Kind == GUE) != (t.Port != 0) {
 		return 0, fmt.Errorf("tcencap: %v to %v: tunnel kind %d, port %d", t.Src, t.Dst, t.Kind, t.Port)
@@ -129,10 +131,12 @@ func (e *Encap) Mark(t Tunnel) (uint32, error) {
 		return 0, ErrFull
 	}
 	var v [valueLen]byte
-	s, d := t.Src.As4(), t.Dst.As4()
-	copy(v[valSrc:], s[:])
-	copy(v[valDst:], d[:])
+	copy(v[valSrc:], t.Src.AsSlice())
+	copy(v[valDst:], t.Dst.AsSlice())
 	v[valKind] = byte(t.Kind)
+	if t.Src.Is6() {
+		v[valOuter6] = 1
+	}
 	binary.BigEndian.PutUint16(v[valPort:], t.Port)
 	if err := e.m.Put(idx, v); err != nil {
 		return 0, fmt.Errorf("tcencap: add tunnel %v to %v: %w", t.Src, t.Dst, err)
@@ -163,6 +167,7 @@ const (
 	adjRoomMAC       = 1
 	adjRoomFixedGSO  = 1 << 0
 	adjRoomEncapIPv4 = 1 << 1
+	adjRoomEncapIPv6 = 1 << 2
 	adjRoomEncapGRE  = 1 << 3
 	adjRoomEncapUDP  = 1 << 4
 
@@ -171,6 +176,7 @@ const (
 
 	ethHdr = 14
 	ipHdr  = 20
+	ip6Hdr = 40
 	udpHdr = 8
 	gueHdr = 4
 	greHdr = 4
@@ -178,13 +184,14 @@ const (
 	protoIPIP = 4
 	protoTCP  = 6
 	protoUDP  = 17
+	protoIPv6 = 41
 	protoGRE  = 47
 )
 
 // The GUE source port, as packet.Encap picks it (gueSourcePort, the
 // kernel's udp_flow_src_port over the default ephemeral range): the
-// splitmix64-based hash of the inner flow key (packet.FlowKey.hash with
-// IPv4-mapped addresses), scaled into 32768..60999.
+// splitmix64-based hash of the inner flow key (packet.FlowKey.hash over
+// 16-byte addresses, IPv4 ones mapped), scaled into 32768..60999.
 const (
 	hashSeed    = 0x9e3779b97f4a7c15
 	mixMul1     = 0xbf58476d1ce4e5b9
@@ -214,9 +221,18 @@ func mix() asm.Instructions {
 	}
 }
 
+// mixWord xors the 8 bytes at fp+off into R1 (little-endian, as packet's
+// le64 reads them), then mixes.
+func mixWord(off int16) asm.Instructions {
+	return append(asm.Instructions{
+		asm.LoadMem(asm.R2, asm.RFP, off, asm.DWord),
+		asm.Xor.Reg(asm.R1, asm.R2),
+	}, mix()...)
+}
+
 // mixMapped xors the low half of the IPv4-mapped address whose 4 bytes
-// are at fp+off into R1 (little-endian, as packet's le64 reads it:
-// 0xffff0000 | address << 32), then mixes.
+// are at fp+off into R1 (0xffff0000 | address << 32, as le64 reads the
+// mapped form's last 8 bytes), then mixes.
 func mixMapped(off int16) asm.Instructions {
 	return append(asm.Instructions{
 		asm.LoadMem(asm.R2, asm.RFP, off, asm.Word),
@@ -227,19 +243,34 @@ func mixMapped(off int16) asm.Instructions {
 	}, mix()...)
 }
 
+// Stack of the egress program: the tunnel index, then what it learns of
+// the inner header, the inner header's copy, the outer header being built
+// and the tunnel header. The copies start 8-aligned, so an IPv6 header's
+// addresses can be read 8 bytes at a time.
+const (
+	stIdx    = -8  // u32
+	stTOS    = -9  // u8: inner TOS / traffic class
+	stTTL    = -10 // u8: inner TTL / hop limit
+	stL4     = -11 // u8: inner transport protocol
+	stNext   = -12 // u8: the inner packet as a protocol number (4 or 41)
+	stID     = -14 // u16 raw: inner IPv4 ID (0 for IPv6)
+	stDF     = -15 // u8: 0x40 when the inner IPv4 packet has DF
+	stOuter6 = -16 // u8: 1 for an IPv6 outer header
+	stET     = -18 // u16 raw: the inner EtherType
+	stOutET  = -20 // u16 raw: the outer EtherType
+	stL4Off  = -24 // u32: the inner transport header's offset in the frame
+	stHdrLen = -28 // u32: the outer IP header's length
+	stInner  = -72 // 40 bytes: the inner IPv4 or IPv6 header
+	stOuter  = -112
+	stTun    = -128 // 12 bytes: UDP + GUE, or GRE
+	stPorts  = -136
+)
+
 // program is the TCX egress program. R6 the skb, R7 the tunnel's map
-// value, R8 its kind. Stack: the tunnel index at fp-8, the outer IPv4
-// header being built at fp-32 (20 bytes, starting as the inner header's
-// copy), the UDP and GUE (or GRE) header at fp-48 (12 bytes), the inner
-// TCP ports at fp-56.
+// value, R8 its kind, R9 ShrinkGSO from the mark.
 func program(mapFD int) asm.Instructions {
-	const (
-		hdr   = -32
-		l4    = -48
-		ports = -56
-	)
-	// protocol is compared as __sk_buff stores it: network order in a u32
-	ethIPv4 := int32(binary.NativeEndian.Uint16([]byte{0x08, 0x00}))
+	ne := binary.NativeEndian
+	raw16 := func(v uint16) int32 { return int32(ne.Uint16(binary.BigEndian.AppendUint16(nil, v))) }
 	in := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R2, asm.R6, skbMark, asm.Word),
@@ -249,62 +280,126 @@ func program(mapFD int) asm.Instructions {
 		asm.Mov.Reg(asm.R9, asm.R2),
 		asm.And.Imm(asm.R9, ShrinkGSO),
 		asm.And.Imm(asm.R2, MaxTunnels),
-		asm.StoreMem(asm.RFP, -8, asm.R2, asm.Word),
+		asm.StoreMem(asm.RFP, stIdx, asm.R2, asm.Word),
 		// the mark has done its work whatever happens next
 		asm.StoreImm(asm.R6, skbMark, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, mapFD),
 		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, -8),
+		asm.Add.Imm(asm.R2, stIdx),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, "drop"),
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.LoadMem(asm.R8, asm.R7, valKind, asm.Byte),
+		asm.LoadMem(asm.R1, asm.R7, valOuter6, asm.Byte),
+		asm.StoreMem(asm.RFP, stOuter6, asm.R1, asm.Byte),
+		asm.Mov.Imm(asm.R2, ipHdr),
+		asm.JEq.Imm(asm.R1, 0, "hdrlen"),
+		asm.Mov.Imm(asm.R2, ip6Hdr),
+		asm.StoreMem(asm.RFP, stHdrLen, asm.R2, asm.Word).WithSymbol("hdrlen"),
 		asm.LoadMem(asm.R2, asm.R6, skbProtocol, asm.Word),
-		asm.JNE.Imm(asm.R2, ethIPv4, "drop"),
-		// the inner header, before the room is made: the outer one starts as its copy
+		asm.JEq.Imm(asm.R2, raw16(0x86dd), "inner6"),
+		asm.JNE.Imm(asm.R2, raw16(0x0800), "drop"),
+
+		// an IPv4 inner packet: its header, TOS, TTL, ID, DF, protocol
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.Mov.Imm(asm.R2, ethHdr),
 		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, hdr),
+		asm.Add.Imm(asm.R3, stInner),
 		asm.Mov.Imm(asm.R4, ipHdr),
 		asm.FnSkbLoadBytes.Call(),
 		asm.JNE.Imm(asm.R0, 0, "drop"),
-		asm.JEq.Imm(asm.R8, int32(IPIP), "ipip"),
+		asm.LoadMem(asm.R1, asm.RFP, stInner+1, asm.Byte),
+		asm.StoreMem(asm.RFP, stTOS, asm.R1, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stInner+8, asm.Byte),
+		asm.StoreMem(asm.RFP, stTTL, asm.R1, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stInner+9, asm.Byte),
+		asm.StoreMem(asm.RFP, stL4, asm.R1, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stInner+4, asm.Half),
+		asm.StoreMem(asm.RFP, stID, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.RFP, stInner+6, asm.Byte),
+		asm.And.Imm(asm.R1, 0x40),
+		asm.StoreMem(asm.RFP, stDF, asm.R1, asm.Byte),
+		asm.StoreImm(asm.RFP, stNext, protoIPIP, asm.Byte),
+		asm.StoreImm(asm.RFP, stET, int64(raw16(0x0800)), asm.Half),
+		asm.LoadMem(asm.R1, asm.RFP, stInner, asm.Byte),
+		asm.And.Imm(asm.R1, 0x0f),
+		asm.LSh.Imm(asm.R1, 2),
+		asm.Add.Imm(asm.R1, ethHdr),
+		asm.StoreMem(asm.RFP, stL4Off, asm.R1, asm.Word),
+		asm.Ja.Label("kind"),
+
+		// an IPv6 inner packet: traffic class, hop limit, next header
+		// (extension headers are not looked into: the GUE hash then has no
+		// ports and the packet is dropped, never mis-hashed)
+		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("inner6"),
+		asm.Mov.Imm(asm.R2, ethHdr),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, stInner),
+		asm.Mov.Imm(asm.R4, ip6Hdr),
+		asm.FnSkbLoadBytes.Call(),
+		asm.JNE.Imm(asm.R0, 0, "drop"),
+		asm.LoadMem(asm.R1, asm.RFP, stInner, asm.Byte),
+		asm.And.Imm(asm.R1, 0x0f),
+		asm.LSh.Imm(asm.R1, 4),
+		asm.LoadMem(asm.R2, asm.RFP, stInner+1, asm.Byte),
+		asm.RSh.Imm(asm.R2, 4),
+		asm.Or.Reg(asm.R1, asm.R2),
+		asm.StoreMem(asm.RFP, stTOS, asm.R1, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stInner+7, asm.Byte),
+		asm.StoreMem(asm.RFP, stTTL, asm.R1, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stInner+6, asm.Byte),
+		asm.StoreMem(asm.RFP, stL4, asm.R1, asm.Byte),
+		asm.StoreImm(asm.RFP, stID, 0, asm.Half),
+		asm.StoreImm(asm.RFP, stDF, 0, asm.Byte),
+		asm.StoreImm(asm.RFP, stNext, protoIPv6, asm.Byte),
+		asm.StoreImm(asm.RFP, stET, int64(raw16(0x86dd)), asm.Half),
+		asm.StoreImm(asm.RFP, stL4Off, ethHdr+ip6Hdr, asm.Word),
+
+		asm.JEq.Imm(asm.R8, int32(IPIP), "ipip").WithSymbol("kind"),
 		asm.JEq.Imm(asm.R8, int32(GRE), "gre"),
 		asm.JNE.Imm(asm.R8, int32(GUE), "drop"),
 
 		// GUE: the source port hashes the inner TCP or UDP flow
-		asm.LoadMem(asm.R1, asm.RFP, hdr+9, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stL4, asm.Byte),
 		asm.JEq.Imm(asm.R1, protoTCP, "ports"),
 		asm.JNE.Imm(asm.R1, protoUDP, "drop"),
-		asm.LoadMem(asm.R2, asm.RFP, hdr, asm.Byte).WithSymbol("ports"),
-		asm.And.Imm(asm.R2, 0x0f),
-		asm.LSh.Imm(asm.R2, 2),
-		asm.Add.Imm(asm.R2, ethHdr),
-		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("ports"),
+		asm.LoadMem(asm.R2, asm.RFP, stL4Off, asm.Word),
 		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, ports),
+		asm.Add.Imm(asm.R3, stPorts),
 		asm.Mov.Imm(asm.R4, 4),
 		asm.FnSkbLoadBytes.Call(),
 		asm.JNE.Imm(asm.R0, 0, "drop"),
 		asm.LoadImm(asm.R1, imm64(hashSeed), asm.DWord),
-		asm.LoadMem(asm.R2, asm.RFP, hdr+9, asm.Byte),
+		asm.LoadMem(asm.R2, asm.RFP, stL4, asm.Byte),
 		asm.LSh.Imm(asm.R2, 40),
 		asm.Xor.Reg(asm.R1, asm.R2),
-		asm.LoadMem(asm.R2, asm.RFP, ports, asm.Half),
+		asm.LoadMem(asm.R2, asm.RFP, stPorts, asm.Half),
 		asm.HostTo(asm.BE, asm.R2, asm.Half),
 		asm.LSh.Imm(asm.R2, 16),
 		asm.Xor.Reg(asm.R1, asm.R2),
-		asm.LoadMem(asm.R2, asm.RFP, ports+2, asm.Half),
+		asm.LoadMem(asm.R2, asm.RFP, stPorts+2, asm.Half),
 		asm.HostTo(asm.BE, asm.R2, asm.Half),
 		asm.Xor.Reg(asm.R1, asm.R2),
+		asm.LoadMem(asm.R2, asm.RFP, stNext, asm.Byte),
+		asm.JEq.Imm(asm.R2, protoIPv6, "hash6"),
 	}
-	// the addresses' first halves are zero (IPv4-mapped): mix(h ^ 0) twice
+	// IPv4-mapped addresses: their first halves are zero, mix(h ^ 0) twice
 	in = append(in, mix()...)
 	in = append(in, mix()...)
-	in = append(in, mixMapped(hdr+12)...)
-	in = append(in, mixMapped(hdr+16)...)
-	in = append(in, mix()...)
+	in = append(in, mixMapped(stInner+12)...)
+	in = append(in, mixMapped(stInner+16)...)
+	in = append(in, asm.Ja.Label("hashed"))
+	// IPv6: source and destination by halves, as FlowKey.hash's loop
+	h6 := mixWord(stInner + 8)
+	h6[0] = h6[0].WithSymbol("hash6")
+	in = append(in, h6...)
+	in = append(in, mixWord(stInner+24)...)
+	in = append(in, mixWord(stInner+16)...)
+	in = append(in, mixWord(stInner+32)...)
+	fin := mix()
+	fin[0] = fin[0].WithSymbol("hashed")
+	in = append(in, fin...)
 	in = append(in,
 		asm.LSh.Imm(asm.R1, 32), // uint32 of the hash
 		asm.RSh.Imm(asm.R1, 32),
@@ -312,73 +407,89 @@ func program(mapFD int) asm.Instructions {
 		asm.RSh.Imm(asm.R1, 32),
 		asm.Add.Imm(asm.R1, srcPortMin),
 		asm.HostTo(asm.BE, asm.R1, asm.Half),
-		asm.StoreMem(asm.RFP, l4, asm.R1, asm.Half),
+		asm.StoreMem(asm.RFP, stTun, asm.R1, asm.Half),
 		asm.LoadMem(asm.R1, asm.R7, valPort, asm.Half),
-		asm.StoreMem(asm.RFP, l4+2, asm.R1, asm.Half),
-		asm.StoreImm(asm.RFP, l4+6, 0, asm.Half), // no UDP checksum
-		// GUE variant 0, no options, inner protocol IPIP, no flags
-		asm.StoreImm(asm.RFP, l4+8, 0, asm.Byte),
-		asm.StoreImm(asm.RFP, l4+9, protoIPIP, asm.Byte),
-		asm.StoreImm(asm.RFP, l4+10, 0, asm.Half),
-		asm.Mov.Imm(asm.R2, ipHdr+udpHdr+gueHdr),
-		asm.Mov.Imm(asm.R4, adjRoomEncapIPv4|adjRoomEncapUDP|adjRoomFixedGSO),
+		asm.StoreMem(asm.RFP, stTun+2, asm.R1, asm.Half),
+		asm.StoreImm(asm.RFP, stTun+6, 0, asm.Half), // no UDP checksum
+		// GUE variant 0, no options, the inner protocol, no flags
+		asm.StoreImm(asm.RFP, stTun+8, 0, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stNext, asm.Byte),
+		asm.StoreMem(asm.RFP, stTun+9, asm.R1, asm.Byte),
+		asm.StoreImm(asm.RFP, stTun+10, 0, asm.Half),
+		asm.Mov.Imm(asm.R2, udpHdr+gueHdr),
+		asm.Mov.Imm(asm.R4, adjRoomEncapUDP),
 		asm.Ja.Label("room"),
 
 		// GRE: no checksum, key or sequence; the inner EtherType
-		asm.StoreImm(asm.RFP, l4, 0, asm.Half).WithSymbol("gre"),
-		asm.StoreImm(asm.RFP, l4+2, 0x08, asm.Byte),
-		asm.StoreImm(asm.RFP, l4+3, 0x00, asm.Byte),
-		asm.Mov.Imm(asm.R2, ipHdr+greHdr),
-		asm.Mov.Imm(asm.R4, adjRoomEncapIPv4|adjRoomEncapGRE|adjRoomFixedGSO),
+		asm.StoreImm(asm.RFP, stTun, 0, asm.Half).WithSymbol("gre"),
+		asm.LoadMem(asm.R1, asm.RFP, stET, asm.Half),
+		asm.StoreMem(asm.RFP, stTun+2, asm.R1, asm.Half),
+		asm.Mov.Imm(asm.R2, greHdr),
+		asm.Mov.Imm(asm.R4, adjRoomEncapGRE),
 		asm.Ja.Label("room"),
 
-		asm.Mov.Imm(asm.R2, ipHdr).WithSymbol("ipip"),
-		asm.Mov.Imm(asm.R4, adjRoomEncapIPv4|adjRoomFixedGSO),
+		asm.Mov.Imm(asm.R2, 0).WithSymbol("ipip"),
+		asm.Mov.Imm(asm.R4, 0),
 
-		// the room after the Ethernet header; the skb's GSO type gains
-		// SKB_GSO_IPXIP4, _UDP_TUNNEL or _GRE and its inner headers are
-		// set for the segmentation after it; gso_size as sent, or shrunk by
-		// the overhead with ShrinkGSO
-		asm.JEq.Imm(asm.R9, 0, "grow").WithSymbol("room"),
+		// the room after the Ethernet header for the outer IP header and
+		// R2 bytes of tunnel header; the skb's GSO type gains
+		// SKB_GSO_IPXIP4/6, _UDP_TUNNEL or _GRE and its inner headers are
+		// set for the segmentation after it; gso_size as sent, or shrunk
+		// by the overhead with ShrinkGSO
+		asm.LoadMem(asm.R1, asm.RFP, stHdrLen, asm.Word).WithSymbol("room"),
+		asm.Add.Reg(asm.R2, asm.R1),
+		asm.Or.Imm(asm.R4, adjRoomEncapIPv4|adjRoomFixedGSO),
+		asm.LoadMem(asm.R1, asm.RFP, stOuter6, asm.Byte),
+		asm.JEq.Imm(asm.R1, 0, "fixed"),
+		asm.Xor.Imm(asm.R4, adjRoomEncapIPv4|adjRoomEncapIPv6),
+		asm.JEq.Imm(asm.R9, 0, "grow").WithSymbol("fixed"),
 		asm.And.Imm(asm.R4, ^adjRoomFixedGSO),
 		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("grow"),
 		asm.Mov.Imm(asm.R3, adjRoomMAC),
 		asm.FnSkbAdjustRoom.Call(),
 		asm.JNE.Imm(asm.R0, 0, "drop"),
-		// version 4, 20 bytes
-		asm.StoreImm(asm.RFP, hdr, 0x45, asm.Byte),
-		// TOS: CE (3) becomes ECT(0) (2)
-		asm.LoadMem(asm.R1, asm.RFP, hdr+1, asm.Byte),
-		asm.Mov.Reg(asm.R2, asm.R1),
-		asm.And.Imm(asm.R2, 3),
-		asm.JNE.Imm(asm.R2, 3, "tos"),
-		asm.And.Imm(asm.R1, 0xfe),
-		asm.StoreMem(asm.RFP, hdr+1, asm.R1, asm.Byte).WithSymbol("tos"),
-		// total length: the frame less the Ethernet header
+		// the outer protocol: the inner packet's, UDP or GRE
+		asm.LoadMem(asm.R1, asm.RFP, stNext, asm.Byte),
+		asm.JNE.Imm(asm.R8, int32(GUE), "notudp"),
+		asm.Mov.Imm(asm.R1, protoUDP),
+		asm.JNE.Imm(asm.R8, int32(GRE), "proto").WithSymbol("notudp"),
+		asm.Mov.Imm(asm.R1, protoGRE),
+		asm.LoadMem(asm.R2, asm.RFP, stTOS, asm.Byte).WithSymbol("proto"),
+		// TOS / traffic class: CE (3) becomes ECT(0) (2)
+		asm.Mov.Reg(asm.R3, asm.R2),
+		asm.And.Imm(asm.R3, 3),
+		asm.JNE.Imm(asm.R3, 3, "tos"),
+		asm.And.Imm(asm.R2, 0xfe),
+		asm.LoadMem(asm.R3, asm.RFP, stOuter6, asm.Byte).WithSymbol("tos"),
+		asm.JNE.Imm(asm.R3, 0, "outer6"),
+
+		// IPv4: version 4, 20 bytes, TOS, length, the inner ID and DF,
+		// the inner TTL, protocol, checksum, addresses
+		asm.StoreImm(asm.RFP, stOutET, int64(raw16(0x0800)), asm.Half),
+		asm.StoreImm(asm.RFP, stOuter, 0x45, asm.Byte),
+		asm.StoreMem(asm.RFP, stOuter+1, asm.R2, asm.Byte),
+		asm.StoreMem(asm.RFP, stOuter+9, asm.R1, asm.Byte),
 		asm.LoadMem(asm.R1, asm.R6, skbLen, asm.Word),
 		asm.Sub.Imm(asm.R1, ethHdr),
 		asm.HostTo(asm.BE, asm.R1, asm.Half),
-		asm.StoreMem(asm.RFP, hdr+2, asm.R1, asm.Half),
-		// ID and TTL stay the inner ones; flags: DF only, no offset
-		asm.LoadMem(asm.R1, asm.RFP, hdr+6, asm.Byte),
-		asm.And.Imm(asm.R1, 0x40),
-		asm.StoreMem(asm.RFP, hdr+6, asm.R1, asm.Byte),
-		asm.StoreImm(asm.RFP, hdr+7, 0, asm.Byte),
-		asm.StoreImm(asm.RFP, hdr+9, protoIPIP, asm.Byte),
-		asm.JNE.Imm(asm.R8, int32(GUE), "notudp"),
-		asm.StoreImm(asm.RFP, hdr+9, protoUDP, asm.Byte),
-		asm.JNE.Imm(asm.R8, int32(GRE), "proto").WithSymbol("notudp"),
-		asm.StoreImm(asm.RFP, hdr+9, protoGRE, asm.Byte),
-		asm.StoreImm(asm.RFP, hdr+10, 0, asm.Half).WithSymbol("proto"),
+		asm.StoreMem(asm.RFP, stOuter+2, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.RFP, stID, asm.Half),
+		asm.StoreMem(asm.RFP, stOuter+4, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.RFP, stDF, asm.Byte),
+		asm.StoreMem(asm.RFP, stOuter+6, asm.R1, asm.Byte),
+		asm.StoreImm(asm.RFP, stOuter+7, 0, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, stTTL, asm.Byte),
+		asm.StoreMem(asm.RFP, stOuter+8, asm.R1, asm.Byte),
+		asm.StoreImm(asm.RFP, stOuter+10, 0, asm.Half),
 		asm.LoadMem(asm.R1, asm.R7, valSrc, asm.Word),
-		asm.StoreMem(asm.RFP, hdr+12, asm.R1, asm.Word),
+		asm.StoreMem(asm.RFP, stOuter+12, asm.R1, asm.Word),
 		asm.LoadMem(asm.R1, asm.R7, valDst, asm.Word),
-		asm.StoreMem(asm.RFP, hdr+16, asm.R1, asm.Word),
+		asm.StoreMem(asm.RFP, stOuter+16, asm.R1, asm.Word),
 		// header checksum: sum, fold, invert
 		asm.Mov.Imm(asm.R1, 0),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, hdr),
+		asm.Add.Imm(asm.R3, stOuter),
 		asm.Mov.Imm(asm.R4, ipHdr),
 		asm.Mov.Imm(asm.R5, 0),
 		asm.FnCsumDiff.Call(),
@@ -394,29 +505,73 @@ func program(mapFD int) asm.Instructions {
 		asm.Add.Reg(asm.R0, asm.R1),
 		asm.Xor.Imm(asm.R0, 0xffff),
 		asm.And.Imm(asm.R0, 0xffff),
-		asm.StoreMem(asm.RFP, hdr+10, asm.R0, asm.Half),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, ethHdr),
+		asm.StoreMem(asm.RFP, stOuter+10, asm.R0, asm.Half),
+		asm.Ja.Label("write"),
+
+		// IPv6: version 6, the traffic class, flow label 0, payload
+		// length, next header, the inner hop limit, addresses
+		asm.StoreImm(asm.RFP, stOutET, int64(raw16(0x86dd)), asm.Half).WithSymbol("outer6"),
+		asm.Mov.Reg(asm.R3, asm.R2),
+		asm.RSh.Imm(asm.R3, 4),
+		asm.Or.Imm(asm.R3, 0x60),
+		asm.StoreMem(asm.RFP, stOuter, asm.R3, asm.Byte),
+		asm.And.Imm(asm.R2, 0x0f),
+		asm.LSh.Imm(asm.R2, 4),
+		asm.StoreMem(asm.RFP, stOuter+1, asm.R2, asm.Byte),
+		asm.StoreImm(asm.RFP, stOuter+2, 0, asm.Half),
+		asm.StoreMem(asm.RFP, stOuter+6, asm.R1, asm.Byte),
+		asm.LoadMem(asm.R1, asm.R6, skbLen, asm.Word),
+		asm.Sub.Imm(asm.R1, ethHdr+ip6Hdr),
+		asm.HostTo(asm.BE, asm.R1, asm.Half),
+		asm.StoreMem(asm.RFP, stOuter+4, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.RFP, stTTL, asm.Byte),
+		asm.StoreMem(asm.RFP, stOuter+7, asm.R1, asm.Byte),
+	)
+	for off := int16(0); off < 32; off += 8 {
+		in = append(in,
+			asm.LoadMem(asm.R1, asm.R7, valSrc+off, asm.DWord),
+			asm.StoreMem(asm.RFP, stOuter+8+off, asm.R1, asm.DWord),
+		)
+	}
+	return append(in,
+		// the Ethernet type (bpf_skb_adjust_room changes only the skb's
+		// protocol when the families differ), the outer header, then the
+		// tunnel header after it (GUE: the UDP length, the frame less
+		// Ethernet and outer IP headers)
+		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("write"),
+		asm.Mov.Imm(asm.R2, 12),
 		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, hdr),
-		asm.Mov.Imm(asm.R4, ipHdr),
+		asm.Add.Imm(asm.R3, stOutET),
+		asm.Mov.Imm(asm.R4, 2),
 		asm.Mov.Imm(asm.R5, 0),
 		asm.FnSkbStoreBytes.Call(),
 		asm.JNE.Imm(asm.R0, 0, "drop"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, ethHdr),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, stOuter),
+		asm.LoadMem(asm.R4, asm.RFP, stHdrLen, asm.Word),
+		asm.Mov.Imm(asm.R5, 0),
+		asm.JEq.Imm(asm.R4, ip6Hdr, "write6"),
+		asm.Mov.Imm(asm.R4, ipHdr),
+		asm.Ja.Label("store"),
+		asm.Mov.Imm(asm.R4, ip6Hdr).WithSymbol("write6"),
+		asm.FnSkbStoreBytes.Call().WithSymbol("store"),
+		asm.JNE.Imm(asm.R0, 0, "drop"),
 		asm.JEq.Imm(asm.R8, int32(IPIP), "next"),
-		// the UDP and GUE header (UDP length: the frame less Ethernet
-		// and outer IPv4 headers), or the GRE header
+		asm.LoadMem(asm.R2, asm.RFP, stHdrLen, asm.Word),
 		asm.Mov.Imm(asm.R4, greHdr),
 		asm.JNE.Imm(asm.R8, int32(GUE), "l4"),
 		asm.LoadMem(asm.R1, asm.R6, skbLen, asm.Word),
-		asm.Sub.Imm(asm.R1, ethHdr+ipHdr),
+		asm.Sub.Imm(asm.R1, ethHdr),
+		asm.Sub.Reg(asm.R1, asm.R2),
 		asm.HostTo(asm.BE, asm.R1, asm.Half),
-		asm.StoreMem(asm.RFP, l4+4, asm.R1, asm.Half),
+		asm.StoreMem(asm.RFP, stTun+4, asm.R1, asm.Half),
 		asm.Mov.Imm(asm.R4, udpHdr+gueHdr),
-		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("l4"),
-		asm.Mov.Imm(asm.R2, ethHdr+ipHdr),
+		asm.Add.Imm(asm.R2, ethHdr).WithSymbol("l4"),
+		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, l4),
+		asm.Add.Imm(asm.R3, stTun),
 		asm.Mov.Imm(asm.R5, 0),
 		asm.FnSkbStoreBytes.Call(),
 		asm.JNE.Imm(asm.R0, 0, "drop"),
@@ -425,5 +580,4 @@ func program(mapFD int) asm.Instructions {
 		asm.Mov.Imm(asm.R0, tcxDrop).WithSymbol("drop"),
 		asm.Return(),
 	)
-	return in
 }
