@@ -45,7 +45,7 @@ func healthList(t *testing.T, d *lab.Director) []health.ServiceHealth {
 func destOf(list []health.ServiceHealth, n int) (health.DestHealth, bool) {
 	for _, s := range list {
 		for _, d := range s.Dests {
-			if d.Addr == rsAddr(n) {
+			if d.Addr == rsAddr(n) || d.Addr == lab.RealServer(n, true) {
 				return d, true
 			}
 		}
@@ -652,21 +652,25 @@ virtual_server %[1]s 80 {
 // encapsulated by the data path's TC program; the real servers'
 // decapsulator takes them in); a stopped server fails.
 func TestHealthViaVIP(t *testing.T) {
-	for _, m := range []struct{ name, forward string }{
-		{"DR", "route"},
-		{"TUN ipip", "tunnel"},
-		{"TUN gue", "tunnel, tunnel: {type: gue, port: 6080}"},
+	for _, m := range []struct {
+		name, forward string
+		v6            bool
+	}{
+		{"DR", "route", false},
+		{"TUN ipip", "tunnel", false},
+		{"TUN gue", "tunnel, tunnel: {type: gue, port: 6080}", false},
+		{"TUN 6in6", "tunnel", true},
 	} {
-		t.Run(m.name, func(t *testing.T) { testHealthViaVIP(t, m.forward) })
+		t.Run(m.name, func(t *testing.T) { testHealthViaVIP(t, m.forward, m.v6) })
 	}
 }
 
-func testHealthViaVIP(t *testing.T, forward string) {
-	vip := lab.VIP(1, false)
+func testHealthViaVIP(t *testing.T, forward string, v6 bool) {
+	vip := lab.VIP(1, v6)
 	// before gvsd starts, so the capture is running by the first checks
 	// (no client traffic until it stops: what reaches rs1 encapsulated is
 	// the checks')
-	tunnelled, err := needLab(t).Capture(ctx(t), "rs1", "eth0", "ip proto 4 or udp dst port 6080")
+	tunnelled, err := needLab(t).Capture(ctx(t), "rs1", "eth0", "ip proto 4 or ip6 proto 41 or udp dst port 6080")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -680,7 +684,7 @@ func testHealthViaVIP(t *testing.T, forward string) {
     real_servers:
       - {address: %[2]q, port: 80, forward: %[4]s}
       - {address: %[3]q, port: 80, forward: %[4]s}
-`, vip, rsAddr(1), rsAddr(2), forward))
+`, vip, lab.RealServer(1, v6), lab.RealServer(2, v6), forward))
 	l := d.Lab
 	restartNginxAfter(t, l, 2)
 	eventually(t, 5*time.Second, "both real servers checked up through the VIP (rs1 since the capture runs)", func() bool {
@@ -710,7 +714,7 @@ func testHealthViaVIP(t *testing.T, forward string) {
 		t.Fatalf("rs1 (still running): %+v", dh)
 	}
 	for i := 0; i < 4; i++ {
-		out, err := l.HTTPGet(ctx(t), lab.Client(0, false).String(), url(vip, lab.HTTPPort, "/"))
+		out, err := l.HTTPGet(ctx(t), lab.Client(0, v6).String(), url(vip, lab.HTTPPort, "/"))
 		if err != nil || strings.TrimSpace(out) != "rs1" {
 			t.Fatalf("with rs2 stopped: %q %v", out, err)
 		}
