@@ -65,12 +65,16 @@ func (t healthTarget) DelDest(k ipvs.ServiceKey, a netip.Addr, port uint16) erro
 	return nil
 }
 
-// ExpireDestConns ends a destination's connections; the data path needs
-// no sync (it reads the connection table).
+// ExpireDestConns ends a destination's connections, then syncs the data
+// path: its kernel fast path may hold some of them.
 func (t healthTarget) ExpireDestConns(k ipvs.ServiceKey, a netip.Addr, port uint16) error {
 	t.d.mu.Lock()
 	defer t.d.mu.Unlock()
-	return t.d.eng.ExpireDestConns(k, a, port)
+	if err := t.d.eng.ExpireDestConns(k, a, port); err != nil {
+		return err
+	}
+	t.d.syncDataplane()
+	return nil
 }
 
 // Dests lists the service's destinations (health.DestLister), so that a

@@ -250,21 +250,36 @@ func counters(vb []byte) Counters {
 	}
 }
 
+// walkBatch is how many entries Walk reads per system call.
+const walkBatch = 1024
+
 // Walk calls fn for every entry with its counters; an entry for which fn
-// returns false is deleted.
+// returns false is deleted. It reads the map in batches (a system call
+// per 1,024 entries).
 func (fp *FastPath) Walk(fn func(k Key, c Counters) bool) error {
-	var kb [keyLen]byte
-	var vb [valueLen]byte
+	keys := make([][keyLen]byte, walkBatch)
+	vals := make([][valueLen]byte, walkBatch)
 	var gone [][keyLen]byte
-	it := fp.flows.Iterate()
-	for it.Next(&kb, &vb) {
-		if !fn(unmarshalKey(kb[:]), counters(vb[:])) {
-			gone = append(gone, kb)
+	var cursor ebpf.MapBatchCursor
+	var err error
+	for {
+		var n int
+		n, err = fp.flows.BatchLookup(&cursor, keys, vals, nil)
+		for i := 0; i < n; i++ {
+			if !fn(unmarshalKey(keys[i][:]), counters(vals[i][:])) {
+				gone = append(gone, keys[i])
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			err = nil
+			break
+		}
+		if err != nil {
+			break
 		}
 	}
-	err := it.Err()
-	for i := range gone {
-		if e := fp.flows.Delete(gone[i][:]); e != nil && !errors.Is(e, ebpf.ErrKeyNotExist) {
+	if len(gone) > 0 {
+		if _, e := fp.flows.BatchDelete(gone, nil); e != nil && !errors.Is(e, ebpf.ErrKeyNotExist) {
 			err = errors.Join(err, e)
 		}
 	}
