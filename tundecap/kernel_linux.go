@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/govs/gvs/internal/bpfasm"
 )
 
 // kernelDecap strips the outer headers of the common tunnels in the
@@ -146,15 +147,8 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 	)
 	ne := binary.NativeEndian
 	be16 := func(v uint16) int32 { return int32(ne.Uint16(binary.BigEndian.AppendUint16(nil, v))) }
-	in := asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, 0),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, buf),
-		asm.Mov.Imm(asm.R4, peek),
-		asm.FnSkbLoadBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "next"),
+	in := append(asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}, bpfasm.LoadBytes(0, buf, peek, "next")...)
+	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, buf+12, asm.Half),
 		asm.JNE.Imm(asm.R1, be16(0x0800), "next"),
 		asm.LoadMem(asm.R1, asm.RFP, ip, asm.Byte),
@@ -162,18 +156,14 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.RFP, ip+6, asm.Half),
 		asm.And.Imm(asm.R1, be16(0x3fff)),
 		asm.JNE.Imm(asm.R1, 0, "next"),
-	}
+	)
 	if allow != 0 {
 		in = append(in,
 			asm.StoreImm(asm.RFP, lpmKey, 32, asm.Word),
 			asm.LoadMem(asm.R1, asm.RFP, ip+12, asm.Word),
 			asm.StoreMem(asm.RFP, lpmKey+4, asm.R1, asm.Word),
-			asm.LoadMapPtr(asm.R1, allow),
-			asm.Mov.Reg(asm.R2, asm.RFP),
-			asm.Add.Imm(asm.R2, lpmKey),
-			asm.FnMapLookupElem.Call(),
-			asm.JEq.Imm(asm.R0, 0, "next"),
 		)
+		in = append(in, bpfasm.Lookup(allow, lpmKey, "next")...)
 	}
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, ip+9, asm.Byte),
@@ -208,7 +198,7 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 			asm.Ja.Label("next"),
 		)
 	}
-	return append(in,
+	in = append(in,
 		// GRE: version 0, no checksum, key or sequence number
 		asm.LoadMem(asm.R1, asm.RFP, l4, asm.Half).WithSymbol("gre"),
 		asm.JNE.Imm(asm.R1, 0, "next"),
@@ -229,19 +219,11 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 		// and so does the Ethernet header's type, for whoever looks
 		asm.JNE.Imm(asm.R8, adjRoomDecapIPv6|adjRoomFixedGSO, "count"),
 		asm.StoreImm(asm.RFP, idx, int64(be16(0x86dd)), asm.Half),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, 12),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, idx),
-		asm.Mov.Imm(asm.R4, 2),
-		asm.Mov.Imm(asm.R5, 0),
-		asm.FnSkbStoreBytes.Call(),
-		asm.StoreImm(asm.RFP, idx, 0, asm.Word).WithSymbol("count"),
-		asm.LoadMapPtr(asm.R1, count),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, idx),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "pass"),
+	)
+	in = append(in, bpfasm.StoreBytes(12, idx, 2, "count")...)
+	in = append(in, asm.StoreImm(asm.RFP, idx, 0, asm.Word).WithSymbol("count"))
+	in = append(in, bpfasm.Lookup(count, idx, "pass")...)
+	return append(in,
 		asm.Mov.Imm(asm.R1, 1),
 		asm.AddAtomic.Mem(asm.R0, asm.R1, asm.DWord, 0),
 		asm.Mov.Imm(asm.R0, tcxPass).WithSymbol("pass"),

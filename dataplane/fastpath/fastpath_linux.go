@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/govs/gvs/internal/bpfasm"
 	"golang.org/x/sys/unix"
 )
 
@@ -376,15 +377,8 @@ func filterProgram(flows, slots int) asm.Instructions {
 	ne := binary.NativeEndian
 	ethIPv4 := int32(ne.Uint16([]byte{0x08, 0x00}))
 	fragMask := int32(ne.Uint16([]byte{0x3f, 0xff})) // MF and the offset
-	in := asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, 0),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, buf),
-		asm.Mov.Imm(asm.R4, udpPeek),
-		asm.FnSkbLoadBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "accept"),
+	in := append(asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}, bpfasm.LoadBytes(0, buf, udpPeek, "accept")...)
+	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, buf+12, asm.Half),
 		asm.JNE.Imm(asm.R1, ethIPv4, "accept"),
 		// IPv4, no options, not a fragment, a TTL left to decrement
@@ -398,14 +392,10 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.LoadMem(asm.R9, asm.RFP, buf+ethHdr+9, asm.Byte),
 		asm.JEq.Imm(asm.R9, protoUDP, "key"),
 		asm.JNE.Imm(asm.R9, protoTCP, "accept"),
-		// TCP: the data offset and flags too
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, tcpDoff),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, buf+tcpDoff),
-		asm.Mov.Imm(asm.R4, 2),
-		asm.FnSkbLoadBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "accept"),
+	)
+	// TCP: the data offset and flags too
+	in = append(in, bpfasm.LoadBytes(tcpDoff, buf+tcpDoff, 2, "accept")...)
+	in = append(in,
 		// the key: addresses, ports, protocol and three zero bytes
 		asm.LoadMem(asm.R1, asm.RFP, buf+ipSrc, asm.Word).WithSymbol("key"),
 		asm.StoreMem(asm.RFP, key, asm.R1, asm.Word),
@@ -414,8 +404,8 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.RFP, buf+l4Off, asm.Word),
 		asm.StoreMem(asm.RFP, key+8, asm.R1, asm.Word),
 		asm.StoreMem(asm.RFP, key+12, asm.R9, asm.Word),
-	}
-	in = append(in, lookup(flows, key, "accept")...)
+	)
+	in = append(in, bpfasm.Lookup(flows, key, "accept")...)
 	in = append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.JEq.Imm(asm.R9, protoUDP, "alive"),
@@ -457,7 +447,7 @@ func filterProgram(flows, slots int) asm.Instructions {
 		// the slot tells the TC program what to do with this packet
 		asm.StoreImm(asm.RFP, slotKey, 0, asm.Word),
 	)
-	in = append(in, lookup(slots, slotKey, "accept")...)
+	in = append(in, bpfasm.Lookup(slots, slotKey, "accept")...)
 	in = append(in,
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, asm.R6, skbIfindex, asm.Word),
@@ -490,18 +480,6 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.Mov.Imm(asm.R0, acceptFrame).WithSymbol("accept"),
 		asm.Return(),
 	)
-}
-
-// lookup emits a lookup in map m of the key at fp+key: R0 the value, or a
-// jump to miss.
-func lookup(m int, key int16, miss string) asm.Instructions {
-	return asm.Instructions{
-		asm.LoadMapPtr(asm.R1, m),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, int32(key)),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, miss),
-	}
 }
 
 // rewrite emits the checksum updates and the store of one address or
@@ -541,18 +519,9 @@ func rewrite(old, new int16, at int32, size int32, n int) asm.Instructions {
 			asm.JNE.Imm(asm.R0, 0, "error"),
 		)
 	}
-	return append(in,
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, at),
-		asm.Mov.Reg(asm.R3, asm.R8),
-		asm.Add.Imm(asm.R3, int32(new)),
-		asm.Mov.Imm(asm.R4, size),
-		asm.Mov.Imm(asm.R5, 0),
-		asm.FnSkbStoreBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "error"),
-		// a no-op that carries the label the comparison jumps to
-		asm.Mov.Imm(asm.R0, 0).WithSymbol(skip),
-	)
+	in = append(in, bpfasm.StoreFrom(asm.R8, new, at, size, "error")...)
+	// a no-op that carries the label the comparison jumps to
+	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(skip))
 }
 
 // forwardProgram is the TCX ingress program: it carries out the socket
@@ -564,7 +533,7 @@ func forwardProgram(slots int) asm.Instructions {
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.StoreImm(asm.RFP, -8, 0, asm.Word),
 	}
-	in = append(in, lookup(slots, -8, "next")...)
+	in = append(in, bpfasm.Lookup(slots, -8, "next")...)
 	in = append(in,
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, asm.R8, sValid, asm.Word),

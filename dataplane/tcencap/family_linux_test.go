@@ -24,16 +24,8 @@ var (
 // superFrame6 is superFrame's IPv6 twin: a TCP GSO super-frame (TCPV6,
 // checksum partial) with traffic class CE and hop limit innerTTL.
 func superFrame6(dst, src net.HardwareAddr) []byte {
-	b := make([]byte, 10+14+40+20+payloadLen)
-	b[0], b[1] = 1, 4 // NEEDS_CSUM, TCPV6
-	binary.LittleEndian.PutUint16(b[2:], 14+60)
-	binary.LittleEndian.PutUint16(b[4:], mss)
-	binary.LittleEndian.PutUint16(b[6:], 14+40)
-	binary.LittleEndian.PutUint16(b[8:], 16)
+	b := frameStart(dst, src, 4, 40) // TCPV6
 	f := b[10:]
-	copy(f[0:6], dst)
-	copy(f[6:12], src)
-	binary.BigEndian.PutUint16(f[12:], 0x86dd)
 	ip := f[14:54]
 	ip[0], ip[1] = 0x60, 0x30 // traffic class 0x03: CE
 	binary.BigEndian.PutUint16(ip[4:], uint16(20+payloadLen))

@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/govs/gvs/internal/bpfasm"
 )
 
 // MarkBase is the top half of the skb marks that ask for encapsulation;
@@ -283,11 +284,9 @@ func program(mapFD int) asm.Instructions {
 		asm.StoreMem(asm.RFP, stIdx, asm.R2, asm.Word),
 		// the mark has done its work whatever happens next
 		asm.StoreImm(asm.R6, skbMark, 0, asm.Word),
-		asm.LoadMapPtr(asm.R1, mapFD),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stIdx),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "drop"),
+	}
+	in = append(in, bpfasm.Lookup(mapFD, stIdx, "drop")...)
+	in = append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.LoadMem(asm.R8, asm.R7, valKind, asm.Byte),
 		asm.LoadMem(asm.R1, asm.R7, valOuter6, asm.Byte),
@@ -299,15 +298,10 @@ func program(mapFD int) asm.Instructions {
 		asm.LoadMem(asm.R2, asm.R6, skbProtocol, asm.Word),
 		asm.JEq.Imm(asm.R2, raw16(0x86dd), "inner6"),
 		asm.JNE.Imm(asm.R2, raw16(0x0800), "drop"),
-
-		// an IPv4 inner packet: its header, TOS, TTL, ID, DF, protocol
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, ethHdr),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, stInner),
-		asm.Mov.Imm(asm.R4, ipHdr),
-		asm.FnSkbLoadBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "drop"),
+	)
+	// an IPv4 inner packet: its header, TOS, TTL, ID, DF, protocol
+	in = append(in, bpfasm.LoadBytes(ethHdr, stInner, ipHdr, "drop")...)
+	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, stInner+1, asm.Byte),
 		asm.StoreMem(asm.RFP, stTOS, asm.R1, asm.Byte),
 		asm.LoadMem(asm.R1, asm.RFP, stInner+8, asm.Byte),
@@ -327,17 +321,12 @@ func program(mapFD int) asm.Instructions {
 		asm.Add.Imm(asm.R1, ethHdr),
 		asm.StoreMem(asm.RFP, stL4Off, asm.R1, asm.Word),
 		asm.Ja.Label("kind"),
-
-		// an IPv6 inner packet: traffic class, hop limit, next header
-		// (extension headers are not looked into: the GUE hash then has no
-		// ports and the packet is dropped, never mis-hashed)
-		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("inner6"),
-		asm.Mov.Imm(asm.R2, ethHdr),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, stInner),
-		asm.Mov.Imm(asm.R4, ip6Hdr),
-		asm.FnSkbLoadBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "drop"),
+	)
+	// an IPv6 inner packet: traffic class, hop limit, next header
+	// (extension headers are not looked into: the GUE hash then has no
+	// ports and the packet is dropped, never mis-hashed)
+	in = append(in, bpfasm.Labeled("inner6", bpfasm.LoadBytes(ethHdr, stInner, ip6Hdr, "drop"))...)
+	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, stInner, asm.Byte),
 		asm.And.Imm(asm.R1, 0x0f),
 		asm.LSh.Imm(asm.R1, 4),
@@ -383,7 +372,7 @@ func program(mapFD int) asm.Instructions {
 		asm.Xor.Reg(asm.R1, asm.R2),
 		asm.LoadMem(asm.R2, asm.RFP, stNext, asm.Byte),
 		asm.JEq.Imm(asm.R2, protoIPv6, "hash6"),
-	}
+	)
 	// IPv4-mapped addresses: their first halves are zero, mix(h ^ 0) twice
 	in = append(in, mix()...)
 	in = append(in, mix()...)
@@ -533,19 +522,12 @@ func program(mapFD int) asm.Instructions {
 			asm.StoreMem(asm.RFP, stOuter+8+off, asm.R1, asm.DWord),
 		)
 	}
+	// the Ethernet type (bpf_skb_adjust_room changes only the skb's
+	// protocol when the families differ), the outer header, then the
+	// tunnel header after it (GUE: the UDP length, the frame less Ethernet
+	// and outer IP headers)
+	in = append(in, bpfasm.Labeled("write", bpfasm.StoreBytes(12, stOutET, 2, "drop"))...)
 	return append(in,
-		// the Ethernet type (bpf_skb_adjust_room changes only the skb's
-		// protocol when the families differ), the outer header, then the
-		// tunnel header after it (GUE: the UDP length, the frame less
-		// Ethernet and outer IP headers)
-		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("write"),
-		asm.Mov.Imm(asm.R2, 12),
-		asm.Mov.Reg(asm.R3, asm.RFP),
-		asm.Add.Imm(asm.R3, stOutET),
-		asm.Mov.Imm(asm.R4, 2),
-		asm.Mov.Imm(asm.R5, 0),
-		asm.FnSkbStoreBytes.Call(),
-		asm.JNE.Imm(asm.R0, 0, "drop"),
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.Mov.Imm(asm.R2, ethHdr),
 		asm.Mov.Reg(asm.R3, asm.RFP),

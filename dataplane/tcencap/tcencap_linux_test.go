@@ -45,17 +45,8 @@ const (
 // super-frame from a client to a VIP, its checksum partial (the
 // pseudo-header sum in the field), as a worker sends it: DF set, TOS CE.
 func superFrame(dst, src net.HardwareAddr) []byte {
-	b := make([]byte, 10+14+20+20+payloadLen)
-	// virtio-net header: NEEDS_CSUM, TCPV4, hdr_len, gso_size, csum_start, csum_offset
-	b[0], b[1] = 1, 1
-	binary.LittleEndian.PutUint16(b[2:], 14+40)
-	binary.LittleEndian.PutUint16(b[4:], mss)
-	binary.LittleEndian.PutUint16(b[6:], 14+20)
-	binary.LittleEndian.PutUint16(b[8:], 16)
+	b := frameStart(dst, src, 1, 20) // TCPV4
 	f := b[10:]
-	copy(f[0:6], dst)
-	copy(f[6:12], src)
-	binary.BigEndian.PutUint16(f[12:], 0x0800)
 	ip := f[14:34]
 	ip[0], ip[1] = 0x45, 0x03 // CE
 	binary.BigEndian.PutUint16(ip[2:], uint16(40+payloadLen))
@@ -82,6 +73,28 @@ func superFrame(dst, src net.HardwareAddr) []byte {
 
 var sum, fold = nettest.Sum, nettest.Fold
 
+// frameStart allocates a super-frame with an IP header of l3 bytes (20:
+// IPv4, 40: IPv6) and a TCP header before the payload, and writes its
+// virtio-net header (NEEDS_CSUM, the GSO type, hdr_len, gso_size,
+// csum_start, csum_offset), MACs and EtherType.
+func frameStart(dst, src net.HardwareAddr, gsoType byte, l3 int) []byte {
+	b := make([]byte, 10+14+l3+20+payloadLen)
+	b[0], b[1] = 1, gsoType
+	binary.LittleEndian.PutUint16(b[2:], uint16(14+l3+20))
+	binary.LittleEndian.PutUint16(b[4:], mss)
+	binary.LittleEndian.PutUint16(b[6:], uint16(14+l3))
+	binary.LittleEndian.PutUint16(b[8:], 16)
+	f := b[10:]
+	copy(f[0:6], dst)
+	copy(f[6:12], src)
+	et := uint16(0x0800)
+	if l3 == 40 {
+		et = 0x86dd
+	}
+	binary.BigEndian.PutUint16(f[12:], et)
+	return b
+}
+
 // kinds are the tunnel forms the program writes: the outer protocol (the
 // peer's raw socket), the tunnel header after the outer IPv4 header, and
 // the veth offload that carries the super-frame whole.
@@ -106,31 +119,8 @@ var (
 // writes for a plain segment of the super-frame's flow: what every
 // datagram must carry, the UDP length aside.
 func wantTunnelHeader(t *testing.T, tun Tunnel) []byte {
-	t.Helper()
-	sf := superFrame(make(net.HardwareAddr, 6), make(net.HardwareAddr, 6))[10:]
-	f := make([]byte, 128+14+40+100)
-	copy(f[128:], sf[:14+40+100])
-	ip := f[128+14:]
-	binary.BigEndian.PutUint16(ip[2:], 40+100)
-	ip[10], ip[11] = 0, 0
-	binary.BigEndian.PutUint16(ip[10:], ^fold(sum(ip[:20], 0)))
-	fr := packet.FrameOver(f, 128, 14+40+100)
-	var p packet.Packet
-	if r := packet.Parse(fr.Bytes(), &p); r != packet.DropNone {
-		t.Fatal(r)
-	}
-	pt := packet.Tunnel{Src: packet.AddrFromNetip(outerSrc), Dst: packet.AddrFromNetip(outerDst), Port: tun.Port}
-	switch tun.Kind {
-	case GUE:
-		pt.Type = packet.TunnelGUE
-	case GRE:
-		pt.Type = packet.TunnelGRE
-	}
-	if r := packet.Encap(&fr, &p, &pt, 1); r != packet.DropNone {
-		t.Fatal(r)
-	}
-	b := fr.Bytes()
-	return b[14+20 : p.L3Off]
+	tun.Src, tun.Dst = outerSrc, outerDst
+	return tunnelHeaderOf(t, tun, false)
 }
 
 // attachVA opens the encapsulator and attaches it to va (in the calling

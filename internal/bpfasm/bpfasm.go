@@ -1,0 +1,59 @@
+// Package bpfasm holds the instruction sequences GVS's BPF programs share
+// (the kernel fast path, the tunnel encapsulation, the real server's
+// decapsulation), written with cilium/ebpf's asm package. Every program
+// keeps the skb in R6; a sequence that can fail jumps to the label it is
+// given. It imports nothing from GVS.
+package bpfasm
+
+import "github.com/cilium/ebpf/asm"
+
+// LoadBytes copies n bytes of the packet at offset off to the stack at
+// fp+stack (bpf_skb_load_bytes); a failure (a shorter packet) jumps to
+// fail.
+func LoadBytes(off int32, stack int16, n int32, fail string) asm.Instructions {
+	return skbBytes(asm.FnSkbLoadBytes, asm.RFP, stack, off, n, fail)
+}
+
+// StoreBytes writes n bytes from the stack at fp+stack into the packet at
+// offset off (bpf_skb_store_bytes, no flags); a failure jumps to fail.
+func StoreBytes(off int32, stack int16, n int32, fail string) asm.Instructions {
+	return StoreFrom(asm.RFP, stack, off, n, fail)
+}
+
+// StoreFrom writes n bytes from base+at (the stack or a map value) into
+// the packet at offset off; a failure jumps to fail.
+func StoreFrom(base asm.Register, at int16, off int32, n int32, fail string) asm.Instructions {
+	return skbBytes(asm.FnSkbStoreBytes, base, at, off, n, fail)
+}
+
+func skbBytes(fn asm.BuiltinFunc, base asm.Register, at int16, off int32, n int32, fail string) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, off),
+		asm.Mov.Reg(asm.R3, base),
+		asm.Add.Imm(asm.R3, int32(at)),
+		asm.Mov.Imm(asm.R4, n),
+		asm.Mov.Imm(asm.R5, 0),
+		fn.Call(),
+		asm.JNE.Imm(asm.R0, 0, fail),
+	}
+}
+
+// Lookup looks the key at fp+key up in the map m: R0 is the value, or the
+// program jumps to miss.
+func Lookup(m int, key int16, miss string) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMapPtr(asm.R1, m),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(key)),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(asm.R0, 0, miss),
+	}
+}
+
+// Labeled gives the first instruction of ins the label, so a jump can
+// land on the sequence.
+func Labeled(label string, ins asm.Instructions) asm.Instructions {
+	ins[0] = ins[0].WithSymbol(label)
+	return ins
+}
