@@ -13,7 +13,6 @@ import (
 
 	"github.com/govs/gvs/dataplane/afpacket"
 	"github.com/govs/gvs/internal/nettest"
-	"github.com/govs/gvs/packet"
 	"golang.org/x/sys/unix"
 )
 
