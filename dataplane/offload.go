@@ -229,7 +229,7 @@ func (w *worker) offload(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, m
 	v := &ep.Verdict
 	f := &ep.Flow
 	k := fastpath.Key{
-		Src: f.Src.Netip(ipvs.IPv4), Dst: f.Dst.Netip(ipvs.IPv4),
+		Src: f.Src.Netip(f.Family), Dst: f.Dst.Netip(f.Family),
 		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol),
 	}
 	rw := fastpath.Rewrite{
@@ -239,12 +239,12 @@ func (w *worker) offload(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, m
 	}
 	switch {
 	case ep.Reply:
-		rw.Src, rw.SrcPort = v.VAddr.Netip(ipvs.IPv4), v.VPort
+		rw.Src, rw.SrcPort = v.VAddr.Netip(f.Family), v.VPort
 	case v.Method == ipvs.Masq:
-		rw.Dst, rw.DstPort = v.Dest.Netip(ipvs.IPv4), v.DestPort
+		rw.Dst, rw.DstPort = v.Dest.Netip(v.DestFamily), v.DestPort
 	}
-	if !rw.Src.Is4() || !rw.Dst.Is4() {
-		return
+	if rw.Src.Is4() != k.Src.Is4() || rw.Dst.Is4() != k.Src.Is4() {
+		return // NAT across families: not a rewrite the programs make
 	}
 	select {
 	case w.d.off.reqs <- offloadReq{key: k, rw: rw, flow: *f, reply: ep.Reply, hop: hop}:
@@ -266,15 +266,19 @@ func (w *worker) offloadTunnel(ep *ipvs.Packet, p *packet.Packet, t *packet.Tunn
 }
 
 // offloadable reports whether the kernel's programs could forward packets
-// like p of ep's flow: the engine allows it, and p is an untagged IPv4 TCP
-// or UDP packet without options or fragmentation (not a UDP super-frame)
-// that came in on an attached interface, as the socket filter checks.
+// like p of ep's flow: the engine allows it, and p is an untagged TCP or
+// UDP packet, IPv4 without options or fragmentation or IPv6 without
+// extension headers (not a UDP super-frame), that came in on an attached
+// interface, as the socket filter checks.
 func (w *worker) offloadable(in *iface, p *packet.Packet, ep *ipvs.Packet) bool {
 	if w.d.off == nil || !ep.Verdict.Offload || in.loop || ep.Verdict.Action != ipvs.ActionForward {
 		return false
 	}
-	if p.Key.Family != packet.IPv4 || p.NumVLAN != 0 || p.L3Off != ethLen || p.L4Off != ethLen+20 ||
-		p.Frag.More || p.Frag.Offset != 0 || ep.Flow.Family != ipvs.IPv4 || ep.Verdict.DestFamily != ipvs.IPv4 {
+	hdr := 20 // IPv4 without options; IPv6 without extension headers
+	if p.Key.Family == packet.IPv6 {
+		hdr = 40
+	}
+	if p.NumVLAN != 0 || p.L3Off != ethLen || p.L4Off != ethLen+hdr || p.Frag.More || p.Frag.Offset != 0 {
 		return false
 	}
 	switch p.Key.Proto {

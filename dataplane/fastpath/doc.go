@@ -15,8 +15,9 @@
 //
 //   - A socket filter on every ring socket of gvsd (SO_ATTACH_BPF). Packet
 //     sockets see a frame before the interface's TC ingress hook, so the
-//     decision is made here: an untagged IPv4 TCP or UDP packet without
-//     options or fragmentation, TTL above 1, whose 5-tuple is in the map,
+//     decision is made here: an untagged TCP or UDP packet, IPv4 without
+//     options or fragmentation or IPv6 without extension headers, TTL or
+//     hop limit above 1, whose 5-tuple is in its family's map,
 //     not past its deadline, that fits the entry's path MTU and (TCP) has
 //     none of SYN, FIN, RST is not copied to the ring. Its counters and
 //     deadline are updated in the entry, and what the TC program needs is
@@ -27,8 +28,9 @@
 //   - A TCX ingress program on every data-path interface, which runs right
 //     after the packet sockets for the same packet on the same CPU: when
 //     the slot holds this packet (same interface and length), it
-//     decrements the TTL, rewrites addresses and ports with the kernel's
-//     checksum helpers (NAT, either direction; a partial checksum stays
+//     decrements the TTL or hop limit, rewrites addresses and ports with
+//     the kernel's checksum helpers (NAT, either direction; IPv6 addresses
+//     by the difference bpf_csum_diff computes; a partial checksum stays
 //     partial), writes the next hop's MACs, sets the tunnel's skb mark for
 //     a TUN real server (package tcencap's egress program encapsulates it)
 //     and redirects it to the egress interface. GSO super-frames stay whole.
@@ -41,9 +43,9 @@
 // or no longer established are deleted. Any configuration change flushes
 // the map.
 //
-// Not handled here (the packets keep the user-space path): IPv6, IP
-// options, VLAN tags, fragments, local delivery, SCTP, and tunnels the TC
-// encapsulation cannot write.
+// Not handled here (the packets keep the user-space path): IPv4 options,
+// IPv6 extension headers, VLAN tags, fragments, local delivery, SCTP,
+// NAT between families, and tunnels the TC encapsulation cannot write.
 //
 // Open fails where the kernel cannot load or attach the programs (no
 // root, no BPF, no TCX: Linux 6.6 or later); gvsd then forwards every

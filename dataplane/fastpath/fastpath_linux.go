@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Key is a flow as it arrives at the director: IPv4 addresses, ports
-// and protocol (TCP or UDP).
+// Key is a flow as it arrives at the director: addresses (both IPv4 or
+// both IPv6), ports and protocol (TCP or UDP).
 type Key struct {
 	Src, Dst         netip.Addr
 	SrcPort, DstPort uint16
@@ -60,7 +60,8 @@ func Now() time.Duration {
 
 // FastPath is the loaded programs and their maps.
 type FastPath struct {
-	flows  *ebpf.Map
+	flows  *ebpf.Map // IPv4 flows
+	flows6 *ebpf.Map // IPv6 flows
 	slots  *ebpf.Map
 	filter *ebpf.Program
 	tc     *ebpf.Program
@@ -89,13 +90,33 @@ const (
 	vFlags    = 68
 	valueLen  = 72
 
+	// IPv6: the key (addresses, ports, protocol) and the value, whose
+	// first 32 bytes are laid out as IPv4's; 32..87 go to the slot
+	key6Len    = 40
+	v6NewSrc   = 32
+	v6NewDst   = 48
+	v6NewSport = 64
+	v6NewDport = 66
+	v6Ifindex  = 68
+	v6MACs     = 72
+	v6Mark     = 84
+	v6MTU      = 88
+	v6Overhead = 90
+	v6Flags    = 92
+	value6Len  = 96
+
 	sIfindex = 0
 	sLen     = 4
-	sValid   = 8
+	sValid   = 8 // 1: an IPv4 packet, 2: IPv6
 	sFlags   = 12
 	sOld     = 16 // the key: old source, destination, ports, protocol
 	sErrors  = 64
-	slotLen  = 72
+	sOld6    = 72  // IPv6: the key (40 bytes)
+	sNew6    = 112 // IPv6: the value's bytes 32..87
+	slotLen  = 168
+
+	validIPv4 = 1
+	validIPv6 = 2
 
 	flagNAT = 1 // addresses or ports change
 	flagUDP = 2 // set in the slot: UDP (a zero checksum stays zero)
@@ -111,17 +132,25 @@ func Open(maxFlows int) (*FastPath, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fastpath: flow map: %w", err)
 	}
+	flows6, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name: "gvs_flows6", Type: ebpf.Hash, KeySize: key6Len, ValueSize: value6Len, MaxEntries: uint32(maxFlows),
+	})
+	if err != nil {
+		flows.Close()
+		return nil, fmt.Errorf("fastpath: IPv6 flow map: %w", err)
+	}
 	slots, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name: "gvs_fp_slot", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: slotLen, MaxEntries: 1,
 	})
 	if err != nil {
 		flows.Close()
+		flows6.Close()
 		return nil, fmt.Errorf("fastpath: slot map: %w", err)
 	}
-	fp := &FastPath{flows: flows, slots: slots, links: map[int]link.Link{}}
+	fp := &FastPath{flows: flows, flows6: flows6, slots: slots, links: map[int]link.Link{}}
 	fp.filter, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "gvs_fp_filter", Type: ebpf.SocketFilter, License: "Dual MIT/GPL",
-		Instructions: filterProgram(flows.FD(), slots.FD()),
+		Instructions: filterProgram(flows.FD(), flows6.FD(), slots.FD()),
 	})
 	if err != nil {
 		fp.Close()
@@ -157,24 +186,41 @@ func (fp *FastPath) Attach(ifindex int) error {
 	return nil
 }
 
-func (k *Key) marshal() ([keyLen]byte, error) {
-	var b [keyLen]byte
-	if !k.Src.Is4() || !k.Dst.Is4() {
-		return b, fmt.Errorf("fastpath: %v to %v: IPv4 only", k.Src, k.Dst)
+// marshal returns the key's bytes and its map (IPv4 or IPv6).
+func (fp *FastPath) marshal(k *Key) ([]byte, *ebpf.Map, error) {
+	if !k.Src.IsValid() || k.Src.Is4() != k.Dst.Is4() || k.Src.Is4In6() || k.Dst.Is4In6() {
+		return nil, nil, fmt.Errorf("fastpath: %v to %v: two addresses of one family", k.Src, k.Dst)
 	}
 	if k.Proto != unix.IPPROTO_TCP && k.Proto != unix.IPPROTO_UDP {
-		return b, fmt.Errorf("fastpath: protocol %d: TCP and UDP only", k.Proto)
+		return nil, nil, fmt.Errorf("fastpath: protocol %d: TCP and UDP only", k.Proto)
 	}
-	s, d := k.Src.As4(), k.Dst.As4()
+	if k.Src.Is4() {
+		b := make([]byte, keyLen)
+		s, d := k.Src.As4(), k.Dst.As4()
+		copy(b[0:], s[:])
+		copy(b[4:], d[:])
+		binary.BigEndian.PutUint16(b[8:], k.SrcPort)
+		binary.BigEndian.PutUint16(b[10:], k.DstPort)
+		b[12] = k.Proto
+		return b, fp.flows, nil
+	}
+	b := make([]byte, key6Len)
+	s, d := k.Src.As16(), k.Dst.As16()
 	copy(b[0:], s[:])
-	copy(b[4:], d[:])
-	binary.BigEndian.PutUint16(b[8:], k.SrcPort)
-	binary.BigEndian.PutUint16(b[10:], k.DstPort)
-	b[12] = k.Proto
-	return b, nil
+	copy(b[16:], d[:])
+	binary.BigEndian.PutUint16(b[32:], k.SrcPort)
+	binary.BigEndian.PutUint16(b[34:], k.DstPort)
+	b[36] = k.Proto
+	return b, fp.flows6, nil
 }
 
 func unmarshalKey(b []byte) Key {
+	if len(b) == key6Len {
+		return Key{
+			Src: netip.AddrFrom16([16]byte(b[0:16])), Dst: netip.AddrFrom16([16]byte(b[16:32])),
+			SrcPort: binary.BigEndian.Uint16(b[32:]), DstPort: binary.BigEndian.Uint16(b[34:]), Proto: b[36],
+		}
+	}
 	return Key{
 		Src: netip.AddrFrom4([4]byte(b[0:4])), Dst: netip.AddrFrom4([4]byte(b[4:8])),
 		SrcPort: binary.BigEndian.Uint16(b[8:]), DstPort: binary.BigEndian.Uint16(b[10:]), Proto: b[12],
@@ -184,47 +230,50 @@ func unmarshalKey(b []byte) Key {
 // Add writes (or replaces) the entry of flow k; its deadline starts at
 // now plus the timeout.
 func (fp *FastPath) Add(k Key, r Rewrite) error {
-	kb, err := k.marshal()
+	kb, m, err := fp.marshal(&k)
 	if err != nil {
 		return err
 	}
-	if !r.Src.Is4() || !r.Dst.Is4() {
-		return fmt.Errorf("fastpath: rewrite to %v, %v: IPv4 only", r.Src, r.Dst)
+	if r.Src.Is4() != k.Src.Is4() || r.Dst.Is4() != k.Src.Is4() || !r.Src.IsValid() || !r.Dst.IsValid() {
+		return fmt.Errorf("fastpath: rewrite to %v, %v: the key's family only", r.Src, r.Dst)
 	}
 	if r.MTU <= 0 || r.MTU > 0xffff || r.Overhead < 0 || r.Overhead > 0xffff || r.Timeout <= 0 || r.Ifindex <= 0 {
 		return fmt.Errorf("fastpath: rewrite: MTU %d, overhead %d, timeout %v, interface %d out of range", r.MTU, r.Overhead, r.Timeout, r.Ifindex)
 	}
-	var v [valueLen]byte
 	ne := binary.NativeEndian
+	newSrc, newDst, sport, ifx, macs, mark, mtu, flags, size := vNewSrc, vNewDst, vNewSport, vIfindex, vMACs, vMark, vMTU, vFlags, valueLen
+	if k.Src.Is6() {
+		newSrc, newDst, sport, ifx, macs, mark, mtu, flags, size = v6NewSrc, v6NewDst, v6NewSport, v6Ifindex, v6MACs, v6Mark, v6MTU, v6Flags, value6Len
+	}
+	v := make([]byte, size)
 	ne.PutUint64(v[vDeadline:], uint64(Now()+r.Timeout))
 	ne.PutUint64(v[vTimeout:], uint64(r.Timeout))
-	s, d := r.Src.As4(), r.Dst.As4()
-	copy(v[vNewSrc:], s[:])
-	copy(v[vNewDst:], d[:])
-	binary.BigEndian.PutUint16(v[vNewSport:], r.SrcPort)
-	binary.BigEndian.PutUint16(v[vNewDport:], r.DstPort)
-	ne.PutUint32(v[vIfindex:], uint32(r.Ifindex))
-	copy(v[vMACs:], r.DstMAC[:])
-	copy(v[vMACs+6:], r.SrcMAC[:])
-	ne.PutUint32(v[vMark:], r.Mark)
-	ne.PutUint16(v[vMTU:], uint16(r.MTU))
-	ne.PutUint16(v[vOverhead:], uint16(r.Overhead))
+	copy(v[newSrc:], r.Src.AsSlice())
+	copy(v[newDst:], r.Dst.AsSlice())
+	binary.BigEndian.PutUint16(v[sport:], r.SrcPort)
+	binary.BigEndian.PutUint16(v[sport+2:], r.DstPort)
+	ne.PutUint32(v[ifx:], uint32(r.Ifindex))
+	copy(v[macs:], r.DstMAC[:])
+	copy(v[macs+6:], r.SrcMAC[:])
+	ne.PutUint32(v[mark:], r.Mark)
+	ne.PutUint16(v[mtu:], uint16(r.MTU))
+	ne.PutUint16(v[mtu+2:], uint16(r.Overhead))
 	if r.Src != k.Src || r.Dst != k.Dst || r.SrcPort != k.SrcPort || r.DstPort != k.DstPort {
-		ne.PutUint32(v[vFlags:], flagNAT)
+		ne.PutUint32(v[flags:], flagNAT)
 	}
-	if err := fp.flows.Put(kb[:], v[:]); err != nil {
-		return fmt.Errorf("fastpath: add %v:%d to %v:%d: %w", k.Src, k.SrcPort, k.Dst, k.DstPort, err)
+	if err := m.Put(kb, v); err != nil {
+		return fmt.Errorf("fastpath: add %v to %v: %w", netip.AddrPortFrom(k.Src, k.SrcPort), netip.AddrPortFrom(k.Dst, k.DstPort), err)
 	}
 	return nil
 }
 
 // Delete removes the entry of flow k; a missing entry is not an error.
 func (fp *FastPath) Delete(k Key) error {
-	kb, err := k.marshal()
+	kb, m, err := fp.marshal(&k)
 	if err != nil {
 		return err
 	}
-	if err := fp.flows.Delete(kb[:]); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	if err := m.Delete(kb); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("fastpath: delete: %w", err)
 	}
 	return nil
@@ -232,15 +281,15 @@ func (fp *FastPath) Delete(k Key) error {
 
 // Lookup returns the counters of flow k's entry; false when it has none.
 func (fp *FastPath) Lookup(k Key) (Counters, bool) {
-	kb, err := k.marshal()
+	kb, m, err := fp.marshal(&k)
 	if err != nil {
 		return Counters{}, false
 	}
-	var vb [valueLen]byte
-	if err := fp.flows.Lookup(kb[:], &vb); err != nil {
+	vb, err := m.LookupBytes(kb)
+	if err != nil || vb == nil {
 		return Counters{}, false
 	}
-	return counters(vb[:]), true
+	return counters(vb), true
 }
 
 func counters(vb []byte) Counters {
@@ -258,16 +307,24 @@ const walkBatch = 1024
 // returns false is deleted. It reads the map in batches (a system call
 // per 1,024 entries).
 func (fp *FastPath) Walk(fn func(k Key, c Counters) bool) error {
-	keys := make([][keyLen]byte, walkBatch)
-	vals := make([][valueLen]byte, walkBatch)
-	var gone [][keyLen]byte
+	return errors.Join(
+		walk(fp.flows, func(k *[keyLen]byte) []byte { return k[:] }, func(v *[valueLen]byte) []byte { return v[:] }, fn),
+		walk(fp.flows6, func(k *[key6Len]byte) []byte { return k[:] }, func(v *[value6Len]byte) []byte { return v[:] }, fn),
+	)
+}
+
+// walk is Walk over one map whose keys and values are K and V.
+func walk[K, V any](m *ebpf.Map, key func(*K) []byte, value func(*V) []byte, fn func(k Key, c Counters) bool) error {
+	keys := make([]K, walkBatch)
+	vals := make([]V, walkBatch)
+	var gone []K
 	var cursor ebpf.MapBatchCursor
 	var err error
 	for {
 		var n int
-		n, err = fp.flows.BatchLookup(&cursor, keys, vals, nil)
+		n, err = m.BatchLookup(&cursor, keys, vals, nil)
 		for i := 0; i < n; i++ {
-			if !fn(unmarshalKey(keys[i][:]), counters(vals[i][:])) {
+			if !fn(unmarshalKey(key(&keys[i])), counters(value(&vals[i]))) {
 				gone = append(gone, keys[i])
 			}
 		}
@@ -280,7 +337,7 @@ func (fp *FastPath) Walk(fn func(k Key, c Counters) bool) error {
 		}
 	}
 	if len(gone) > 0 {
-		if _, e := fp.flows.BatchDelete(gone, nil); e != nil && !errors.Is(e, ebpf.ErrKeyNotExist) {
+		if _, e := m.BatchDelete(gone, nil); e != nil && !errors.Is(e, ebpf.ErrKeyNotExist) {
 			err = errors.Join(err, e)
 		}
 	}
@@ -323,7 +380,12 @@ func (fp *FastPath) Close() error {
 			err = errors.Join(err, p.Close())
 		}
 	}
-	return errors.Join(err, fp.slots.Close(), fp.flows.Close())
+	for _, m := range []*ebpf.Map{fp.slots, fp.flows, fp.flows6} {
+		if m != nil {
+			err = errors.Join(err, m.Close())
+		}
+	}
+	return err
 }
 
 // Offsets in struct __sk_buff and the kernel's constants.
@@ -358,63 +420,137 @@ const (
 	tcxNext     = -1
 	tcActShot   = 2
 	acceptFrame = 0x7fffffff // the whole frame to the socket
-	udpPeek     = l4Off + 8  // Ethernet, IPv4 and UDP headers (TCP: its ports and sequence number)
+	slotKey     = -72        // the slot's index on the filter's stack
+	ip6Hdr      = 40
+	udpPeek     = l4Off + 8 // Ethernet, IPv4 and UDP headers (TCP: its ports and sequence number)
 	peekLen     = tcpFlags + 1
+)
+
+// family is where one address family's parse leaves things for decide.
+type family struct {
+	sfx        string // label suffix
+	flows      int    // its flow map
+	buf        int16  // the frame's first bytes on the stack
+	l3         int32  // IP header length
+	key        int16  // the key on the stack
+	keyLen     int16
+	mtu        int16 // value offsets: path MTU (overhead follows), flags
+	flags      int16
+	valid      int32 // the slot's valid mark
+	oldAt      int16 // where the key goes in the slot
+	newFrom    int16 // the value's bytes newFrom..newTo go to the slot at newAt
+	newTo      int16
+	newAt      int16
+	tcpFlagsAt int32 // offsets in the frame
+	tcpDoffAt  int32
+}
+
+var (
+	ipv4 = family{
+		buf: -66, l3: ipHdr, key: -16, keyLen: keyLen, mtu: vMTU, flags: vFlags, valid: validIPv4,
+		oldAt: sOld, newFrom: vNewSrc, newTo: vMTU, newAt: vNewSrc, tcpFlagsAt: tcpFlags, tcpDoffAt: tcpDoff,
+	}
+	ipv6 = family{
+		sfx: "6", buf: -166, l3: ip6Hdr, key: -208, keyLen: key6Len, mtu: v6MTU, flags: v6Flags, valid: validIPv6,
+		oldAt: sOld6, newFrom: v6NewSrc, newTo: v6MTU, newAt: sNew6, tcpFlagsAt: ethHdr + ip6Hdr + 13, tcpDoffAt: ethHdr + ip6Hdr + 12,
+	}
 )
 
 // filterProgram is the socket filter: it decides whether a frame takes
 // the fast path (returns 0: not copied to the ring) and leaves the
 // decision in this CPU's slot. R6 the skb, R7 the flow's entry, R8 the
 // clock then the slot, R9 the protocol. Stack: the frame's first bytes
-// at fp-66 (48, of which UDP needs 42; the IPv4 addresses 8-aligned), the flow key at fp-16,
-// the slot index at fp-72.
-func filterProgram(flows, slots int) asm.Instructions {
-	const (
-		buf     = -66 // so that the addresses are aligned
-		key     = -16
-		slotKey = -72
-	)
+// at fp-66 (IPv4: 48, of which UDP needs 42) or fp-166 (IPv6: 68, of
+// which UDP needs 62), so that the addresses are 8-aligned; the flow key
+// at fp-16 (IPv4) or fp-208 (IPv6); the slot index at fp-72.
+func filterProgram(flows, flows6, slots int) asm.Instructions {
+	v4, v6 := ipv4, ipv6
+	v4.flows, v6.flows = flows, flows6
 	ne := binary.NativeEndian
-	ethIPv4 := int32(ne.Uint16([]byte{0x08, 0x00}))
-	fragMask := int32(ne.Uint16([]byte{0x3f, 0xff})) // MF and the offset
-	in := append(asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}, bpfasm.LoadBytes(0, buf, udpPeek, "accept")...)
+	raw16 := func(v uint16) int32 { return int32(ne.Uint16(binary.BigEndian.AppendUint16(nil, v))) }
+	in := append(asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}, bpfasm.LoadBytes(0, v4.buf, udpPeek, "accept")...)
 	in = append(in,
-		asm.LoadMem(asm.R1, asm.RFP, buf+12, asm.Half),
-		asm.JNE.Imm(asm.R1, ethIPv4, "accept"),
+		asm.LoadMem(asm.R1, asm.RFP, v4.buf+12, asm.Half),
+		asm.JEq.Imm(asm.R1, raw16(0x86dd), "v6"),
+		asm.JNE.Imm(asm.R1, raw16(0x0800), "accept"),
 		// IPv4, no options, not a fragment, a TTL left to decrement
-		asm.LoadMem(asm.R1, asm.RFP, buf+ethHdr, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ethHdr, asm.Byte),
 		asm.JNE.Imm(asm.R1, 0x45, "accept"),
-		asm.LoadMem(asm.R1, asm.RFP, buf+ethHdr+6, asm.Half),
-		asm.And.Imm(asm.R1, fragMask),
+		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ethHdr+6, asm.Half),
+		asm.And.Imm(asm.R1, raw16(0x3fff)), // MF and the offset
 		asm.JNE.Imm(asm.R1, 0, "accept"),
-		asm.LoadMem(asm.R1, asm.RFP, buf+ipTTL, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ipTTL, asm.Byte),
 		asm.JLE.Imm(asm.R1, 1, "accept"),
-		asm.LoadMem(asm.R9, asm.RFP, buf+ethHdr+9, asm.Byte),
+		asm.LoadMem(asm.R9, asm.RFP, v4.buf+ethHdr+9, asm.Byte),
 		asm.JEq.Imm(asm.R9, protoUDP, "key"),
 		asm.JNE.Imm(asm.R9, protoTCP, "accept"),
 	)
 	// TCP: the data offset and flags too
-	in = append(in, bpfasm.LoadBytes(tcpDoff, buf+tcpDoff, 2, "accept")...)
+	in = append(in, bpfasm.LoadBytes(tcpDoff, v4.buf+tcpDoff, 2, "accept")...)
 	in = append(in,
 		// the key: addresses, ports, protocol and three zero bytes
-		asm.LoadMem(asm.R1, asm.RFP, buf+ipSrc, asm.Word).WithSymbol("key"),
-		asm.StoreMem(asm.RFP, key, asm.R1, asm.Word),
-		asm.LoadMem(asm.R1, asm.RFP, buf+ipDst, asm.Word),
-		asm.StoreMem(asm.RFP, key+4, asm.R1, asm.Word),
-		asm.LoadMem(asm.R1, asm.RFP, buf+l4Off, asm.Word),
-		asm.StoreMem(asm.RFP, key+8, asm.R1, asm.Word),
-		asm.StoreMem(asm.RFP, key+12, asm.R9, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ipSrc, asm.Word).WithSymbol("key"),
+		asm.StoreMem(asm.RFP, v4.key, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ipDst, asm.Word),
+		asm.StoreMem(asm.RFP, v4.key+4, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, v4.buf+l4Off, asm.Word),
+		asm.StoreMem(asm.RFP, v4.key+8, asm.R1, asm.Word),
+		asm.StoreMem(asm.RFP, v4.key+12, asm.R9, asm.Word),
 	)
-	in = append(in, bpfasm.Lookup(flows, key, "accept")...)
+	in = append(in, decide(v4, slots)...)
+
+	// IPv6: no extension header before TCP or UDP, a hop limit left
+	in = append(in, bpfasm.Labeled("v6", bpfasm.LoadBytes(0, v6.buf, ethHdr+ip6Hdr+8, "accept"))...)
+	in = append(in,
+		asm.LoadMem(asm.R1, asm.RFP, v6.buf+ethHdr, asm.Byte),
+		asm.RSh.Imm(asm.R1, 4),
+		asm.JNE.Imm(asm.R1, 6, "accept"),
+		asm.LoadMem(asm.R1, asm.RFP, v6.buf+ethHdr+7, asm.Byte),
+		asm.JLE.Imm(asm.R1, 1, "accept"),
+		asm.LoadMem(asm.R9, asm.RFP, v6.buf+ethHdr+6, asm.Byte),
+		asm.JEq.Imm(asm.R9, protoUDP, "key6"),
+		asm.JNE.Imm(asm.R9, protoTCP, "accept"),
+	)
+	in = append(in, bpfasm.LoadBytes(v6.tcpDoffAt, v6.buf+int16(v6.tcpDoffAt), 2, "accept")...)
+	for i, off := range []int16{0, 8, 16, 24} { // source and destination
+		ld := asm.LoadMem(asm.R1, asm.RFP, v6.buf+ethHdr+8+off, asm.DWord)
+		if i == 0 {
+			ld = ld.WithSymbol("key6")
+		}
+		in = append(in, ld, asm.StoreMem(asm.RFP, v6.key+off, asm.R1, asm.DWord))
+	}
+	in = append(in,
+		asm.LoadMem(asm.R1, asm.RFP, v6.buf+ethHdr+ip6Hdr, asm.Word),
+		asm.StoreMem(asm.RFP, v6.key+32, asm.R1, asm.Word),
+		asm.StoreMem(asm.RFP, v6.key+36, asm.R9, asm.Word),
+	)
+	in = append(in, decide(v6, slots)...)
+	return append(in,
+		// retired: the deadline 0 sends every later packet to gvsd,
+		// whose sweep reads the last counts and deletes the entry
+		asm.Mov.Imm(asm.R1, 0).WithSymbol("forget"),
+		asm.StoreMem(asm.R7, vDeadline, asm.R1, asm.DWord),
+		asm.Mov.Imm(asm.R0, acceptFrame).WithSymbol("accept"),
+		asm.Return(),
+	)
+}
+
+// decide is the filter's decision for a parsed frame of family f (R9 the
+// transport protocol, the key on the stack): the lookup, the flags, the
+// deadline and the path MTU; taken, the counters and the slot, and the
+// filter returns 0.
+func decide(f family, slots int) asm.Instructions {
+	label := func(l string) string { return l + f.sfx }
+	in := bpfasm.Lookup(f.flows, f.key, "accept")
 	in = append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
-		asm.JEq.Imm(asm.R9, protoUDP, "alive"),
+		asm.JEq.Imm(asm.R9, protoUDP, label("alive")),
 		// a SYN, FIN or RST ends the fast path: the engine sees the transition
-		asm.LoadMem(asm.R1, asm.RFP, buf+tcpFlags, asm.Byte),
+		asm.LoadMem(asm.R1, asm.RFP, f.buf+int16(f.tcpFlagsAt), asm.Byte),
 		asm.And.Imm(asm.R1, tcpFINSYNRST),
 		asm.JNE.Imm(asm.R1, 0, "forget"),
 		// past its deadline the connection is the engine's to expire
-		asm.FnKtimeGetNs.Call().WithSymbol("alive"),
+		asm.FnKtimeGetNs.Call().WithSymbol(label("alive")),
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, asm.R7, vDeadline, asm.DWord),
 		asm.JGT.Reg(asm.R8, asm.R1, "forget"),
@@ -424,21 +560,21 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.LoadMem(asm.R2, asm.R6, skbLen, asm.Word),
 		asm.Sub.Imm(asm.R2, ethHdr),
 		asm.LoadMem(asm.R3, asm.R6, skbGSOSize, asm.Word),
-		asm.LoadMem(asm.R4, asm.R7, vMTU, asm.Half),
-		asm.JNE.Imm(asm.R3, 0, "gso"),
+		asm.LoadMem(asm.R4, asm.R7, f.mtu, asm.Half),
+		asm.JNE.Imm(asm.R3, 0, label("gso")),
 		asm.JGT.Reg(asm.R2, asm.R4, "accept"),
-		asm.Ja.Label("fits"),
-		asm.JEq.Imm(asm.R9, protoUDP, "accept").WithSymbol("gso"),
-		asm.LoadMem(asm.R1, asm.RFP, buf+tcpDoff, asm.Byte),
+		asm.Ja.Label(label("fits")),
+		asm.JEq.Imm(asm.R9, protoUDP, "accept").WithSymbol(label("gso")),
+		asm.LoadMem(asm.R1, asm.RFP, f.buf+int16(f.tcpDoffAt), asm.Byte),
 		asm.RSh.Imm(asm.R1, 4),
 		asm.LSh.Imm(asm.R1, 2),
-		asm.Add.Imm(asm.R1, ipHdr),
+		asm.Add.Imm(asm.R1, f.l3),
 		asm.Add.Reg(asm.R1, asm.R3),
-		asm.LoadMem(asm.R5, asm.R7, vOverhead, asm.Half),
+		asm.LoadMem(asm.R5, asm.R7, f.mtu+2, asm.Half), // the overhead
 		asm.Add.Reg(asm.R4, asm.R5),
 		asm.JGT.Reg(asm.R1, asm.R4, "accept"),
 		// taken: the deadline moves on, the counters count
-		asm.LoadMem(asm.R1, asm.R7, vTimeout, asm.DWord).WithSymbol("fits"),
+		asm.LoadMem(asm.R1, asm.R7, vTimeout, asm.DWord).WithSymbol(label("fits")),
 		asm.Add.Reg(asm.R1, asm.R8),
 		asm.StoreMem(asm.R7, vDeadline, asm.R1, asm.DWord),
 		asm.Mov.Imm(asm.R1, 1),
@@ -454,30 +590,26 @@ func filterProgram(flows, slots int) asm.Instructions {
 		asm.StoreMem(asm.R8, sIfindex, asm.R1, asm.Word),
 		asm.LoadMem(asm.R1, asm.R6, skbLen, asm.Word),
 		asm.StoreMem(asm.R8, sLen, asm.R1, asm.Word),
-		asm.StoreImm(asm.R8, sValid, 1, asm.Word),
-		asm.LoadMem(asm.R1, asm.R7, vFlags, asm.Word),
-		asm.JNE.Imm(asm.R9, protoUDP, "flags"),
+		asm.StoreImm(asm.R8, sValid, int64(f.valid), asm.Word),
+		asm.LoadMem(asm.R1, asm.R7, f.flags, asm.Word),
+		asm.JNE.Imm(asm.R9, protoUDP, label("flags")),
 		asm.Or.Imm(asm.R1, flagUDP),
-		asm.StoreMem(asm.R8, sFlags, asm.R1, asm.Word).WithSymbol("flags"),
-		asm.LoadMem(asm.R1, asm.RFP, key, asm.DWord),
-		asm.StoreMem(asm.R8, sOld, asm.R1, asm.DWord),
-		asm.LoadMem(asm.R1, asm.RFP, key+8, asm.DWord),
-		asm.StoreMem(asm.R8, sOld+8, asm.R1, asm.DWord),
+		asm.StoreMem(asm.R8, sFlags, asm.R1, asm.Word).WithSymbol(label("flags")),
 	)
-	for off := int16(vNewSrc); off < vMTU; off += 8 {
+	for off := int16(0); off < f.keyLen; off += 8 {
+		in = append(in,
+			asm.LoadMem(asm.R1, asm.RFP, f.key+off, asm.DWord),
+			asm.StoreMem(asm.R8, f.oldAt+off, asm.R1, asm.DWord),
+		)
+	}
+	for off := f.newFrom; off < f.newTo; off += 8 {
 		in = append(in,
 			asm.LoadMem(asm.R1, asm.R7, off, asm.DWord),
-			asm.StoreMem(asm.R8, off, asm.R1, asm.DWord),
+			asm.StoreMem(asm.R8, f.newAt+off-f.newFrom, asm.R1, asm.DWord),
 		)
 	}
 	return append(in,
 		asm.Mov.Imm(asm.R0, 0),
-		asm.Return(),
-		// retired: the deadline 0 sends every later packet to gvsd,
-		// whose sweep reads the last counts and deletes the entry
-		asm.Mov.Imm(asm.R1, 0).WithSymbol("forget"),
-		asm.StoreMem(asm.R7, vDeadline, asm.R1, asm.DWord),
-		asm.Mov.Imm(asm.R0, acceptFrame).WithSymbol("accept"),
 		asm.Return(),
 	)
 }
@@ -524,6 +656,44 @@ func rewrite(old, new int16, at int32, size int32, n int) asm.Instructions {
 	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(skip))
 }
 
+// rewrite16 emits the transport checksum update (by the difference
+// bpf_csum_diff computes) and the store of an IPv6 address the slot at R8
+// changes; registers as for rewrite.
+func rewrite16(old, new int16, at int32, n int) asm.Instructions {
+	skip, diff, l4 := fmt.Sprintf("same%d", n), fmt.Sprintf("diff%d", n), fmt.Sprintf("l4_%d", n)
+	in := asm.Instructions{
+		asm.LoadMem(asm.R3, asm.R8, old, asm.DWord),
+		asm.LoadMem(asm.R4, asm.R8, new, asm.DWord),
+		asm.JNE.Reg(asm.R3, asm.R4, diff),
+		asm.LoadMem(asm.R3, asm.R8, old+8, asm.DWord),
+		asm.LoadMem(asm.R4, asm.R8, new+8, asm.DWord),
+		asm.JEq.Reg(asm.R3, asm.R4, skip),
+		asm.Mov.Reg(asm.R1, asm.R8).WithSymbol(diff),
+		asm.Add.Imm(asm.R1, int32(old)),
+		asm.Mov.Imm(asm.R2, 16),
+		asm.Mov.Reg(asm.R3, asm.R8),
+		asm.Add.Imm(asm.R3, int32(new)),
+		asm.Mov.Imm(asm.R4, 16),
+		asm.Mov.Imm(asm.R5, 0),
+		asm.FnCsumDiff.Call(),
+		// the pseudo-header's sum changes by that difference (size 0:
+		// "to" is a difference)
+		asm.Mov.Reg(asm.R4, asm.R0),
+		asm.Mov.Imm(asm.R5, csumPseudo),
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.And.Imm(asm.R1, flagUDP),
+		asm.JEq.Imm(asm.R1, 0, l4),
+		asm.Or.Imm(asm.R5, csumMangled),
+		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol(l4),
+		asm.Mov.Reg(asm.R2, asm.R7),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnL4CsumReplace.Call(),
+		asm.JNE.Imm(asm.R0, 0, "error"),
+	}
+	in = append(in, bpfasm.StoreFrom(asm.R8, new, at, 16, "error")...)
+	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(skip))
+}
+
 // forwardProgram is the TCX ingress program: it carries out the socket
 // filter's decision for the packet in this CPU's slot. R6 the skb, R8
 // the slot, R7 and R9 as rewrite wants them.
@@ -536,8 +706,8 @@ func forwardProgram(slots int) asm.Instructions {
 	in = append(in, bpfasm.Lookup(slots, -8, "next")...)
 	in = append(in,
 		asm.Mov.Reg(asm.R8, asm.R0),
-		asm.LoadMem(asm.R1, asm.R8, sValid, asm.Word),
-		asm.JEq.Imm(asm.R1, 0, "next"),
+		asm.LoadMem(asm.R9, asm.R8, sValid, asm.Word),
+		asm.JEq.Imm(asm.R9, 0, "next"),
 		asm.StoreImm(asm.R8, sValid, 0, asm.Word),
 		// the slot must be this packet's: the filter ran on it just before
 		asm.LoadMem(asm.R1, asm.R8, sIfindex, asm.Word),
@@ -546,6 +716,7 @@ func forwardProgram(slots int) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.R8, sLen, asm.Word),
 		asm.LoadMem(asm.R2, asm.R6, skbLen, asm.Word),
 		asm.JNE.Reg(asm.R1, asm.R2, "next"),
+		asm.JEq.Imm(asm.R9, validIPv6, "fwd6"),
 		// the Ethernet and IPv4 headers in the linear part
 		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
 		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
@@ -597,8 +768,66 @@ func forwardProgram(slots int) asm.Instructions {
 	in = append(in, rewrite(sOld+4, vNewDst, ipDst, 4, 1)...)
 	in = append(in, rewrite(sOld+8, vNewSport, l4Off, 2, 2)...)
 	in = append(in, rewrite(sOld+10, vNewDport, l4Off+2, 2, 3)...)
-	return append(in,
+	in = append(in,
 		asm.LoadMem(asm.R1, asm.R8, vIfindex, asm.Word).WithSymbol("redirect"),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.FnRedirect.Call(),
+		asm.Return(),
+	)
+
+	// IPv6: the Ethernet and IPv6 headers in the linear part
+	const (
+		new6Ifindex = sNew6 + v6Ifindex - v6NewSrc
+		new6MACs    = sNew6 + v6MACs - v6NewSrc
+		new6Mark    = sNew6 + v6Mark - v6NewSrc
+		ip6HopLimit = ethHdr + 7
+		l4Off6      = ethHdr + ip6Hdr
+	)
+	in = append(in,
+		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word).WithSymbol("fwd6"),
+		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
+		asm.Mov.Reg(asm.R1, asm.R2),
+		asm.Add.Imm(asm.R1, l4Off6),
+		asm.JLE.Reg(asm.R1, asm.R3, "linear6"),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, l4Off6),
+		asm.FnSkbPullData.Call(),
+		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
+		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
+		asm.Mov.Reg(asm.R1, asm.R2),
+		asm.Add.Imm(asm.R1, l4Off6),
+		asm.JGT.Reg(asm.R1, asm.R3, "error"),
+		// the hop limit (no header checksum in IPv6), the MACs, a mark
+		asm.LoadMem(asm.R1, asm.R2, ip6HopLimit, asm.Byte).WithSymbol("linear6"),
+		asm.Sub.Imm(asm.R1, 1),
+		asm.StoreMem(asm.R2, ip6HopLimit, asm.R1, asm.Byte),
+		asm.LoadMem(asm.R1, asm.R8, new6MACs, asm.Word),
+		asm.StoreMem(asm.R2, 0, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R8, new6MACs+4, asm.Word),
+		asm.StoreMem(asm.R2, 4, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R8, new6MACs+8, asm.Word),
+		asm.StoreMem(asm.R2, 8, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R8, new6Mark, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "nat6"),
+		asm.StoreMem(asm.R6, skbMark, asm.R1, asm.Word),
+		asm.LoadMem(asm.R9, asm.R8, sFlags, asm.Word).WithSymbol("nat6"),
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.And.Imm(asm.R1, flagNAT),
+		asm.JEq.Imm(asm.R1, 0, "redirect6"),
+		asm.Mov.Imm(asm.R7, l4Off6+16),
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.And.Imm(asm.R1, flagUDP),
+		asm.JEq.Imm(asm.R1, 0, "fields6"),
+		asm.Mov.Imm(asm.R7, l4Off6+6),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("fields6"),
+	)
+	in = append(in, rewrite16(sOld6, sNew6, ethHdr+8, 4)...)
+	in = append(in, rewrite16(sOld6+16, sNew6+16, ethHdr+24, 5)...)
+	in = append(in, rewrite(sOld6+32, sNew6+32, l4Off6, 2, 6)...)
+	in = append(in, rewrite(sOld6+34, sNew6+34, l4Off6+2, 2, 7)...)
+	return append(in,
+		asm.LoadMem(asm.R1, asm.R8, new6Ifindex, asm.Word).WithSymbol("redirect6"),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.FnRedirect.Call(),
 		asm.Return(),

@@ -69,7 +69,7 @@ func TestOpenAddWalk(t *testing.T) {
 		t.Fatalf("deleting a missing entry: %v", err)
 	}
 	if err := fp.Add(Key{Src: netip.MustParseAddr("::1"), Dst: netip.MustParseAddr("::2"), Proto: 6}, r); err == nil {
-		t.Fatal("an IPv6 key was accepted")
+		t.Fatal("an IPv6 key with an IPv4 rewrite was accepted")
 	}
 	if err := fp.Add(k, Rewrite{Src: k.Src, Dst: k.Dst, Ifindex: 1, MTU: 0, Timeout: time.Second}); err == nil {
 		t.Fatal("an MTU of 0 was accepted")
@@ -268,4 +268,96 @@ func BenchmarkWalk(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/entry")
+}
+
+// frame6 is frame's IPv6 twin (hop limit 64).
+func frame6(src, dst netip.Addr, sport, dport uint16, proto uint8, flags byte, payload string) []byte {
+	l4len := 8
+	if proto == 6 {
+		l4len = 20
+	}
+	b := make([]byte, 14+40+l4len+len(payload))
+	copy(b[0:6], []byte{2, 0, 0, 0, 0, 1})
+	copy(b[6:12], []byte{2, 0, 0, 0, 0, 2})
+	b[12], b[13] = 0x86, 0xdd
+	ip := b[14:54]
+	ip[0], ip[6], ip[7] = 0x60, proto, 64
+	binary.BigEndian.PutUint16(ip[4:], uint16(l4len+len(payload)))
+	s, d := src.As16(), dst.As16()
+	copy(ip[8:], s[:])
+	copy(ip[24:], d[:])
+	l4 := b[54:]
+	binary.BigEndian.PutUint16(l4[0:], sport)
+	binary.BigEndian.PutUint16(l4[2:], dport)
+	copy(l4[l4len:], payload)
+	field := 6
+	if proto == 6 {
+		l4[12], l4[13] = 5<<4, flags
+		field = 16
+	} else {
+		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
+	}
+	var ph [40]byte
+	copy(ph[0:32], ip[8:40])
+	binary.BigEndian.PutUint32(ph[32:], uint32(len(l4)))
+	ph[39] = proto
+	binary.BigEndian.PutUint16(l4[field:], ^csum(csumPartial(0, ph[:]), l4))
+	return b
+}
+
+// TestProgramsForwardNAT6: the same for IPv6 (no header checksum; the
+// transport checksum follows the 16-byte address change).
+func TestProgramsForwardNAT6(t *testing.T) {
+	fp := open(t)
+	onOneCPU(t)
+	client, vip, rs := netip.MustParseAddr("fd00:1::2"), netip.MustParseAddr("fd00:2::100"), netip.MustParseAddr("fd00:2::11")
+	for _, proto := range []uint8{17, 6} {
+		k := Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: proto}
+		rw := Rewrite{Src: client, Dst: rs, SrcPort: 40000, DstPort: 8080, Ifindex: 7, MTU: 120, Timeout: time.Minute,
+			DstMAC: [6]byte{2, 0, 0, 0, 0, 0x11}, SrcMAC: [6]byte{2, 0, 0, 0, 0, 0x99}}
+		if err := fp.Add(k, rw); err != nil {
+			t.Fatal(err)
+		}
+		pkt := frame6(client, vip, 40000, 80, proto, 0x10, "hello")
+		if ret := runFilter(t, fp, pkt); ret != 0 {
+			t.Fatalf("proto %d: filter returned %#x for an offloaded packet, want 0", proto, ret)
+		}
+		ret, out := runTC(t, fp, pkt)
+		if ret != tcActRedirect {
+			t.Fatalf("proto %d: forwarding program returned %d, want TC_ACT_REDIRECT", proto, int32(ret))
+		}
+		want := frame6(client, rs, 40000, 8080, proto, 0x10, "hello")
+		copy(want[0:6], rw.DstMAC[:])
+		copy(want[6:12], rw.SrcMAC[:])
+		want[14+7] = 63
+		if string(out) != string(want) {
+			t.Fatalf("proto %d: forwarded\n% x\nwant\n% x", proto, out, want)
+		}
+		if c, _ := fp.Lookup(k); c.Packets != 1 {
+			t.Fatalf("proto %d: counters %+v", proto, c)
+		}
+		hop1 := append([]byte(nil), pkt...)
+		hop1[14+7] = 1
+		for name, f := range map[string][]byte{
+			"too big":     frame6(client, vip, 40000, 80, proto, 0x10, string(make([]byte, 100))),
+			"hop limit 1": hop1, "unknown": frame6(client, vip, 40001, 80, proto, 0x10, "hello"),
+		} {
+			if ret := runFilter(t, fp, f); ret == 0 {
+				t.Fatalf("proto %d: %s: the filter took it", proto, name)
+			}
+		}
+		if proto == 6 {
+			if ret := runFilter(t, fp, frame6(client, vip, 40000, 80, proto, 0x04, "")); ret == 0 {
+				t.Fatal("an RST was taken")
+			}
+			if c, ok := fp.Lookup(k); !ok || c.Deadline != 0 {
+				t.Fatalf("after an RST the entry is %+v, %v; want retired", c, ok)
+			}
+		}
+	}
+	n := 0
+	fp.Walk(func(k Key, _ Counters) bool { n++; return k.Src.Is6() })
+	if n != 2 {
+		t.Fatalf("walked %d IPv6 entries, want 2", n)
+	}
 }
