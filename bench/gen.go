@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,6 +199,9 @@ type ConnLoad struct {
 	// ephemeral ports, a reused tuple's SYN met the previous scenario's
 	// TIME_WAIT and about 1 % of the requests took 10 ms or 1 s more.
 	SrcIndex int
+	// KeepAlive (latency only): the requests go over one open connection
+	// per destination, warmed up first, instead of a new connection each.
+	KeepAlive bool
 }
 
 // Explicit source ports: below the kernel's ephemeral range (32768-60999),
@@ -230,7 +234,104 @@ type ConnResult struct {
 	Max float64 `json:"max_us,omitempty"`
 }
 
-var request = []byte("GET / HTTP/1.1\r\nHost: gvs-bench\r\nUser-Agent: gvs-bench\r\nConnection: close\r\n\r\n")
+var (
+	request          = []byte("GET / HTTP/1.1\r\nHost: gvs-bench\r\nUser-Agent: gvs-bench\r\nConnection: close\r\n\r\n")
+	keepAliveRequest = []byte("GET / HTTP/1.1\r\nHost: gvs-bench\r\nUser-Agent: gvs-bench\r\n\r\n")
+)
+
+// keepAliveWarmUp is how many requests each keep-alive connection makes
+// before the measured ones: enough client packets for GVS to hand the
+// connection to its kernel fast path (ipvs.OffloadAfter is 8).
+const keepAliveWarmUp = 10
+
+// keepAliveExchange sends one request on c and reads its whole response
+// (the headers, then Content-Length bytes of body).
+func keepAliveExchange(c net.Conn, r *bufio.Reader, timeout time.Duration) error {
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.Write(keepAliveRequest); err != nil {
+		return err
+	}
+	status, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 200") {
+		return fmt.Errorf("bad response %q", status)
+	}
+	length := -1
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Content-Length") {
+			if length, err = strconv.Atoi(strings.TrimSpace(v)); err != nil {
+				return fmt.Errorf("bad Content-Length %q", v)
+			}
+		}
+	}
+	if length < 0 {
+		return errors.New("response without Content-Length")
+	}
+	_, err = r.Discard(length)
+	return err
+}
+
+// keepAliveLatency is the latency load over open connections: one per
+// destination, each warmed up, then requests at the rate in turn.
+func keepAliveLatency(ctx context.Context, o ConnLoad) (ConnResult, error) {
+	type conn struct {
+		c net.Conn
+		r *bufio.Reader
+	}
+	var conns []conn
+	defer func() {
+		for _, c := range conns {
+			c.c.Close()
+		}
+	}()
+	for i, dst := range o.Dsts {
+		src := srcPair(o.SrcIndex + i)
+		d := net.Dialer{Timeout: o.Timeout, LocalAddr: &net.TCPAddr{IP: src.Addr().AsSlice(), Port: int(src.Port())}}
+		c, err := d.DialContext(ctx, "tcp4", netip.AddrPortFrom(dst, uint16(o.Port)).String())
+		if err != nil {
+			return ConnResult{}, err
+		}
+		conns = append(conns, conn{c, bufio.NewReader(c)})
+		for w := 0; w < keepAliveWarmUp; w++ {
+			if err := keepAliveExchange(c, conns[i].r, o.Timeout); err != nil {
+				return ConnResult{}, fmt.Errorf("warm-up: %w", err)
+			}
+		}
+	}
+	res := ConnResult{Used: len(o.Dsts)}
+	var lat []float64
+	start := time.Now()
+	deadline := start.Add(o.Duration)
+	tick := time.NewTicker(time.Second / time.Duration(o.Rate))
+	defer tick.Stop()
+	for k := 0; time.Now().Before(deadline) && ctx.Err() == nil; k++ {
+		c := conns[k%len(conns)]
+		t0 := time.Now()
+		if err := keepAliveExchange(c.c, c.r, o.Timeout); err != nil {
+			// a connection that failed once is not measured again
+			return res, fmt.Errorf("request %d: %w", k, err)
+		}
+		lat = append(lat, float64(time.Since(t0).Nanoseconds())/1e3)
+		res.OK++
+		<-tick.C
+	}
+	res.Seconds = time.Since(start).Seconds()
+	sort.Float64s(lat)
+	if len(lat) > 0 {
+		res.P50, res.P90, res.P99, res.Max = Percentile(lat, 50), Percentile(lat, 90), Percentile(lat, 99), lat[len(lat)-1]
+	}
+	return res, nil
+}
 
 // oneRequest opens a connection from src to dst, sends a request with
 // Connection: close and reads the whole response.
@@ -273,6 +374,12 @@ func Connections(ctx context.Context, o ConnLoad) (ConnResult, error) {
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 2 * time.Second
+	}
+	if o.KeepAlive {
+		if o.Rate < 1 {
+			return ConnResult{}, errors.New("connections: keep-alive latency needs a rate")
+		}
+		return keepAliveLatency(ctx, o)
 	}
 	var ok, failed atomic.Uint64
 	var next atomic.Int64 // requests started: the source pair index
@@ -387,6 +494,7 @@ func GenMain(args []string, out io.Writer) error {
 	rate := fs.Int("rate", 200, "latency: requests per second")
 	timeout := fs.Duration("timeout", 2*time.Second, "tcp, latency: per request")
 	srcIndex := fs.Int("src-index", 0, "tcp, latency: the first (client address, source port) pair to use")
+	keepAlive := fs.Bool("keepalive", false, "latency: requests over one open connection per destination (warmed up) instead of a new connection each")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -398,7 +506,7 @@ func GenMain(args []string, out io.Writer) error {
 	case "tcp":
 		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Workers: *workers, Duration: *dur, Timeout: *timeout, SrcIndex: *srcIndex})
 	case "latency":
-		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Rate: *rate, Duration: *dur, Timeout: *timeout, SrcIndex: *srcIndex})
+		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Rate: *rate, Duration: *dur, Timeout: *timeout, SrcIndex: *srcIndex, KeepAlive: *keepAlive})
 	default:
 		return fmt.Errorf("gen: unknown load %q", kind)
 	}

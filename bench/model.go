@@ -50,6 +50,8 @@ var Metrics = []Metric{
 	{ID: "bulk_rev", Load: "bulk", Title: "server to client (-R)", Unit: "Gbit/s", Higher: true, Ratio: true, Chart: true},
 	{ID: "lat_p50", Load: "latency", Title: "p50", Unit: "us", Ratio: true, AddedVsA: true, Chart: true},
 	{ID: "lat_p99", Load: "latency", Title: "p99", Unit: "us", Ratio: true, AddedVsA: true, Chart: true},
+	{ID: "latka_p50", Load: "latency", Title: "p50, keep-alive", Unit: "us", Ratio: true, AddedVsA: true},
+	{ID: "latka_p99", Load: "latency", Title: "p99, keep-alive", Unit: "us", Ratio: true, AddedVsA: true},
 	{ID: "cost_dir", Load: "cost", Title: "director CPU", Unit: "s/Mpkt", Ratio: true, Chart: true},
 	{ID: "cost_machine", Load: "cost", Title: "whole machine busy CPU", Unit: "s/Mpkt", Ratio: true},
 	// not a load: how busy the rest of the machine was during each scenario
