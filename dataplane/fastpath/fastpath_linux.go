@@ -194,37 +194,26 @@ func (fp *FastPath) marshal(k *Key) ([]byte, *ebpf.Map, error) {
 	if k.Proto != unix.IPPROTO_TCP && k.Proto != unix.IPPROTO_UDP {
 		return nil, nil, fmt.Errorf("fastpath: protocol %d: TCP and UDP only", k.Proto)
 	}
-	if k.Src.Is4() {
-		b := make([]byte, keyLen)
-		s, d := k.Src.As4(), k.Dst.As4()
-		copy(b[0:], s[:])
-		copy(b[4:], d[:])
-		binary.BigEndian.PutUint16(b[8:], k.SrcPort)
-		binary.BigEndian.PutUint16(b[10:], k.DstPort)
-		b[12] = k.Proto
-		return b, fp.flows, nil
+	// addresses, ports, protocol, zero padding
+	n, m := keyLen, fp.flows
+	if k.Src.Is6() {
+		n, m = key6Len, fp.flows6
 	}
-	b := make([]byte, key6Len)
-	s, d := k.Src.As16(), k.Dst.As16()
-	copy(b[0:], s[:])
-	copy(b[16:], d[:])
-	binary.BigEndian.PutUint16(b[32:], k.SrcPort)
-	binary.BigEndian.PutUint16(b[34:], k.DstPort)
-	b[36] = k.Proto
-	return b, fp.flows6, nil
+	a := (n - 8) / 2 // an address's length
+	b := make([]byte, n)
+	copy(b[0:], k.Src.AsSlice())
+	copy(b[a:], k.Dst.AsSlice())
+	binary.BigEndian.PutUint16(b[2*a:], k.SrcPort)
+	binary.BigEndian.PutUint16(b[2*a+2:], k.DstPort)
+	b[2*a+4] = k.Proto
+	return b, m, nil
 }
 
 func unmarshalKey(b []byte) Key {
-	if len(b) == key6Len {
-		return Key{
-			Src: netip.AddrFrom16([16]byte(b[0:16])), Dst: netip.AddrFrom16([16]byte(b[16:32])),
-			SrcPort: binary.BigEndian.Uint16(b[32:]), DstPort: binary.BigEndian.Uint16(b[34:]), Proto: b[36],
-		}
-	}
-	return Key{
-		Src: netip.AddrFrom4([4]byte(b[0:4])), Dst: netip.AddrFrom4([4]byte(b[4:8])),
-		SrcPort: binary.BigEndian.Uint16(b[8:]), DstPort: binary.BigEndian.Uint16(b[10:]), Proto: b[12],
-	}
+	a := (len(b) - 8) / 2
+	src, _ := netip.AddrFromSlice(b[:a])
+	dst, _ := netip.AddrFromSlice(b[a : 2*a])
+	return Key{Src: src, Dst: dst, SrcPort: binary.BigEndian.Uint16(b[2*a:]), DstPort: binary.BigEndian.Uint16(b[2*a+2:]), Proto: b[2*a+4]}
 }
 
 // Add writes (or replaces) the entry of flow k; its deadline starts at
@@ -626,20 +615,11 @@ func rewrite(old, new int16, at int32, size int32, n int) asm.Instructions {
 	}
 	skip := fmt.Sprintf("same%d", n)
 	l4 := fmt.Sprintf("l4_%d", n)
-	in := asm.Instructions{
+	in := append(asm.Instructions{
 		asm.LoadMem(asm.R3, asm.R8, old, sz),
 		asm.LoadMem(asm.R4, asm.R8, new, sz),
 		asm.JEq.Reg(asm.R3, asm.R4, skip),
-		asm.Mov.Imm(asm.R5, l4flags),
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.And.Imm(asm.R1, flagUDP),
-		asm.JEq.Imm(asm.R1, 0, l4),
-		asm.Or.Imm(asm.R5, csumMangled),
-		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol(l4),
-		asm.Mov.Reg(asm.R2, asm.R7),
-		asm.FnL4CsumReplace.Call(),
-		asm.JNE.Imm(asm.R0, 0, "error"),
-	}
+	}, l4Replace(l4flags, l4)...)
 	if size == 4 {
 		in = append(in,
 			asm.Mov.Reg(asm.R1, asm.R6),
@@ -654,6 +634,76 @@ func rewrite(old, new int16, at int32, size int32, n int) asm.Instructions {
 	in = append(in, bpfasm.StoreFrom(asm.R8, new, at, size, "error")...)
 	// a no-op that carries the label the comparison jumps to
 	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(skip))
+}
+
+// linearHeaders makes sure the packet's first n bytes are in the skb's
+// linear part (pulling them in if need be), then jumps to ok with R2 the
+// packet's start and R3 its end; a failure jumps to "error".
+func linearHeaders(n int32, ok string) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
+		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
+		asm.Mov.Reg(asm.R1, asm.R2),
+		asm.Add.Imm(asm.R1, n),
+		asm.JLE.Reg(asm.R1, asm.R3, ok),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, n),
+		asm.FnSkbPullData.Call(),
+		asm.JNE.Imm(asm.R0, 0, "error"),
+		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
+		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
+		asm.Mov.Reg(asm.R1, asm.R2),
+		asm.Add.Imm(asm.R1, n),
+		asm.JGT.Reg(asm.R1, asm.R3, "error"),
+		asm.Ja.Label(ok),
+	}
+}
+
+// forwardTail writes the next hop's MACs (at macs in the slot R8) into
+// the packet at R2, sets a tunnel's mark (at mark) and, for NAT, leaves
+// the slot's flags in R9 and the transport checksum's offset in R7
+// (after the transport header at l4); without NAT it jumps to
+// "redirect"+sfx.
+func forwardTail(macs, mark int16, l4 int32, sfx string) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMem(asm.R1, asm.R8, macs, asm.Word),
+		asm.StoreMem(asm.R2, 0, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R8, macs+4, asm.Word),
+		asm.StoreMem(asm.R2, 4, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R8, macs+8, asm.Word),
+		asm.StoreMem(asm.R2, 8, asm.R1, asm.Word),
+		// a tunnel's mark: tcencap's egress program encapsulates
+		asm.LoadMem(asm.R1, asm.R8, mark, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "nat"+sfx),
+		asm.StoreMem(asm.R6, skbMark, asm.R1, asm.Word),
+		asm.LoadMem(asm.R9, asm.R8, sFlags, asm.Word).WithSymbol("nat" + sfx),
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.And.Imm(asm.R1, flagNAT),
+		asm.JEq.Imm(asm.R1, 0, "redirect"+sfx),
+		asm.Mov.Imm(asm.R7, l4+16),
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.And.Imm(asm.R1, flagUDP),
+		asm.JEq.Imm(asm.R1, 0, "fields"+sfx),
+		asm.Mov.Imm(asm.R7, l4+6),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol("fields" + sfx),
+	}
+}
+
+// l4Replace calls bpf_l4_csum_replace(skb, R7, R3, R4, flags), with
+// BPF_F_MARK_MANGLED_0 for UDP (the slot's flags in R9: a zero checksum
+// stays zero); l4 is a label of its own.
+func l4Replace(flags int32, l4 string) asm.Instructions {
+	return asm.Instructions{
+		asm.Mov.Imm(asm.R5, flags),
+		asm.Mov.Reg(asm.R1, asm.R9),
+		asm.And.Imm(asm.R1, flagUDP),
+		asm.JEq.Imm(asm.R1, 0, l4),
+		asm.Or.Imm(asm.R5, csumMangled),
+		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol(l4),
+		asm.Mov.Reg(asm.R2, asm.R7),
+		asm.FnL4CsumReplace.Call(),
+		asm.JNE.Imm(asm.R0, 0, "error"),
+	}
 }
 
 // rewrite16 emits the transport checksum update (by the difference
@@ -679,17 +729,9 @@ func rewrite16(old, new int16, at int32, n int) asm.Instructions {
 		// the pseudo-header's sum changes by that difference (size 0:
 		// "to" is a difference)
 		asm.Mov.Reg(asm.R4, asm.R0),
-		asm.Mov.Imm(asm.R5, csumPseudo),
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.And.Imm(asm.R1, flagUDP),
-		asm.JEq.Imm(asm.R1, 0, l4),
-		asm.Or.Imm(asm.R5, csumMangled),
-		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol(l4),
-		asm.Mov.Reg(asm.R2, asm.R7),
 		asm.Mov.Imm(asm.R3, 0),
-		asm.FnL4CsumReplace.Call(),
-		asm.JNE.Imm(asm.R0, 0, "error"),
 	}
+	in = append(in, l4Replace(csumPseudo, l4)...)
 	in = append(in, bpfasm.StoreFrom(asm.R8, new, at, 16, "error")...)
 	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(skip))
 }
@@ -717,22 +759,10 @@ func forwardProgram(slots int) asm.Instructions {
 		asm.LoadMem(asm.R2, asm.R6, skbLen, asm.Word),
 		asm.JNE.Reg(asm.R1, asm.R2, "next"),
 		asm.JEq.Imm(asm.R9, validIPv6, "fwd6"),
-		// the Ethernet and IPv4 headers in the linear part
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R1, asm.R2),
-		asm.Add.Imm(asm.R1, l4Off),
-		asm.JLE.Reg(asm.R1, asm.R3, "linear"),
-		// beyond the linear part: pull them in
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, l4Off),
-		asm.FnSkbPullData.Call(),
-		asm.JNE.Imm(asm.R0, 0, "error"),
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R1, asm.R2),
-		asm.Add.Imm(asm.R1, l4Off),
-		asm.JGT.Reg(asm.R1, asm.R3, "error"),
+	)
+	// the Ethernet and IPv4 headers in the linear part
+	in = append(in, linearHeaders(l4Off, "linear")...)
+	in = append(in,
 		// TTL: decremented, the header checksum updated as ip_decrease_ttl does
 		asm.LoadMem(asm.R1, asm.R2, ipCheck, asm.Half).WithSymbol("linear"),
 		asm.Add.Imm(asm.R1, ttlAdd),
@@ -742,28 +772,8 @@ func forwardProgram(slots int) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.R2, ipTTL, asm.Byte),
 		asm.Sub.Imm(asm.R1, 1),
 		asm.StoreMem(asm.R2, ipTTL, asm.R1, asm.Byte),
-		// the next hop's MACs
-		asm.LoadMem(asm.R1, asm.R8, vMACs, asm.Word),
-		asm.StoreMem(asm.R2, 0, asm.R1, asm.Word),
-		asm.LoadMem(asm.R1, asm.R8, vMACs+4, asm.Word),
-		asm.StoreMem(asm.R2, 4, asm.R1, asm.Word),
-		asm.LoadMem(asm.R1, asm.R8, vMACs+8, asm.Word),
-		asm.StoreMem(asm.R2, 8, asm.R1, asm.Word),
-		// a tunnel's mark: tcencap's egress program encapsulates
-		asm.LoadMem(asm.R1, asm.R8, vMark, asm.Word),
-		asm.JEq.Imm(asm.R1, 0, "nat"),
-		asm.StoreMem(asm.R6, skbMark, asm.R1, asm.Word),
-		asm.LoadMem(asm.R9, asm.R8, sFlags, asm.Word).WithSymbol("nat"),
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.And.Imm(asm.R1, flagNAT),
-		asm.JEq.Imm(asm.R1, 0, "redirect"),
-		asm.Mov.Imm(asm.R7, tcpCheck),
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.And.Imm(asm.R1, flagUDP),
-		asm.JEq.Imm(asm.R1, 0, "fields"),
-		asm.Mov.Imm(asm.R7, udpCheck),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("fields"),
 	)
+	in = append(in, forwardTail(vMACs, vMark, l4Off, "")...)
 	in = append(in, rewrite(sOld, vNewSrc, ipSrc, 4, 0)...)
 	in = append(in, rewrite(sOld+4, vNewDst, ipDst, 4, 1)...)
 	in = append(in, rewrite(sOld+8, vNewSport, l4Off, 2, 2)...)
@@ -783,45 +793,14 @@ func forwardProgram(slots int) asm.Instructions {
 		ip6HopLimit = ethHdr + 7
 		l4Off6      = ethHdr + ip6Hdr
 	)
+	in = append(in, bpfasm.Labeled("fwd6", linearHeaders(l4Off6, "linear6"))...)
 	in = append(in,
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word).WithSymbol("fwd6"),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R1, asm.R2),
-		asm.Add.Imm(asm.R1, l4Off6),
-		asm.JLE.Reg(asm.R1, asm.R3, "linear6"),
-		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, l4Off6),
-		asm.FnSkbPullData.Call(),
-		asm.JNE.Imm(asm.R0, 0, "error"),
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R1, asm.R2),
-		asm.Add.Imm(asm.R1, l4Off6),
-		asm.JGT.Reg(asm.R1, asm.R3, "error"),
-		// the hop limit (no header checksum in IPv6), the MACs, a mark
+		// the hop limit (no header checksum in IPv6)
 		asm.LoadMem(asm.R1, asm.R2, ip6HopLimit, asm.Byte).WithSymbol("linear6"),
 		asm.Sub.Imm(asm.R1, 1),
 		asm.StoreMem(asm.R2, ip6HopLimit, asm.R1, asm.Byte),
-		asm.LoadMem(asm.R1, asm.R8, new6MACs, asm.Word),
-		asm.StoreMem(asm.R2, 0, asm.R1, asm.Word),
-		asm.LoadMem(asm.R1, asm.R8, new6MACs+4, asm.Word),
-		asm.StoreMem(asm.R2, 4, asm.R1, asm.Word),
-		asm.LoadMem(asm.R1, asm.R8, new6MACs+8, asm.Word),
-		asm.StoreMem(asm.R2, 8, asm.R1, asm.Word),
-		asm.LoadMem(asm.R1, asm.R8, new6Mark, asm.Word),
-		asm.JEq.Imm(asm.R1, 0, "nat6"),
-		asm.StoreMem(asm.R6, skbMark, asm.R1, asm.Word),
-		asm.LoadMem(asm.R9, asm.R8, sFlags, asm.Word).WithSymbol("nat6"),
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.And.Imm(asm.R1, flagNAT),
-		asm.JEq.Imm(asm.R1, 0, "redirect6"),
-		asm.Mov.Imm(asm.R7, l4Off6+16),
-		asm.Mov.Reg(asm.R1, asm.R9),
-		asm.And.Imm(asm.R1, flagUDP),
-		asm.JEq.Imm(asm.R1, 0, "fields6"),
-		asm.Mov.Imm(asm.R7, l4Off6+6),
-		asm.Mov.Imm(asm.R0, 0).WithSymbol("fields6"),
 	)
+	in = append(in, forwardTail(new6MACs, new6Mark, l4Off6, "6")...)
 	in = append(in, rewrite16(sOld6, sNew6, ethHdr+8, 4)...)
 	in = append(in, rewrite16(sOld6+16, sNew6+16, ethHdr+24, 5)...)
 	in = append(in, rewrite(sOld6+32, sNew6+32, l4Off6, 2, 6)...)

@@ -4,6 +4,7 @@ package fastpath
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"os"
 	"runtime"
@@ -76,25 +77,20 @@ func TestOpenAddWalk(t *testing.T) {
 	}
 }
 
-// frame builds an Ethernet + IPv4 + UDP (or TCP with flags) frame with
-// valid checksums.
+// frame builds an Ethernet + IPv4 or IPv6 + UDP (or TCP with flags)
+// frame with valid checksums, TTL or hop limit 64.
 func frame(src, dst netip.Addr, sport, dport uint16, proto uint8, flags byte, payload string) []byte {
-	l4len := 8
-	if proto == 6 {
-		l4len = 20
+	l3, l4len, field := 20, 8, 6
+	if src.Is6() {
+		l3 = 40
 	}
-	b := make([]byte, 14+20+l4len+len(payload))
+	if proto == 6 {
+		l4len, field = 20, 16
+	}
+	b := make([]byte, 14+l3+l4len+len(payload))
 	copy(b[0:6], []byte{2, 0, 0, 0, 0, 1})
 	copy(b[6:12], []byte{2, 0, 0, 0, 0, 2})
-	b[12], b[13] = 0x08, 0x00
-	ip := b[14:34]
-	ip[0], ip[8], ip[9] = 0x45, 64, proto
-	binary.BigEndian.PutUint16(ip[2:], uint16(20+l4len+len(payload)))
-	s, d := src.As4(), dst.As4()
-	copy(ip[12:], s[:])
-	copy(ip[16:], d[:])
-	binary.BigEndian.PutUint16(ip[10:], ^csum(0, ip))
-	l4 := b[34:]
+	ip, l4 := b[14:14+l3], b[14+l3:]
 	binary.BigEndian.PutUint16(l4[0:], sport)
 	binary.BigEndian.PutUint16(l4[2:], dport)
 	copy(l4[l4len:], payload)
@@ -103,20 +99,25 @@ func frame(src, dst netip.Addr, sport, dport uint16, proto uint8, flags byte, pa
 	} else {
 		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
 	}
-	field := 6
-	if proto == 6 {
-		field = 16
+	// the pseudo-header: addresses, length, protocol
+	ph := append(append(src.AsSlice(), dst.AsSlice()...), 0, 0, 0, 0, 0, 0, 0, proto)
+	binary.BigEndian.PutUint32(ph[len(ph)-8:], uint32(len(l4)))
+	if src.Is4() {
+		b[12], b[13] = 0x08, 0x00
+		ip[0], ip[8], ip[9] = 0x45, 64, proto
+		binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)+len(l4)))
+		copy(ip[12:], src.AsSlice())
+		copy(ip[16:], dst.AsSlice())
+		binary.BigEndian.PutUint16(ip[10:], ^csum(0, ip))
+	} else {
+		b[12], b[13] = 0x86, 0xdd
+		ip[0], ip[6], ip[7] = 0x60, proto, 64
+		binary.BigEndian.PutUint16(ip[4:], uint16(len(l4)))
+		copy(ip[8:], src.AsSlice())
+		copy(ip[24:], dst.AsSlice())
 	}
-	binary.BigEndian.PutUint16(l4[field:], ^csum(pseudo(ip, len(l4)), l4))
+	binary.BigEndian.PutUint16(l4[field:], ^csum(csumPartial(0, ph), l4))
 	return b
-}
-
-func pseudo(ip []byte, l4len int) uint32 {
-	var p [12]byte
-	copy(p[0:8], ip[12:20])
-	p[9] = ip[9]
-	binary.BigEndian.PutUint16(p[10:], uint16(l4len))
-	return csumPartial(0, p[:])
 }
 
 func csumPartial(sum uint32, b []byte) uint32 {
@@ -176,188 +177,86 @@ func runTC(t *testing.T, fp *FastPath, f []byte) (uint32, []byte) {
 
 const tcActRedirect = 7
 
-// The two programs together on a NAT flow: the filter takes an offloaded
-// packet from the ring and the forwarding program rewrites it (TTL,
-// MACs, destination address and port with valid checksums) and redirects
-// it; a SYN, FIN or RST retires the entry; an unknown flow, a packet too
-// big for the path MTU and a TTL of 1 stay with gvsd.
+// The two programs together on a NAT flow, IPv4 and IPv6, UDP and TCP: the
+// filter takes an offloaded packet from the ring and the forwarding
+// program rewrites it (TTL or hop limit, MACs, destination address and
+// port with valid checksums) and redirects it, byte for byte as expected;
+// a SYN, FIN or RST retires the entry; an unknown flow, a packet too big
+// for the path MTU and a TTL of 1 stay with gvsd.
 func TestProgramsForwardNAT(t *testing.T) {
 	fp := open(t)
 	onOneCPU(t)
-	client, vip, rs := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.2.11")
-	for _, proto := range []uint8{17, 6} {
-		k := Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: proto}
-		rw := Rewrite{Src: client, Dst: rs, SrcPort: 40000, DstPort: 8080, Ifindex: 7, MTU: 100, Timeout: time.Minute,
-			DstMAC: [6]byte{2, 0, 0, 0, 0, 0x11}, SrcMAC: [6]byte{2, 0, 0, 0, 0, 0x99}}
-		if err := fp.Add(k, rw); err != nil {
-			t.Fatal(err)
-		}
-		pkt := frame(client, vip, 40000, 80, proto, 0x10, "hello")
-		if ret := runFilter(t, fp, pkt); ret != 0 {
-			t.Fatalf("proto %d: filter returned %#x for an offloaded packet, want 0 (not to the ring)", proto, ret)
-		}
-		ret, out := runTC(t, fp, pkt)
-		if ret != tcActRedirect {
-			t.Fatalf("proto %d: forwarding program returned %d, want TC_ACT_REDIRECT", proto, int32(ret))
-		}
-		want := frame(client, rs, 40000, 8080, proto, 0x10, "hello")
-		copy(want[0:6], rw.DstMAC[:])
-		copy(want[6:12], rw.SrcMAC[:])
-		want[14+8] = 63
-		binary.BigEndian.PutUint16(want[14+10:], 0)
-		binary.BigEndian.PutUint16(want[14+10:], ^csum(0, want[14:34]))
-		if string(out) != string(want) {
-			t.Fatalf("proto %d: forwarded\n% x\nwant\n% x", proto, out, want)
-		}
-		// the slot is used up: the same frame again, without the filter, passes on
-		if ret, _ := runTC(t, fp, pkt); int32(ret) != -1 {
-			t.Fatalf("proto %d: forwarding program without the filter's slot returned %d, want TCX_NEXT", proto, int32(ret))
-		}
-		c, _ := fp.Lookup(k)
-		if c.Packets != 1 || c.Bytes != uint64(len(pkt)-14) {
-			t.Fatalf("proto %d: counters %+v", proto, c)
-		}
-		// too big, TTL 1, unknown flow: to the ring
-		big := frame(client, vip, 40000, 80, proto, 0x10, string(make([]byte, 100)))
-		ttl1 := append([]byte(nil), pkt...)
-		ttl1[14+8] = 1
-		other := frame(client, vip, 40001, 80, proto, 0x10, "hello")
-		for name, f := range map[string][]byte{"too big": big, "TTL 1": ttl1, "unknown": other} {
-			if ret := runFilter(t, fp, f); ret == 0 {
-				t.Fatalf("proto %d: %s: the filter took it", proto, name)
+	for _, fam := range []struct {
+		name            string
+		client, vip, rs string
+		ttlAt           int
+		ipCsum          bool
+		mtu             int
+	}{
+		{"ipv4", "10.0.1.2", "10.0.2.100", "10.0.2.11", 14 + 8, true, 100},
+		{"ipv6", "fd00:1::2", "fd00:2::100", "fd00:2::11", 14 + 7, false, 120},
+	} {
+		client, vip, rs := netip.MustParseAddr(fam.client), netip.MustParseAddr(fam.vip), netip.MustParseAddr(fam.rs)
+		for _, proto := range []uint8{17, 6} {
+			name := fmt.Sprintf("%s proto %d", fam.name, proto)
+			k := Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: proto}
+			rw := Rewrite{Src: client, Dst: rs, SrcPort: 40000, DstPort: 8080, Ifindex: 7, MTU: fam.mtu, Timeout: time.Minute,
+				DstMAC: [6]byte{2, 0, 0, 0, 0, 0x11}, SrcMAC: [6]byte{2, 0, 0, 0, 0, 0x99}}
+			if err := fp.Add(k, rw); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if proto == 6 {
-			if ret := runFilter(t, fp, frame(client, vip, 40000, 80, proto, 0x11, "")); ret == 0 {
-				t.Fatal("a FIN was taken")
+			pkt := frame(client, vip, 40000, 80, proto, 0x10, "hello")
+			if ret := runFilter(t, fp, pkt); ret != 0 {
+				t.Fatalf("%s: filter returned %#x for an offloaded packet, want 0 (not to the ring)", name, ret)
 			}
-			if c, ok := fp.Lookup(k); !ok || c.Deadline != 0 {
-				t.Fatalf("after a FIN the entry is %+v, %v; want retired (deadline 0)", c, ok)
+			ret, out := runTC(t, fp, pkt)
+			if ret != tcActRedirect {
+				t.Fatalf("%s: forwarding program returned %d, want TC_ACT_REDIRECT", name, int32(ret))
 			}
-			if ret := runFilter(t, fp, pkt); ret == 0 {
-				t.Fatal("a retired entry still takes packets")
+			want := frame(client, rs, 40000, 8080, proto, 0x10, "hello")
+			copy(want[0:6], rw.DstMAC[:])
+			copy(want[6:12], rw.SrcMAC[:])
+			want[fam.ttlAt] = 63
+			if fam.ipCsum {
+				binary.BigEndian.PutUint16(want[14+10:], 0)
+				binary.BigEndian.PutUint16(want[14+10:], ^csum(0, want[14:34]))
 			}
-		}
-	}
-}
-
-// BenchmarkWalk reads 100,000 entries per op (what a sweep costs gvsd
-// with that many offloaded flows).
-func BenchmarkWalk(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root to load BPF programs")
-	}
-	fp, err := Open(1 << 17)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer fp.Close()
-	const n = 100_000
-	rw := Rewrite{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.1.0.1"), Ifindex: 1, MTU: 1500, Timeout: time.Minute}
-	for i := 0; i < n; i++ {
-		k := Key{Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: rw.Dst, SrcPort: uint16(i), DstPort: 80, Proto: 6}
-		if err := fp.Add(k, rw); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		seen := 0
-		if err := fp.Walk(func(Key, Counters) bool { seen++; return true }); err != nil || seen != n {
-			b.Fatalf("walked %d of %d: %v", seen, n, err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/entry")
-}
-
-// frame6 is frame's IPv6 twin (hop limit 64).
-func frame6(src, dst netip.Addr, sport, dport uint16, proto uint8, flags byte, payload string) []byte {
-	l4len := 8
-	if proto == 6 {
-		l4len = 20
-	}
-	b := make([]byte, 14+40+l4len+len(payload))
-	copy(b[0:6], []byte{2, 0, 0, 0, 0, 1})
-	copy(b[6:12], []byte{2, 0, 0, 0, 0, 2})
-	b[12], b[13] = 0x86, 0xdd
-	ip := b[14:54]
-	ip[0], ip[6], ip[7] = 0x60, proto, 64
-	binary.BigEndian.PutUint16(ip[4:], uint16(l4len+len(payload)))
-	s, d := src.As16(), dst.As16()
-	copy(ip[8:], s[:])
-	copy(ip[24:], d[:])
-	l4 := b[54:]
-	binary.BigEndian.PutUint16(l4[0:], sport)
-	binary.BigEndian.PutUint16(l4[2:], dport)
-	copy(l4[l4len:], payload)
-	field := 6
-	if proto == 6 {
-		l4[12], l4[13] = 5<<4, flags
-		field = 16
-	} else {
-		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
-	}
-	var ph [40]byte
-	copy(ph[0:32], ip[8:40])
-	binary.BigEndian.PutUint32(ph[32:], uint32(len(l4)))
-	ph[39] = proto
-	binary.BigEndian.PutUint16(l4[field:], ^csum(csumPartial(0, ph[:]), l4))
-	return b
-}
-
-// TestProgramsForwardNAT6: the same for IPv6 (no header checksum; the
-// transport checksum follows the 16-byte address change).
-func TestProgramsForwardNAT6(t *testing.T) {
-	fp := open(t)
-	onOneCPU(t)
-	client, vip, rs := netip.MustParseAddr("fd00:1::2"), netip.MustParseAddr("fd00:2::100"), netip.MustParseAddr("fd00:2::11")
-	for _, proto := range []uint8{17, 6} {
-		k := Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: proto}
-		rw := Rewrite{Src: client, Dst: rs, SrcPort: 40000, DstPort: 8080, Ifindex: 7, MTU: 120, Timeout: time.Minute,
-			DstMAC: [6]byte{2, 0, 0, 0, 0, 0x11}, SrcMAC: [6]byte{2, 0, 0, 0, 0, 0x99}}
-		if err := fp.Add(k, rw); err != nil {
-			t.Fatal(err)
-		}
-		pkt := frame6(client, vip, 40000, 80, proto, 0x10, "hello")
-		if ret := runFilter(t, fp, pkt); ret != 0 {
-			t.Fatalf("proto %d: filter returned %#x for an offloaded packet, want 0", proto, ret)
-		}
-		ret, out := runTC(t, fp, pkt)
-		if ret != tcActRedirect {
-			t.Fatalf("proto %d: forwarding program returned %d, want TC_ACT_REDIRECT", proto, int32(ret))
-		}
-		want := frame6(client, rs, 40000, 8080, proto, 0x10, "hello")
-		copy(want[0:6], rw.DstMAC[:])
-		copy(want[6:12], rw.SrcMAC[:])
-		want[14+7] = 63
-		if string(out) != string(want) {
-			t.Fatalf("proto %d: forwarded\n% x\nwant\n% x", proto, out, want)
-		}
-		if c, _ := fp.Lookup(k); c.Packets != 1 {
-			t.Fatalf("proto %d: counters %+v", proto, c)
-		}
-		hop1 := append([]byte(nil), pkt...)
-		hop1[14+7] = 1
-		for name, f := range map[string][]byte{
-			"too big":     frame6(client, vip, 40000, 80, proto, 0x10, string(make([]byte, 100))),
-			"hop limit 1": hop1, "unknown": frame6(client, vip, 40001, 80, proto, 0x10, "hello"),
-		} {
-			if ret := runFilter(t, fp, f); ret == 0 {
-				t.Fatalf("proto %d: %s: the filter took it", proto, name)
+			if string(out) != string(want) {
+				t.Fatalf("%s: forwarded\n% x\nwant\n% x", name, out, want)
 			}
-		}
-		if proto == 6 {
-			if ret := runFilter(t, fp, frame6(client, vip, 40000, 80, proto, 0x04, "")); ret == 0 {
-				t.Fatal("an RST was taken")
+			// the slot is used up: the same frame again, without the filter, passes on
+			if ret, _ := runTC(t, fp, pkt); int32(ret) != -1 {
+				t.Fatalf("%s: forwarding program without the filter's slot returned %d, want TCX_NEXT", name, int32(ret))
 			}
-			if c, ok := fp.Lookup(k); !ok || c.Deadline != 0 {
-				t.Fatalf("after an RST the entry is %+v, %v; want retired", c, ok)
+			if c, _ := fp.Lookup(k); c.Packets != 1 || c.Bytes != uint64(len(pkt)-14) {
+				t.Fatalf("%s: counters %+v", name, c)
+			}
+			ttl1 := append([]byte(nil), pkt...)
+			ttl1[fam.ttlAt] = 1
+			for what, f := range map[string][]byte{
+				"too big": frame(client, vip, 40000, 80, proto, 0x10, string(make([]byte, 100))),
+				"TTL 1":   ttl1, "unknown": frame(client, vip, 40001, 80, proto, 0x10, "hello"),
+			} {
+				if ret := runFilter(t, fp, f); ret == 0 {
+					t.Fatalf("%s: %s: the filter took it", name, what)
+				}
+			}
+			if proto == 6 {
+				if ret := runFilter(t, fp, frame(client, vip, 40000, 80, proto, 0x11, "")); ret == 0 {
+					t.Fatalf("%s: a FIN was taken", name)
+				}
+				if c, ok := fp.Lookup(k); !ok || c.Deadline != 0 {
+					t.Fatalf("%s: after a FIN the entry is %+v, %v; want retired (deadline 0)", name, c, ok)
+				}
+				if ret := runFilter(t, fp, pkt); ret == 0 {
+					t.Fatalf("%s: a retired entry still takes packets", name)
+				}
 			}
 		}
 	}
 	n := 0
-	fp.Walk(func(k Key, _ Counters) bool { n++; return k.Src.Is6() })
-	if n != 2 {
-		t.Fatalf("walked %d IPv6 entries, want 2", n)
+	fp.Walk(func(Key, Counters) bool { n++; return true })
+	if n != 4 {
+		t.Fatalf("walked %d entries, want 4", n)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/govs/gvs/dataplane/afpacket"
 	"github.com/govs/gvs/packet"
 	"golang.org/x/sys/unix"
 )
@@ -111,42 +110,18 @@ func TestSuperFrameFamilies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			want := tunnelHeaderOf(t, c.tun, c.inner6)
 			a, b := twoNamespaces(t)
-			var fd int
-			var mac net.HardwareAddr
-			inNetns(t, b, func() {
-				vb, err := net.InterfaceByName("vb")
-				if err != nil {
-					t.Fatal(err)
-				}
-				mac = vb.HardwareAddr
-				if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL))); err != nil {
-					t.Fatal(err)
-				}
-				unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 200000})
-				if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: vb.Index, Protocol: htons(unix.ETH_P_ALL)}); err != nil {
-					t.Fatal(err)
-				}
-			})
-			defer unix.Close(fd)
+			fd, mac := packetSocket(t, b, unix.ETH_P_ALL)
 			inNetns(t, a, func() {
 				e, va := attachVA(t)
 				mark, err := e.Mark(c.tun)
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := afpacket.NewMarkSender(va.Index, 4)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
 				frame := superFrame(mac, va.HardwareAddr)
 				if c.inner6 {
 					frame = superFrame6(mac, va.HardwareAddr)
 				}
-				if err := s.QueueMark(frame, mark); err != nil {
-					t.Fatal(err)
-				}
-				if err := s.Flush(); err != nil {
+				if err := sendMarked(va, frame, mark); err != nil {
 					t.Fatal(err)
 				}
 			})

@@ -154,18 +154,45 @@ func send(t *testing.T, a string, peerMAC net.HardwareAddr, tun Tunnel) {
 		if again, _ := e.Mark(tun); again != mark || mark != MarkBase|1 {
 			t.Fatalf("marks %#x, %#x", mark, again)
 		}
-		s, err := afpacket.NewMarkSender(va.Index, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		if err := s.QueueMark(superFrame(peerMAC, va.HardwareAddr), mark); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Flush(); err != nil {
+		if err := sendMarked(va, superFrame(peerMAC, va.HardwareAddr), mark); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// sendMarked sends one frame (virtio-net header first) on a marking
+// sender of va, in the calling thread's namespace; the error is Flush's.
+func sendMarked(va *net.Interface, frame []byte, mark uint32) error {
+	s, err := afpacket.NewMarkSender(va.Index, 4)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.QueueMark(frame, mark); err != nil {
+		return err
+	}
+	return s.Flush()
+}
+
+// packetSocket opens a packet socket on vb in namespace b for EtherType
+// proto (200 ms receive timeout) and returns it with vb's MAC.
+func packetSocket(t *testing.T, b string, proto uint16) (fd int, mac net.HardwareAddr) {
+	inNetns(t, b, func() {
+		vb, err := net.InterfaceByName("vb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac = vb.HardwareAddr
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(proto))); err != nil {
+			t.Fatal(err)
+		}
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 200000})
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: vb.Index, Protocol: htons(proto)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd, mac
 }
 
 // receive reads tunnel datagrams in namespace b until payloadLen inner
@@ -304,41 +331,15 @@ func TestSuperFrameSegmented(t *testing.T) {
 // unmarked frame passes untouched.
 func TestUnknownTunnelDropped(t *testing.T) {
 	a, b := twoNamespaces(t)
-	var fd int
-	var mac net.HardwareAddr
-	inNetns(t, b, func() {
-		var err error
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 300000})
-		vb, err := net.InterfaceByName("vb")
-		if err != nil {
-			t.Fatal(err)
-		}
-		mac = vb.HardwareAddr
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: vb.Index, Protocol: htons(unix.ETH_P_IP)}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	defer unix.Close(fd)
-	sendMarked := func(mark uint32) {
+	fd, mac := packetSocket(t, b, unix.ETH_P_IP)
+	send := func(mark uint32) {
 		inNetns(t, a, func() {
 			va, err := net.InterfaceByName("va")
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := afpacket.NewMarkSender(va.Index, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			if err := s.QueueMark(superFrame(mac, va.HardwareAddr), mark); err != nil {
-				t.Fatal(err)
-			}
 			// the program's drop comes back as ENOBUFS
-			if err := s.Flush(); err != nil && (mark == 0 || !errors.Is(err, unix.ENOBUFS)) {
+			if err := sendMarked(va, superFrame(mac, va.HardwareAddr), mark); err != nil && (mark == 0 || !errors.Is(err, unix.ENOBUFS)) {
 				t.Fatal(err)
 			}
 		})
@@ -357,11 +358,11 @@ func TestUnknownTunnelDropped(t *testing.T) {
 		}
 	}
 	inNetns(t, a, func() { attachVA(t) })
-	sendMarked(MarkBase | 7)
+	send(MarkBase | 7)
 	if n := leaked(); n != 0 {
 		t.Fatalf("%d unencapsulated frames left with an unknown tunnel's mark", n)
 	}
-	sendMarked(0)
+	send(0)
 	if n := leaked(); n == 0 {
 		t.Fatal("control: the unmarked frame did not arrive")
 	}
