@@ -13,9 +13,12 @@
 // it on AF_PACKET rings (package afpacket: a TPACKET_V2 ring per interface
 // and worker in a fanout group, a sendmmsg sender); the tests use an
 // in-memory port. Local delivery goes through the TUN device gvs0 (tun.go).
-// TCP super-frames for IPIP real servers leave whole for a TC egress
+// TCP super-frames for tunnel real servers leave whole for a TC egress
 // program to encapsulate (kencap.go, package tcencap) instead of being
-// segmented here.
+// segmented here. Once a connection has settled, its packets no longer
+// come here at all: offload.go hands its forwarding to the kernel fast
+// path (package fastpath) and sweeps the kernel's counters back into the
+// engine.
 //
 // The walk of one packet: worker.go receives a batch from a port;
 // process.go parses every frame (packet.Parse, typed drop reasons counted
