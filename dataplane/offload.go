@@ -161,6 +161,9 @@ func (o *offloader) install(r offloadReq) {
 		// the old entry's counts first
 		o.retire(r.key, e)
 	}
+	if len(o.entries) >= maxOffloaded {
+		return // the map is full: no system call that would fail
+	}
 	if !o.ew.Touch(&r.flow, r.reply, -1, 0, 0) {
 		return // no longer offloadable since the worker asked
 	}
