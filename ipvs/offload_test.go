@@ -52,10 +52,16 @@ func TestOffloadTouch(t *testing.T) {
 	if e.ConnCount() != 1 {
 		t.Fatal("an older last-packet time shortened the timer")
 	}
-	// FIN: no longer offloadable
+	// FIN: no longer offloadable, but the packets the fast path forwarded
+	// before it still count
 	w.In(in, &PacketInfo{TCPFlags: TCPFin | TCPAck}, 1650*second)
 	if fp.Touch(in, false, -1, 0, 0) {
 		t.Fatal("a closing connection still offloadable")
+	}
+	before, _ := e.ServiceStatus(tcpSvc)
+	fp.Touch(in, false, -1, 5, 500)
+	if after, _ := e.ServiceStatus(tcpSvc); after.Stats.InPkts != before.Stats.InPkts+5 || after.Stats.InBytes != before.Stats.InBytes+500 {
+		t.Fatalf("the last counts of a closing connection: %+v, then %+v", before.Stats, after.Stats)
 	}
 	e.Expire(1800 * second)
 	if fp.Touch(in, false, -1, 0, 0) {

@@ -325,12 +325,13 @@ func (w *Worker) out(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 
 // Touch accounts for packets a fast path forwarded on its own for a
 // connection it was allowed to (Verdict.Offload): pkts and bytes go to
-// the statistics, and the timer restarts from last, the engine-clock time
-// of the latest of them, unless it already runs later. reply says which
-// direction they took (a NAT reply, found as Out finds it). It reports
-// false when the connection is gone or may no longer be offloaded (its
-// state changed, its real server was deleted or found down): the fast
-// path must then hand its packets back.
+// the statistics (while the connection exists, whatever its state now),
+// and the timer restarts from last, the engine-clock time of the latest
+// of them (negative: no time), unless it already runs later. reply says
+// which direction they took (a NAT reply, found as Out finds it). It
+// reports false when the connection is gone or may no longer be
+// offloaded (its state changed, its real server was deleted or found
+// down): the fast path must then hand its packets back.
 func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool {
 	e := w.e
 	var h uint64
@@ -353,24 +354,28 @@ func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool
 	}
 	c := sh.entry(idx)
 	d := e.dest(c.destID)
-	if !offloadable(c, d) || (reply && c.flags.Method() != Masq) {
+	if reply && c.flags.Method() != Masq {
 		return false
 	}
-	if pkts == 0 {
-		return true
+	// the packets were forwarded for this connection: counted even when
+	// it has just left the fast path (a FIN retired its entry)
+	if pkts > 0 && d != nil && d.Available() {
+		ds, ss := w.slots(d)
+		for _, s := range []*counterSlot{ds, ss, &w.total} {
+			if reply {
+				s.addOutN(pkts, bytes)
+			} else {
+				s.addInN(pkts, bytes)
+			}
+		}
 	}
-	ds, ss := w.slots(d)
-	if reply {
-		for _, s := range []*counterSlot{ds, ss, &w.total} {
-			s.addOutN(pkts, bytes)
-		}
-	} else {
-		for _, s := range []*counterSlot{ds, ss, &w.total} {
-			s.addInN(pkts, bytes)
-		}
+	if !reply {
 		c.inPkts = uint32(min(uint64(c.inPkts)+pkts, 1<<32-1))
 	}
-	if exp := expiryTick(last, c.timeout); int32(exp-c.expires) > 0 {
+	if !offloadable(c, d) {
+		return false
+	}
+	if exp := expiryTick(last, c.timeout); last >= 0 && int32(exp-c.expires) > 0 {
 		sh.wheelRefresh(idx, c, exp)
 	}
 	return true
