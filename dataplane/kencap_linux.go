@@ -9,30 +9,46 @@ import (
 )
 
 // openKernelEncap loads the TC program that encapsulates tunnelled
-// super-frames (IPIP, GUE, GRE over IPv4) and attaches it to the egress of every attached interface. Where the
-// kernel refuses (no privileges, no BPF or TCX), it says so once and the
-// workers segment super-frames in user space as before. GVS_TC_ENCAP=off
-// turns it off (for measurements).
+// super-frames (IPIP, GUE, GRE over IPv4 or IPv6) and attaches it to the
+// egress of every attached interface. Without it the workers segment
+// super-frames in user space. GVS_TC_ENCAP=off turns it off.
 func (d *Dataplane) openKernelEncap() {
-	if os.Getenv("GVS_TC_ENCAP") == "off" {
-		d.log.Info("kernel encapsulation of tunnelled super-frames off (GVS_TC_ENCAP=off): segmenting them in user space")
-		return
+	e, ok := openOnInterfaces(d, "GVS_TC_ENCAP", "kernel encapsulation of tunnelled super-frames", "segmenting them in user space", tcencap.Open)
+	if ok {
+		d.kenc = e
 	}
-	e, err := tcencap.Open()
+}
+
+// kernelProgram is a loaded BPF program that goes on interfaces.
+type kernelProgram interface {
+	Attach(ifindex int) error
+	Close() error
+}
+
+// openOnInterfaces opens a kernel program and attaches it to every
+// data-path interface, and has it closed with the data path. It says once
+// why there is none: env=off in gvsd's environment (for measurements), or
+// the kernel refusing it (no privileges, no BPF or TCX); what and without
+// name the feature and what the data path does instead.
+func openOnInterfaces[P kernelProgram](d *Dataplane, env, what, without string, open func() (P, error)) (P, bool) {
+	var none P
+	if os.Getenv(env) == "off" {
+		d.log.Info(what+" off ("+env+"=off): "+without, "env", env)
+		return none, false
+	}
+	p, err := open()
 	if err == nil {
 		for _, x := range d.ifs {
-			if err = e.Attach(x.index); err != nil {
+			if err = p.Attach(x.index); err != nil {
+				p.Close()
 				break
 			}
 		}
-		if err != nil {
-			e.Close()
-		}
 	}
 	if err != nil {
-		d.log.Warn("kernel encapsulation of tunnelled super-frames unavailable: segmenting them in user space", "err", err)
-		return
+		d.log.Warn(what+" unavailable: "+without, "err", err)
+		return none, false
 	}
-	d.kenc = e
-	d.closers = append(d.closers, e.Close)
+	d.closers = append(d.closers, p.Close)
+	return p, true
 }

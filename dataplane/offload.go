@@ -5,7 +5,6 @@ package dataplane
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/govs/gvs/dataplane/fastpath"
@@ -74,23 +73,9 @@ type offloader struct {
 // says so once and every packet takes the user-space path.
 // GVS_FASTPATH=off turns it off (for measurements).
 func (d *Dataplane) openFastPath() {
-	if os.Getenv("GVS_FASTPATH") == "off" {
-		d.log.Info("kernel fast path for established connections off (GVS_FASTPATH=off)")
-		return
-	}
-	fp, err := fastpath.Open(maxOffloaded)
-	if err == nil {
-		for _, x := range d.ifs {
-			if err = fp.Attach(x.index); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			fp.Close()
-		}
-	}
-	if err != nil {
-		d.log.Warn("kernel fast path for established connections unavailable: forwarding every packet in user space", "err", err)
+	fp, ok := openOnInterfaces(d, "GVS_FASTPATH", "kernel fast path for established connections", "forwarding every packet in user space",
+		func() (*fastpath.FastPath, error) { return fastpath.Open(maxOffloaded) })
+	if !ok {
 		return
 	}
 	d.off = &offloader{
@@ -98,7 +83,6 @@ func (d *Dataplane) openFastPath() {
 		reqs: make(chan offloadReq, 1024), flushes: make(chan struct{}, 1),
 		entries: map[fastpath.Key]*offloaded{}, log: d.log,
 	}
-	d.closers = append(d.closers, fp.Close)
 }
 
 // filterFD is the socket filter for the rings of interface x (0: none).
@@ -179,7 +163,7 @@ func (o *offloader) install(r offloadReq) {
 // retire gives the engine the last counts of entry e and deletes it.
 func (o *offloader) retire(k fastpath.Key, e *offloaded) {
 	if c, ok := o.fp.Lookup(k); ok {
-		o.touch(e, c)
+		o.touch(e, c, o.now())
 	}
 	_ = o.fp.Delete(k)
 	delete(o.entries, k)
@@ -187,30 +171,39 @@ func (o *offloader) retire(k fastpath.Key, e *offloaded) {
 
 // touch reports an entry's new counts to the engine; false when its
 // connection is gone or may no longer be offloaded.
-func (o *offloader) touch(e *offloaded, c fastpath.Counters) bool {
+func (o *offloader) touch(e *offloaded, c fastpath.Counters, now clocks) bool {
 	pkts, bytes := c.Packets-e.packets, c.Bytes-e.bytes
 	e.packets, e.bytes = c.Packets, c.Bytes
 	last := int64(-1)
 	if pkts > 0 && c.Deadline != 0 {
 		// the last packet came when the deadline was last pushed
-		age := fastpath.Now() - (c.Deadline - c.Timeout)
-		last = o.eng.Now() - int64(max(age, 0))
+		age := now.kernel - (c.Deadline - c.Timeout)
+		last = now.engine - int64(max(age, 0))
 	}
 	return o.ew.Touch(&e.flow, e.reply, last, pkts, bytes) && c.Deadline != 0 && !e.hop.stale.Load()
 }
+
+// clocks are the kernel programs' clock and the engine's, read together.
+type clocks struct {
+	kernel time.Duration
+	engine int64
+}
+
+func (o *offloader) now() clocks { return clocks{fastpath.Now(), o.eng.Now()} }
 
 // sweep reads every entry's counters; with all, it deletes every entry.
 // An entry the filter retired (a SYN, FIN or RST, or its deadline passed:
 // its deadline is then 0) is deleted after its last counts are read.
 func (o *offloader) sweep(all bool) {
 	o.sweeps++
+	now := o.now()
 	_ = o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) bool {
 		e := o.entries[k]
 		if e == nil {
 			return false // not ours (a previous gvsd's)
 		}
 		e.seen = o.sweeps
-		if !o.touch(e, c) || all {
+		if !o.touch(e, c, now) || all {
 			delete(o.entries, k)
 			return false
 		}
@@ -281,23 +274,15 @@ func (w *worker) offloadable(in *iface, p *packet.Packet, ep *ipvs.Packet) bool 
 	if p.Key.Family == packet.IPv6 {
 		hdr = 40
 	}
-	if p.NumVLAN != 0 || p.L3Off != ethLen || p.L4Off != ethLen+hdr || p.Frag.More || p.Frag.Offset != 0 {
+	if p.NumVLAN != 0 || p.L3Off != packet.EtherHeaderLen || p.L4Off != packet.EtherHeaderLen+hdr || p.Frag.More || p.Frag.Offset != 0 {
 		return false
 	}
 	switch p.Key.Proto {
 	case packet.ProtoTCP:
-		return p.TCPFlags&(tcpFIN|tcpSYN|tcpRST) == 0
+		return p.TCPFlags&(ipvs.TCPFin|ipvs.TCPSyn|ipvs.TCPRst) == 0
 	case packet.ProtoUDP:
 		typ, _ := p.GSO()
 		return typ == packet.GSONone
 	}
 	return false
 }
-
-// TCP flags the socket filter leaves to the workers.
-const (
-	tcpFIN = 0x01
-	tcpSYN = 0x02
-	tcpRST = 0x04
-	ethLen = 14
-)

@@ -43,8 +43,6 @@ type counterSlot struct {
 	conns, inPkts, outPkts, inBytes, outBytes atomic.Uint64
 }
 
-func (s *counterSlot) addIn(bytes uint64)  { s.addInN(1, bytes) }
-func (s *counterSlot) addOut(bytes uint64) { s.addOutN(1, bytes) }
 
 func (s *counterSlot) addInN(pkts, bytes uint64) {
 	s.inPkts.Store(s.inPkts.Load() + pkts)

@@ -177,24 +177,30 @@ func (w *Worker) slots(d *Dest) (*counterSlot, *counterSlot) {
 	return &w.destSlots[d.id], &w.svcSlots[sid]
 }
 
-func (w *Worker) countIn(d *Dest, bytes uint32) {
+func (w *Worker) countIn(d *Dest, bytes uint32) { w.countInN(d, 1, uint64(bytes)) }
+
+// countInN counts pkts client packets of bytes in all (one packet here, a
+// fast path's share at a sweep).
+func (w *Worker) countInN(d *Dest, pkts, bytes uint64) {
 	if d == nil || !d.Available() {
 		return
 	}
 	ds, ss := w.slots(d)
-	ds.addIn(uint64(bytes))
-	ss.addIn(uint64(bytes))
-	w.total.addIn(uint64(bytes))
+	ds.addInN(pkts, bytes)
+	ss.addInN(pkts, bytes)
+	w.total.addInN(pkts, bytes)
 }
 
-func (w *Worker) countOut(d *Dest, bytes uint32) {
+func (w *Worker) countOut(d *Dest, bytes uint32) { w.countOutN(d, 1, uint64(bytes)) }
+
+func (w *Worker) countOutN(d *Dest, pkts, bytes uint64) {
 	if d == nil || !d.Available() {
 		return
 	}
 	ds, ss := w.slots(d)
-	ds.addOut(uint64(bytes))
-	ss.addOut(uint64(bytes))
-	w.total.addOut(uint64(bytes))
+	ds.addOutN(pkts, bytes)
+	ss.addOutN(pkts, bytes)
+	w.total.addOutN(pkts, bytes)
 }
 
 func (w *Worker) countConn(d *Dest) {
@@ -359,17 +365,10 @@ func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool
 	}
 	// the packets were forwarded for this connection: counted even when
 	// it has just left the fast path (a FIN retired its entry)
-	if pkts > 0 && d != nil && d.Available() {
-		ds, ss := w.slots(d)
-		for _, s := range []*counterSlot{ds, ss, &w.total} {
-			if reply {
-				s.addOutN(pkts, bytes)
-			} else {
-				s.addInN(pkts, bytes)
-			}
-		}
-	}
-	if !reply {
+	if reply {
+		w.countOutN(d, pkts, bytes)
+	} else {
+		w.countInN(d, pkts, bytes)
 		c.inPkts = uint32(min(uint64(c.inPkts)+pkts, 1<<32-1))
 	}
 	if !offloadable(c, d) {

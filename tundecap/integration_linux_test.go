@@ -704,6 +704,9 @@ func TestKernelDecapAllowFrom(t *testing.T) {
 	b := newTestbed(t)
 	l4, _ := b.listen(t)
 	d := b.startDecap(t, Config{TUN: "gvstun8", Kernel: true, AllowFrom: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+	if d.kernel == nil {
+		t.Fatal("the kernel program did not load (see the log): nothing here would test it")
+	}
 	ipip := b.socket(t, unix.AF_INET, unix.SOCK_RAW, ProtoIPIP)
 	if err := unix.Sendto(ipip, innerUDP(false, "from a stranger", false), 0, sockaddr(rsLAN4, 0)); err != nil {
 		t.Fatal(err)
