@@ -43,7 +43,6 @@ type counterSlot struct {
 	conns, inPkts, outPkts, inBytes, outBytes atomic.Uint64
 }
 
-
 func (s *counterSlot) addInN(pkts, bytes uint64) {
 	s.inPkts.Store(s.inPkts.Load() + pkts)
 	s.inBytes.Store(s.inBytes.Load() + bytes)
