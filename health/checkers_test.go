@@ -119,10 +119,20 @@ func TestTCPChecker(t *testing.T) {
 	e := endpointOf(t, addr)
 	e.Source = netip.MustParseAddr("127.0.0.2")
 	wantHealth(t, check(TCPChecker{}, e, time.Second), Up)
-	time.Sleep(20 * time.Millisecond)
-	mu.Lock()
-	last := remotes[len(remotes)-1]
-	mu.Unlock()
+	// the server's handler runs after the check returns: wait for its
+	// second connection (the first check's, then this one)
+	var last string
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(remotes)
+		if n >= 2 {
+			last = remotes[n-1]
+		}
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+	}
 	if last != "127.0.0.2" {
 		t.Fatalf("server saw source %s, want 127.0.0.2", last)
 	}
