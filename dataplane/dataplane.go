@@ -124,7 +124,7 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 	d.state.Store(&dpState{})
 	rules := append([]MarkRule(nil), cfg.MarkRules...)
 	d.marks.Store(&rules)
-	d.hops = newNextHops(ctl, d.ifaceInfo, d.solicit)
+	d.hops = newNextHops(ctl, d.ifaceInfo, d.solicit, d.transmitHeld)
 	d.frags = packet.NewFragCache(fragSlots, fragTimeout)
 	if tun, err := openTun(tunName); err != nil {
 		d.log.Warn("local delivery unavailable (no TUN device)", "err", err)

@@ -231,7 +231,7 @@ func newTestEnvLAN(t testing.TB, lanMTU int) *testEnv {
 	}
 	d.state.Store(&dpState{})
 	d.marks.Store(&[]MarkRule{})
-	d.hops = newNextHops(ctl, d.ifaceInfo, d.solicit)
+	d.hops = newNextHops(ctl, d.ifaceInfo, d.solicit, d.transmitHeld)
 	d.frags = packet.NewFragCache(1024, fragTimeout)
 	d.ctrl = d.newWorker(-1, false, nil, map[int]Port{1: e.ctl0, 2: e.ctl1})
 	e.w = d.newWorker(0, true, []rxPort{{e.eth0, d.ifs[0]}, {e.eth1, d.ifs[1]}, {e.lo, d.lo}}, map[int]Port{1: e.eth0, 2: e.eth1})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/netctl"
+	"github.com/govs/gvs/packet"
 )
 
 // nextHop is how to put a frame for one destination address on the wire:
@@ -24,6 +25,30 @@ type nextHop struct {
 	srcAddr netip.Addr // the director's address on the path (tunnel source)
 	local   bool       // the destination is an address of the director
 	stale   atomic.Bool
+	// held is set while the neighbour's link-layer address is being asked
+	// for (dst is not known yet): frames for this destination wait there
+	// instead of being dropped, as in the kernel's neighbour queue, so a
+	// NAT reply to a client the director has not talked to yet (the first
+	// SYN-ACK) is not lost to a one-second retransmission.
+	held *heldFrames
+}
+
+// Bounds of the frames held for unresolved neighbours: per destination,
+// and over all destinations (a scan of unresolved addresses holds at most
+// this much memory).
+const (
+	maxHeldFramesPerHop = 16
+	maxHeldBytesPerHop  = 64 << 10
+	maxHeldBytes        = 4 << 20
+)
+
+// heldFrames are the frames (virtio-net header + Ethernet frame, copied)
+// waiting for one next hop's neighbour.
+type heldFrames struct {
+	mu     sync.Mutex
+	frames [][]byte
+	bytes  int
+	closed bool // released or given up: nothing may be added
 }
 
 // ifaceInfo is what the resolver needs to know of an attached interface.
@@ -44,6 +69,8 @@ type nextHops struct {
 	ctl     netctl.Controller
 	ifaces  func(ifindex int) (ifaceInfo, bool)
 	solicit func(ifindex int, src, target netip.Addr)
+	// transmit sends held frames once their neighbour is known
+	transmit func(ifindex int, frames [][]byte)
 
 	fib    atomic.Pointer[[]netctl.RouteEntry] // longest prefix first
 	neigh  sync.Map                            // neighKey -> [6]byte
@@ -53,7 +80,9 @@ type nextHops struct {
 	mu      sync.Mutex
 	pending map[netip.Addr]*pendingHop // destinations waiting for a neighbour
 
-	unresolved atomic.Uint64
+	heldBytes   atomic.Int64  // over all held frames
+	heldSent    atomic.Uint64 // frames held, then sent when their neighbour answered
+	heldDropped atomic.Uint64 // frames held, then dropped (queue full, or no answer)
 }
 
 type neighKey struct {
@@ -68,8 +97,8 @@ type pendingHop struct {
 	next     time.Time
 }
 
-func newNextHops(ctl netctl.Controller, ifaces func(int) (ifaceInfo, bool), solicit func(int, netip.Addr, netip.Addr)) *nextHops {
-	n := &nextHops{ctl: ctl, ifaces: ifaces, solicit: solicit, reqs: make(chan netip.Addr, 4096), pending: map[netip.Addr]*pendingHop{}}
+func newNextHops(ctl netctl.Controller, ifaces func(int) (ifaceInfo, bool), solicit func(int, netip.Addr, netip.Addr), transmit func(int, [][]byte)) *nextHops {
+	n := &nextHops{ctl: ctl, ifaces: ifaces, solicit: solicit, transmit: transmit, reqs: make(chan netip.Addr, 4096), pending: map[netip.Addr]*pendingHop{}}
 	n.loadTables()
 	return n
 }
@@ -109,13 +138,14 @@ func (n *nextHops) route(dst netip.Addr) (netctl.RouteEntry, bool) {
 	return netctl.RouteEntry{}, false
 }
 
-// resolve builds and publishes dst's next hop when everything it needs is
-// known; otherwise it asks the neighbour and returns nil (the packet that
-// asked is dropped and counted; TCP retransmits).
+// resolve builds and publishes dst's next hop. When the route is known but
+// the neighbour's link-layer address is not, it asks the neighbour and
+// publishes an incomplete next hop that holds frames until the answer
+// comes. nil: no route, or not through an interface GVS forwards on (the
+// packet that asked is dropped and counted).
 func (n *nextHops) resolve(dst netip.Addr) *nextHop {
 	r, ok := n.route(dst)
 	if !ok {
-		n.unresolved.Add(1)
 		return nil
 	}
 	info, ok := n.ifaces(r.Ifindex)
@@ -156,10 +186,74 @@ func (n *nextHops) resolve(dst netip.Addr) *nextHop {
 		n.pending[dst] = p
 	}
 	n.mu.Unlock()
+	if h := n.get(ipvs.AddrFrom(dst)); h != nil && h.held != nil && h.ifindex == r.Ifindex && h.hop == hop {
+		return h // already waiting for this neighbour
+	}
+	h := &nextHop{ifindex: r.Ifindex, src: info.mac, hop: hop, mtu: mtu, srcAddr: src, held: &heldFrames{}}
+	n.publish(dst, h)
 	if fresh {
 		n.solicit(r.Ifindex, src, hop)
 	}
-	return nil
+	return h
+}
+
+// hold keeps a copy of a frame (virtio-net header + Ethernet frame) for
+// h's neighbour; false when it was dropped instead (the bounds are
+// reached, or h was just completed or given up).
+func (n *nextHops) hold(h *nextHop, vnetAndFrame []byte) bool {
+	q := h.held
+	size := len(vnetAndFrame)
+	if n.heldBytes.Add(int64(size)) > maxHeldBytes {
+		n.heldBytes.Add(-int64(size))
+		n.heldDropped.Add(1)
+		return false
+	}
+	q.mu.Lock()
+	ok := !q.closed && len(q.frames) < maxHeldFramesPerHop && q.bytes+size <= maxHeldBytesPerHop
+	if ok {
+		q.frames = append(q.frames, append([]byte(nil), vnetAndFrame...))
+		q.bytes += size
+	}
+	q.mu.Unlock()
+	if !ok {
+		n.heldBytes.Add(-int64(size))
+		n.heldDropped.Add(1)
+	}
+	return ok
+}
+
+// retire marks old stale now that cur (nil: nothing) stands for its
+// destination, and passes on the frames old held: sent with cur's MACs
+// when cur is complete on the same link, held on by cur when it is still
+// waiting, dropped otherwise.
+func (n *nextHops) retire(old, cur *nextHop) {
+	old.stale.Store(true)
+	if old.held == nil {
+		return
+	}
+	q := old.held
+	q.mu.Lock()
+	frames, size := q.frames, q.bytes
+	q.frames, q.bytes, q.closed = nil, 0, true
+	q.mu.Unlock()
+	if len(frames) == 0 {
+		return
+	}
+	n.heldBytes.Add(-int64(size))
+	switch {
+	case cur != nil && cur.held != nil:
+		for _, f := range frames {
+			n.hold(cur, f)
+		}
+	case cur != nil && !cur.local && cur.ifindex == old.ifindex && n.transmit != nil:
+		for _, f := range frames {
+			packet.RewriteMAC(f[vnetLen:], cur.dst, cur.src)
+		}
+		n.transmit(cur.ifindex, frames)
+		n.heldSent.Add(uint64(len(frames)))
+	default:
+		n.heldDropped.Add(uint64(len(frames)))
+	}
 }
 
 // request asks the resolver goroutine for dst, without blocking.
@@ -179,7 +273,7 @@ func (n *nextHops) get(a ipvs.Addr) *nextHop {
 
 func (n *nextHops) publish(dst netip.Addr, h *nextHop) {
 	if old, ok := n.shared.Swap(ipvs.AddrFrom(dst), h); ok {
-		old.(*nextHop).stale.Store(true)
+		n.retire(old.(*nextHop), h)
 	}
 }
 
@@ -273,20 +367,28 @@ func (n *nextHops) run(ctx context.Context) {
 func (n *nextHops) retryPending(now time.Time) {
 	n.mu.Lock()
 	var again []*pendingHop
+	var gaveUp []*nextHop
 	for dst, p := range n.pending {
 		if now.Before(p.next) {
 			continue
 		}
 		p.tries++
 		if p.tries > 5 {
-			delete(n.pending, dst) // give up; the next packet asks again
-			n.unresolved.Add(1)
+			// give up: drop what was held; the next packet asks again
+			delete(n.pending, dst)
+			a := ipvs.AddrFrom(dst)
+			if h := n.get(a); h != nil && h.held != nil && n.shared.CompareAndDelete(a, h) {
+				gaveUp = append(gaveUp, h)
+			}
 			continue
 		}
 		p.next = now.Add(time.Duration(p.tries) * 200 * time.Millisecond)
 		again = append(again, p)
 	}
 	n.mu.Unlock()
+	for _, h := range gaveUp {
+		n.retire(h, nil)
+	}
 	for _, p := range again {
 		if nb, ok := n.ctl.Neighbor(p.ifindex, p.hop); ok {
 			n.learn(p.ifindex, p.hop, nb.MAC)
@@ -324,9 +426,9 @@ func (n *nextHops) refreshAll() {
 			hop = r.Gateway
 		}
 		if r.Ifindex != old.ifindex || r.Local != old.local || (!r.Local && hop != old.hop) || (r.MTU != 0 && r.MTU != old.mtu) {
-			n.shared.Delete(a)
-			old.stale.Store(true)
-			n.resolve(dst)
+			if n.shared.CompareAndDelete(a, old) {
+				n.retire(old, n.resolve(dst))
+			}
 		}
 		return true
 	})

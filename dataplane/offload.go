@@ -222,6 +222,9 @@ func (o *offloader) sweep(all bool) {
 // without a decision. The worker checked offloadable before the packet was
 // rewritten.
 func (w *worker) offload(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, mtu int) {
+	if hop.held != nil {
+		return // no link-layer address yet
+	}
 	v := &ep.Verdict
 	f := &ep.Flow
 	k := fastpath.Key{

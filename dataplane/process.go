@@ -318,6 +318,10 @@ func (w *worker) fits(in *iface, b []byte, p *packet.Packet, hop *nextHop, reply
 func (w *worker) send(f *RxFrame, p *packet.Packet, hop *nextHop) {
 	typ, _ := p.GSO()
 	if typ == packet.GSONone && p.IPLen() > hop.mtu {
+		if hop.held != nil { // fragments are not held
+			w.count(dropNoNextHop)
+			return
+		}
 		if r := packet.CompleteChecksum(f.Data(), p); r != packet.DropNone {
 			w.countRefused(r)
 			return
@@ -327,6 +331,10 @@ func (w *worker) send(f *RxFrame, p *packet.Packet, hop *nextHop) {
 	}
 	h := p.VnetHeader()
 	h.Encode(f.Buf[f.Off-vnetLen:])
+	if hop.held != nil { // the neighbour is being asked for: wait with it (a refusal is counted there)
+		w.d.hops.hold(hop, f.Buf[f.Off-vnetLen:f.Off+p.End])
+		return
+	}
 	w.queue(hop.ifindex, f.Buf[f.Off-vnetLen:f.Off+p.End])
 }
 
@@ -407,7 +415,7 @@ func (w *worker) nextID() uint16 {
 // it can (kencap.go).
 func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict, offload bool, ep *ipvs.Packet) {
 	hop := w.hops.lookup(v.Dest, v.DestFamily)
-	if hop == nil {
+	if hop == nil || hop.held != nil { // tunnelled frames are not held (the resolver asks for real servers ahead)
 		w.count(dropNoNextHop)
 		return
 	}
@@ -738,6 +746,27 @@ func (d *Dataplane) solicit(ifindex int, src, target netip.Addr) {
 	}
 	w.flush()
 	w.gen.reset()
+}
+
+// transmitHeld sends the frames a next hop held while its neighbour was
+// asked for (their MACs already written) on behalf of the resolver.
+func (d *Dataplane) transmitHeld(ifindex int, frames [][]byte) {
+	if d.ctrl == nil {
+		return
+	}
+	ctrlMu.Lock()
+	defer ctrlMu.Unlock()
+	for _, f := range frames {
+		d.ctrl.queue(ifindex, f)
+	}
+	d.ctrl.flush()
+}
+
+// HeldFrames returns how many frames waited for a neighbour's link-layer
+// address and were then sent, and how many were dropped instead (also
+// counted in Drops as next_hop_unresolved).
+func (d *Dataplane) HeldFrames() (sent, dropped uint64) {
+	return d.hops.heldSent.Load(), d.hops.heldDropped.Load()
 }
 
 // announce tells the LAN a VIP is here: gratuitous ARP, or an unsolicited

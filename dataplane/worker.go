@@ -252,6 +252,9 @@ func (d *Dataplane) Drops() map[string]uint64 {
 			}
 		}
 	}
+	if v := d.hops.heldDropped.Load(); v > 0 {
+		out[dropNoNextHop.String()] += v
+	}
 	if d.off != nil {
 		if v := d.off.fp.Errors(); v > 0 {
 			out["fastpath_rewrite_failed"] = v // a kernel helper refused a rewrite

@@ -1,8 +1,11 @@
 package dataplane
 
 import (
+	"net/netip"
 	"testing"
+	"time"
 
+	"github.com/govs/gvs/netctl"
 	"github.com/govs/gvs/packet"
 )
 
@@ -436,5 +439,87 @@ func TestJumboTunnelSegments(t *testing.T) {
 	if total != 40000 || biggest != 9000 {
 		t.Fatalf("%d segments of at most %d bytes carrying %d payload bytes, want 40000 in segments of 9000 (drops %v)",
 			len(out), biggest, total, e.d.Drops())
+	}
+}
+
+// A NAT reply to a client whose link-layer address the director does not
+// know yet waits for the neighbour's answer instead of being dropped (the
+// client would otherwise retransmit its SYN a second later); without an
+// answer it is dropped and counted once the resolver gives up.
+func TestReplyHeldUntilNeighbour(t *testing.T) {
+	for _, c := range []struct{ client, vip, rs string }{{"10.0.1.55", vipNAT, rs1}, {"fd00:1::55", vipNAT6, rs6}} {
+		e := newTestEnv(t)
+		fake := e.d.ctl.(*netctl.Fake)
+		fake.RouteMap[netip.MustParseAddr(c.client)] = netctl.Route{Ifindex: 1} // on the client link, no neighbour entry
+		e.d.hops.loadTables()
+		e.ctl0.take() // Sync's announcements
+
+		e.in(e.eth0, mkFrame(t, c.client, c.vip, 40000, 80, fopt{flags: packet.TCPSyn, srcMAC: macClient, dstMAC: macEth0}))
+		e.one(e.eth1)
+		// the SYN made the director ask for the client's address ahead of the reply
+		if _, p := e.one(e.ctl0); p.IsARP() != netip.MustParseAddr(c.client).Is4() {
+			t.Fatalf("%s: no ARP request / neighbour solicitation: %+v", c.client, p.Key)
+		}
+		synAck := mkFrame(t, c.rs, c.client, 8080, 40000, fopt{flags: packet.TCPSyn | packet.TCPAck, srcMAC: macRS[c.rs], dstMAC: macEth1})
+		e.in(e.eth1, synAck)
+		e.nothing(e.eth0, e.ctl0) // held: nothing on the wire yet, and no second request
+
+		// the client answers: the held reply leaves with its MAC, rewritten from the VIP
+		clientMAC := packet.MAC{0x02, 0, 0, 0, 0, 0x55}
+		ans := make([]byte, 128)
+		var n int
+		if a := netip.MustParseAddr(c.client); a.Is4() {
+			n, _ = packet.BuildGratuitousARP(ans, clientMAC, addr(c.client))
+		} else {
+			n, _ = packet.BuildUnsolicitedNA(ans, clientMAC, addr(c.client))
+		}
+		e.in(e.eth0, ans[:n])
+		f, p := e.one(e.ctl0)
+		eh := packet.EtherHeader(f.frame)
+		if p.Key.Src != addr(c.vip) || p.Key.Dst != addr(c.client) || p.Key.SrcPort != 80 || eh.Dst() != clientMAC || eh.Src() != macEth0 {
+			t.Fatalf("%s: released reply %+v to %v from %v", c.client, p.Key, eh.Dst(), eh.Src())
+		}
+		checksumsOK(t, f.frame, p)
+		// later replies go straight out
+		e.in(e.eth1, mkFrame(t, c.rs, c.client, 8080, 40000, fopt{flags: packet.TCPAck, srcMAC: macRS[c.rs], dstMAC: macEth1}))
+		if _, p = e.one(e.eth0); p.Key.Dst != addr(c.client) {
+			t.Fatalf("%s: %+v", c.client, p.Key)
+		}
+		if sent, dropped := e.d.HeldFrames(); sent != 1 || dropped != 0 {
+			t.Fatalf("%s: held frames sent %d dropped %d, want 1 and 0", c.client, sent, dropped)
+		}
+	}
+}
+
+// Held frames are bounded per destination, and dropped (counted as
+// next_hop_unresolved) when the neighbour never answers.
+func TestHeldFramesBounded(t *testing.T) {
+	e := newTestEnv(t)
+	fake := e.d.ctl.(*netctl.Fake)
+	client := "10.0.1.56"
+	fake.RouteMap[netip.MustParseAddr(client)] = netctl.Route{Ifindex: 1}
+	e.d.hops.loadTables()
+	e.in(e.eth0, mkFrame(t, client, vipNAT, 40000, 80, fopt{flags: packet.TCPSyn}))
+	e.eth1.take()
+	for i := 0; i < maxHeldFramesPerHop+4; i++ {
+		e.in(e.eth1, mkFrame(t, rs1, client, 8080, 40000, fopt{flags: packet.TCPAck, srcMAC: macRS[rs1], dstMAC: macEth1}))
+	}
+	e.nothing(e.eth0)
+	if _, dropped := e.d.HeldFrames(); dropped != 4 {
+		t.Fatalf("%d dropped beyond the bound, want 4", dropped)
+	}
+	// the resolver gives up after its retries: the rest are dropped too
+	now := time.Now()
+	for i := 1; i <= 6; i++ {
+		e.d.hops.retryPending(now.Add(time.Duration(i) * 5 * time.Second))
+	}
+	if sent, dropped := e.d.HeldFrames(); sent != 0 || dropped != maxHeldFramesPerHop+4 {
+		t.Fatalf("sent %d dropped %d after giving up, want 0 and %d", sent, dropped, maxHeldFramesPerHop+4)
+	}
+	if got := e.d.Drops()["next_hop_unresolved"]; got != maxHeldFramesPerHop+4 {
+		t.Fatalf("next_hop_unresolved %d", got)
+	}
+	if e.d.hops.heldBytes.Load() != 0 {
+		t.Fatalf("%d bytes still accounted as held", e.d.hops.heldBytes.Load())
 	}
 }
