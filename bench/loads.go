@@ -210,6 +210,11 @@ func (e *env) restartIperf(ctx context.Context) {
 // loadLatency is load 4.
 func (e *env) loadLatency(ctx context.Context, sc Scenario) (string, error) {
 	dsts, _ := targets(sc)
+	var delayBefore delayHistogram
+	var delayErr error
+	if sc.GVS {
+		delayBefore, delayErr = e.gvsdReceiveDelay(ctx)
+	}
 	var res ConnResult
 	err := e.gen(ctx, &res, "latency", "--dst", addrsFlag(dsts), "--port", strconv.Itoa(HTTPPort),
 		"--rate", strconv.Itoa(e.o.Rate), "--duration", e.o.Duration.String(), "--src-index", strconv.Itoa(e.srcIndex))
@@ -222,6 +227,13 @@ func (e *env) loadLatency(ctx context.Context, sc Scenario) (string, error) {
 	}
 	e.r.Add("lat_p50", sc.ID, res.P50)
 	e.r.Add("lat_p99", sc.ID, res.P99)
+	if sc.GVS {
+		e.receiveDelay(ctx, sc, delayBefore, delayErr)
+	} else {
+		for _, m := range []string{"rxd_p50", "rxd_p99"} {
+			e.r.NA(m, sc.ID, "measured inside gvsd")
+		}
+	}
 	if res.Failed > 0 {
 		e.r.Note("(%s) latency: %d of %d requests failed in one run (first: %s)", sc.ID, res.Failed, res.Failed+res.OK, res.FirstErr)
 	}

@@ -52,6 +52,10 @@ var Metrics = []Metric{
 	{ID: "lat_p99", Load: "latency", Title: "p99", Unit: "us", Ratio: true, AddedVsA: true, Chart: true},
 	{ID: "latka_p50", Load: "latency", Title: "p50, keep-alive", Unit: "us", Ratio: true, AddedVsA: true},
 	{ID: "latka_p99", Load: "latency", Title: "p99, keep-alive", Unit: "us", Ratio: true, AddedVsA: true},
+	// GVS only: how long the new-connection requests' frames waited in
+	// gvsd's rings (its metrics' receive-delay histogram)
+	{ID: "rxd_p50", Load: "latency", Title: "gvsd receive delay p50", Unit: "us"},
+	{ID: "rxd_p99", Load: "latency", Title: "gvsd receive delay p99", Unit: "us"},
 	{ID: "cost_dir", Load: "cost", Title: "director CPU", Unit: "s/Mpkt", Ratio: true, Chart: true},
 	{ID: "cost_machine", Load: "cost", Title: "whole machine busy CPU", Unit: "s/Mpkt", Ratio: true},
 	// not a load: how busy the rest of the machine was during each scenario

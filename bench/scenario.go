@@ -19,9 +19,11 @@ import (
 // Ports and addresses every scenario shares.
 const (
 	FloodPort = 9999 // the small-packet load's UDP port, dropped at the real servers
-	HTTPPort  = lab.HTTPPort
-	IperfPort = lab.IperfPort
-	servers   = 3
+	// MetricsAddr is where gvsd serves its metrics, in the director's namespace
+	MetricsAddr = "127.0.0.1:9107"
+	HTTPPort    = lab.HTTPPort
+	IperfPort   = lab.IperfPort
+	servers     = 3
 )
 
 // VIP is the virtual address the load-balancing scenarios serve.
@@ -260,7 +262,7 @@ func haproxyConfig() string {
 // forwarding method (rr for UDP and HTTP, sh for iperf3).
 func gvsConfig(forward string) string {
 	var b strings.Builder
-	b.WriteString("options:\n  max_conns: 1048576\nservices:\n")
+	fmt.Fprintf(&b, "options:\n  max_conns: 1048576\nmetrics:\n  listen: %q\nservices:\n", MetricsAddr)
 	for _, svc := range []struct {
 		name, proto, sched string
 		port               int

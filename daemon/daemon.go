@@ -37,6 +37,10 @@ type Dataplane interface {
 	Workers() int
 	WorkerPackets() (received, sent []uint64)
 	Drops() map[string]uint64
+	// ReceiveDelay is the histogram of the time frames wait in the
+	// workers' rings: bucket bounds, counts (one more: above every bound)
+	// and their sum.
+	ReceiveDelay() (bounds []time.Duration, counts []uint64, sum time.Duration)
 	Close() error
 }
 
@@ -291,6 +295,16 @@ func (m metricsSource) DataplaneDrops() map[string]uint64 {
 		return nil
 	}
 	return m.d.dp.Drops()
+}
+func (m metricsSource) ReceiveDelay() (bounds []float64, counts []uint64, sum float64) {
+	if m.d.dp == nil {
+		return nil, nil, 0
+	}
+	b, counts, s := m.d.dp.ReceiveDelay()
+	for _, d := range b {
+		bounds = append(bounds, d.Seconds())
+	}
+	return bounds, counts, s.Seconds()
 }
 
 // Run serves until ctx ends (SIGTERM), reloading on every value from

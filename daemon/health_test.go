@@ -38,7 +38,10 @@ func (f *fakeDataplane) Interfaces() []string                     { return nil }
 func (f *fakeDataplane) Workers() int                             { return 0 }
 func (f *fakeDataplane) WorkerPackets() (received, sent []uint64) { return nil, nil }
 func (f *fakeDataplane) Drops() map[string]uint64                 { return nil }
-func (f *fakeDataplane) Close() error                             { return nil }
+func (f *fakeDataplane) ReceiveDelay() ([]time.Duration, []uint64, time.Duration) {
+	return nil, nil, 0
+}
+func (f *fakeDataplane) Close() error { return nil }
 func (f *fakeDataplane) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

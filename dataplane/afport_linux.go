@@ -33,7 +33,7 @@ func (p *afPort) Receive(frames []RxFrame) int {
 	n := 0
 	for n < len(frames) && p.ring.Next(&f) {
 		p.held = append(p.held, f)
-		frames[n] = RxFrame{Buf: f.Buf, Off: f.Off, Len: f.Len, Orig: f.Orig}
+		frames[n] = RxFrame{Buf: f.Buf, Off: f.Off, Len: f.Len, Orig: f.Orig, Stamp: f.Stamp}
 		n++
 	}
 	return n

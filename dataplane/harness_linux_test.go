@@ -27,6 +27,7 @@ type fakePort struct {
 	out     []fakeFrame
 	replay  []fakeFrame
 	next    int
+	stamp   int64 // receive stamp given to every frame (0: none, as a port without stamps)
 	queued  int
 	sent    int
 	closed  bool
@@ -67,7 +68,7 @@ func (p *fakePort) Receive(frames []RxFrame) int {
 		off := fakeHeadroom + vnetLen
 		f.vnet.Encode(b[fakeHeadroom:])
 		copy(b[off:], f.frame)
-		frames[n] = RxFrame{Buf: b, Off: off, Len: len(f.frame), Orig: len(f.frame)}
+		frames[n] = RxFrame{Buf: b, Off: off, Len: len(f.frame), Orig: len(f.frame), Stamp: p.stamp}
 		n++
 	}
 	return n

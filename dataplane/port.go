@@ -29,6 +29,9 @@ type RxFrame struct {
 	Off  int // the Ethernet frame is Buf[Off:Off+Len]; its virtio-net header the 10 bytes before
 	Len  int
 	Orig int // length on the wire; Len < Orig: the port truncated the frame
+	// Stamp is when the kernel received the frame, in nanoseconds since
+	// the Unix epoch (0: the port does not say).
+	Stamp int64
 }
 
 // Data returns the Ethernet frame.

@@ -57,7 +57,8 @@ type worker struct {
 	ipid             uint16      // outer IPv4 ids of tunnelled packets
 	kenc             kencapState // kernel encapsulation of tunnelled super-frames (kencap.go)
 	rxCount, txCount atomic.Uint64
-	ringDrops        atomic.Uint64 // frames the kernel dropped because a ring was full
+	delay            delayHistogram // from the kernel's receive stamp to the worker taking the frame
+	ringDrops        atomic.Uint64  // frames the kernel dropped because a ring was full
 	drops            [numDrops]atomic.Uint64
 	parseDrops       [packet.NumDropReasons]atomic.Uint64 // frames packet.Parse (or SetOffload) refused
 	xformDrops       [packet.NumDropReasons]atomic.Uint64 // packets a transform refused
@@ -149,6 +150,9 @@ func (w *worker) drain(r *rxPort) int {
 	}
 	in := r.in
 	w.rxCount.Add(uint64(n))
+	if w.frames[0].Stamp != 0 { // once a batch: the stamps are wall-clock
+		w.delay.observeBatch(time.Now().UnixNano(), w.frames[:n])
+	}
 	w.now = w.d.eng.Now()
 	b := 0 // engine batch size
 	for i := 0; i < n; i++ {

@@ -93,6 +93,25 @@ func TestRestoreStatsMetrics(t *testing.T) {
 	if !strings.Contains(metrics, `node_ipvs_backend_weight{local_address="10.0.2.100",local_mark="",local_port="80",proto="TCP",remote_address="10.0.2.11",remote_port="80"} 1`) {
 		t.Errorf("metrics lack the node_exporter backend series:\n%s", grepLines(metrics, "node_ipvs_backend_weight"))
 	}
+	// the workers' receive delay: every frame they took from a ring, in the
+	// histogram (but for a batch being taken as the scrape ran)
+	rx, delayed := 0.0, 0.0
+	for _, line := range strings.Split(metrics, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch {
+		case strings.HasPrefix(f[0], "gvs_worker_received_packets_total{"):
+			rx += v
+		case f[0] == "gvs_worker_receive_delay_seconds_count":
+			delayed = v
+		}
+	}
+	if rx == 0 || delayed > rx || rx-delayed > 64 {
+		t.Errorf("receive delay measured for %.0f frames, workers received %.0f:\n%s", delayed, rx, grepLines(metrics, "gvs_worker_receive"))
+	}
 	if saved := adm(t, d, "-S", "-n"); saved != rules {
 		t.Errorf("gvsadm -S -n after -R:\n%s\nwant:\n%s", saved, rules)
 	}

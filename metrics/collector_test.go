@@ -12,14 +12,20 @@ import (
 )
 
 type fakeSource struct {
-	e      *ipvs.Engine
-	rx, tx []uint64
-	drops  map[string]uint64
+	e           *ipvs.Engine
+	rx, tx      []uint64
+	drops       map[string]uint64
+	delayBounds []float64
+	delayCounts []uint64
+	delaySum    float64
 }
 
 func (s fakeSource) Engine() *ipvs.Engine              { return s.e }
 func (s fakeSource) WorkerPackets() (rx, tx []uint64)  { return s.rx, s.tx }
 func (s fakeSource) DataplaneDrops() map[string]uint64 { return s.drops }
+func (s fakeSource) ReceiveDelay() ([]float64, []uint64, float64) {
+	return s.delayBounds, s.delayCounts, s.delaySum
+}
 func (s fakeSource) register(t *testing.T) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
@@ -170,5 +176,26 @@ node_ipvs_backend_weight{local_address="",local_mark="7",local_port="0",proto=""
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "node_ipvs_backend_weight"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The receive delay is a Prometheus histogram with cumulative buckets;
+// without a data path it is not exported at all.
+func TestReceiveDelayHistogram(t *testing.T) {
+	src := fakeSource{e: engineWithTraffic(t), delayBounds: []float64{0.00001, 0.0001}, delayCounts: []uint64{4, 2, 1}, delaySum: 0.0125}
+	want := `
+# HELP gvs_worker_receive_delay_seconds Time from the kernel putting a frame in a packet worker's ring to the worker taking it (wake-up and queueing).
+# TYPE gvs_worker_receive_delay_seconds histogram
+gvs_worker_receive_delay_seconds_bucket{le="1e-05"} 4
+gvs_worker_receive_delay_seconds_bucket{le="0.0001"} 6
+gvs_worker_receive_delay_seconds_bucket{le="+Inf"} 7
+gvs_worker_receive_delay_seconds_sum 0.0125
+gvs_worker_receive_delay_seconds_count 7
+`
+	if err := testutil.GatherAndCompare(src.register(t), strings.NewReader(want), "gvs_worker_receive_delay_seconds"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(fakeSource{e: engineWithTraffic(t)}.register(t), "gvs_worker_receive_delay_seconds"); err != nil || n != 0 {
+		t.Fatalf("without a data path: %d series, %v", n, err)
 	}
 }

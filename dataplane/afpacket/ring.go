@@ -59,7 +59,11 @@ type Frame struct {
 	// CsumNotReady: the L4 checksum is partial (TP_STATUS_CSUMNOTREADY);
 	// the vnet header says where to complete it.
 	CsumNotReady bool
-	slot         int
+	// Stamp is when the kernel put the frame in the ring (nanoseconds
+	// since the Unix epoch, CLOCK_REALTIME): how long the frame then
+	// waited for its reader is the receive delay.
+	Stamp int64
+	slot  int
 }
 
 // Data returns the Ethernet frame.
@@ -172,6 +176,7 @@ func (r *Ring) Next(f *Frame) bool {
 		Len:          int(h.Snaplen),
 		Orig:         int(h.Len),
 		CsumNotReady: status&unix.TP_STATUS_CSUMNOTREADY != 0,
+		Stamp:        int64(h.Sec)*1e9 + int64(h.Nsec),
 		slot:         r.next,
 	}
 	if f.Off < VnetHdrLen || f.Off+f.Len > r.frameSize {

@@ -70,14 +70,19 @@ func TestRingReceivesSuperFrames(t *testing.T) {
 			done <- err
 		}
 	}()
-	var big, partial, truncated int
-	deadline := time.Now().Add(5 * time.Second)
+	var big, partial, truncated, unstamped int
+	start := time.Now()
+	deadline := start.Add(5 * time.Second)
 	var f Frame
 	for time.Now().Before(deadline) && big == 0 {
 		ring.Wait(100)
 		for ring.Next(&f) {
 			if f.Len < f.Orig {
 				truncated++
+			}
+			// the kernel's receive stamp: within the test, not after now
+			if f.Stamp < start.Add(-time.Second).UnixNano() || f.Stamp > time.Now().UnixNano() {
+				unstamped++
 			}
 			vnet := f.Vnet()
 			gsoType, gsoSize := vnet[1], binary.LittleEndian.Uint16(vnet[4:])
@@ -93,8 +98,8 @@ func TestRingReceivesSuperFrames(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if big == 0 || partial == 0 || truncated != 0 {
-		t.Fatalf("super-frames %d, partial checksums %d, truncated %d", big, partial, truncated)
+	if big == 0 || partial == 0 || truncated != 0 || unstamped != 0 {
+		t.Fatalf("super-frames %d, partial checksums %d, truncated %d, stamps outside the test %d", big, partial, truncated, unstamped)
 	}
 }
 
