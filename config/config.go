@@ -19,10 +19,14 @@ type Config struct {
 	// wake-up); unset or 0 is off (gvsd's default: it only pays off with
 	// CPUs to spare, see bench/results/profile.md).
 	BusyPoll *Duration `yaml:"busy_poll,omitempty"`
-	API      API       `yaml:"api,omitempty"`
-	Metrics  Metrics   `yaml:"metrics,omitempty"`
-	Options  Options   `yaml:"options,omitempty"`
-	Timeouts Timeouts  `yaml:"timeouts,omitempty"`
+	// Fanout is how received frames are spread over the packet workers:
+	// "cpu" (the default: to the worker of the CPU that received them) or
+	// "flow" (all frames of a flow to one worker).
+	Fanout   string   `yaml:"fanout,omitempty"`
+	API      API      `yaml:"api,omitempty"`
+	Metrics  Metrics  `yaml:"metrics,omitempty"`
+	Options  Options  `yaml:"options,omitempty"`
+	Timeouts Timeouts `yaml:"timeouts,omitempty"`
 	// VIPs gvsd owns without them being configured on an interface: it
 	// answers ARP and neighbour solicitations for them and announces them.
 	VIPs     []Addr       `yaml:"vips,omitempty"`

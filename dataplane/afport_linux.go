@@ -125,7 +125,7 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 			list = append(list[:len(list):len(list)], d.lo)
 		}
 		for _, x := range list {
-			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index), FilterFD: d.filterFD(x)})
+			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index), FanoutByCPU: d.cfg.Fanout == FanoutByCPU, FilterFD: d.filterFD(x)})
 			if err != nil {
 				return fail(err)
 			}
@@ -139,6 +139,9 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 		}
 	}
 	w := d.newWorker(id, receive, rx, tx)
+	if receive && d.cfg.Fanout == FanoutByCPU {
+		w.cpus = workerCPUs(id, d.cfg.Workers)
+	}
 	if receive && d.kenc != nil {
 		// senders through the TC egress layer, for the kernel's IPIP
 		// encapsulation of super-frames; flushed with the others
@@ -177,4 +180,23 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 		}
 	}
 	return w, nil
+}
+
+// workerCPUs is the set of CPUs whose frames PACKET_FANOUT_CPU steers to
+// worker id of n (CPU number modulo n), within the CPUs this process may
+// run on; nil when none of them is allowed.
+func workerCPUs(id, n int) *unix.CPUSet {
+	var allowed, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return nil
+	}
+	for c := id; c < len(allowed)*64; c += n {
+		if allowed.IsSet(c) {
+			set.Set(c)
+		}
+	}
+	if set.Count() == 0 {
+		return nil
+	}
+	return &set
 }

@@ -39,8 +39,29 @@ type Config struct {
 	// other work; see bench/results/profile.md). For directors with CPUs
 	// to spare.
 	BusyPoll time.Duration
-	Logger   *slog.Logger
+	// Fanout is how a received frame is given to a worker.
+	Fanout Fanout
+	Logger *slog.Logger
 }
+
+// Fanout is how received frames are spread over the workers.
+type Fanout uint8
+
+const (
+	// FanoutByCPU (the default) gives each frame to the worker of the CPU
+	// that received it (PACKET_FANOUT_CPU: worker i takes CPUs i, i+n, ...)
+	// and keeps each worker's thread on its CPUs, so the wake-up for a
+	// frame is local (no other CPU to wake) and the frames a worker's own
+	// transmission produces (a NAT reply the real server's kernel sends
+	// back inline) land in that same, running worker. A flow is ordered by
+	// the CPU it arrives on, as in the kernel's own per-CPU processing and
+	// as a NIC's receive-side scaling keeps it; the connection table is
+	// shared, so any worker can take any packet.
+	FanoutByCPU Fanout = iota
+	// FanoutByFlow gives all frames of a flow (symmetric hash) to one
+	// worker wherever they are received.
+	FanoutByFlow
+)
 
 // iface is an attached interface.
 type iface struct {

@@ -4,11 +4,13 @@ package dataplane
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/packet"
+	"golang.org/x/sys/unix"
 )
 
 // batchSize is how many frames a worker takes from one port per round.
@@ -43,6 +45,7 @@ type worker struct {
 	txList []Port
 	hops   hopCache
 	wait   func(timeoutMS int) error // blocks until a port may have frames; nil: none
+	cpus   *unix.CPUSet              // when set, the CPUs the worker's thread is kept on (FanoutByCPU)
 
 	frames []RxFrame
 	pkts   []ipvs.Packet
@@ -107,6 +110,15 @@ func (w *worker) close() {
 // the busy-poll window after the last frame (a packet then costs no
 // wake-up), then block in poll until ctx ends.
 func (w *worker) run(ctx context.Context) {
+	if w.cpus != nil {
+		// the thread stays where its rings' frames are received: their
+		// wake-up is then local to that CPU (see FanoutByCPU)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := unix.SchedSetaffinity(0, w.cpus); err != nil {
+			w.d.log.Warn("worker CPU affinity", "worker", w.id, "err", err)
+		}
+	}
 	spin := int64(w.d.cfg.BusyPoll)
 	var last int64 // monotonic time of the last round that found frames
 	for ctx.Err() == nil {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -21,7 +22,7 @@ import (
 // linuxDataplane builds the AF_PACKET data path on the kernel's tables.
 // The data path it builds is also stored in built (for via_vip checks of
 // tunnel real servers, which it encapsulates).
-func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, built *atomic.Pointer[dataplane.Dataplane]) func(*ipvs.Engine, *config.Config, *slog.Logger) (daemon.Dataplane, error) {
+func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, fanout string, built *atomic.Pointer[dataplane.Dataplane]) func(*ipvs.Engine, *config.Config, *slog.Logger) (daemon.Dataplane, error) {
 	return func(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) (daemon.Dataplane, error) {
 		if len(ifaces) == 0 {
 			ifaces = cfg.Interfaces
@@ -36,6 +37,17 @@ func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, built *a
 		if busyPoll.set {
 			poll = busyPoll.d
 		}
+		if fanout == "" {
+			fanout = cfg.Fanout
+		}
+		var mode dataplane.Fanout
+		switch fanout {
+		case "", "cpu":
+		case "flow":
+			mode = dataplane.FanoutByFlow
+		default:
+			return nil, fmt.Errorf("fanout %q: want cpu or flow", fanout)
+		}
 		var vips []netip.Addr
 		for _, v := range cfg.VIPs {
 			vips = append(vips, netip.Addr(v))
@@ -46,7 +58,7 @@ func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, built *a
 				marks = append(marks, dataplane.MarkRule{Mark: r.Mark, Protocol: ipvs.Protocol(m.Protocol), Prefix: netip.Prefix(m.Address), Ports: m.Ports})
 			}
 		}
-		d, err := dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, BusyPoll: poll, VIPs: vips, MarkRules: marks, Logger: log})
+		d, err := dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, BusyPoll: poll, Fanout: mode, VIPs: vips, MarkRules: marks, Logger: log})
 		if err != nil {
 			return nil, err
 		}

@@ -69,6 +69,7 @@ func main() {
 		cfgFile     = flag.String("config", "", "YAML configuration `file` (services, real servers, options)")
 		socket      = flag.String("socket", "", "API Unix socket `path` (default /run/gvsd/gvsd.sock)")
 		workers     = flag.Int("workers", 0, "packet workers (default: one per CPU)")
+		fanout      = flag.String("fanout", "", "how received frames are spread over the workers: cpu (to the worker of the CPU that received them) or flow (a flow's frames to one worker); default: the configuration's fanout, else cpu")
 		controlOnly = flag.Bool("control-only", false, "run the engine and API without touching the network (no data path)")
 		logLevel    = flag.String("log-level", "info", "debug, info, warn or error")
 		version     = flag.Bool("version", false, "print the version and exit")
@@ -96,7 +97,7 @@ func main() {
 		Socket: *socket, Logger: log}
 	if !*controlOnly {
 		var dp atomic.Pointer[dataplane.Dataplane]
-		opts.NewDataplane = linuxDataplane(ifaces, *workers, busyPoll, &dp)
+		opts.NewDataplane = linuxDataplane(ifaces, *workers, busyPoll, *fanout, &dp)
 		// via_vip health checks need policy routing: root on Linux only
 		// (without a router they are reported as errors, never failures)
 		opts.Health.Router = pathRouter(log, &dp)

@@ -29,6 +29,10 @@ type Config struct {
 	// (hash mode): all sockets of a group share the traffic, one flow
 	// always to the same socket.
 	FanoutGroup uint16
+	// FanoutByCPU makes the group steer by the CPU a frame is received on
+	// (PACKET_FANOUT_CPU: CPU number modulo the group's size, sockets in
+	// the order they joined) instead of by flow hash.
+	FanoutByCPU bool
 	// Filter is an optional classic BPF program run in the kernel before
 	// frames are copied to the ring.
 	Filter []unix.SockFilter
@@ -143,7 +147,11 @@ func Open(cfg Config) (*Ring, error) {
 		// PACKET_IGNORE_OUTGOING no longer applies, the group needs the
 		// flag too, or the host's own packets to a VIP (via_vip health
 		// checks) would be scheduled a second time.
-		arg := int(cfg.FanoutGroup) | (unix.PACKET_FANOUT_HASH|unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING)<<16
+		mode := unix.PACKET_FANOUT_HASH
+		if cfg.FanoutByCPU {
+			mode = unix.PACKET_FANOUT_CPU
+		}
+		arg := int(cfg.FanoutGroup) | (mode|unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING)<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
 			return fail("PACKET_FANOUT", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -165,5 +166,93 @@ func TestRingIgnoresOutgoing(t *testing.T) {
 				t.Fatalf("the ring saw %d of the host's own outgoing datagrams", seenOut)
 			}
 		})
+	}
+}
+
+// TestFanoutByCPU: in a CPU fanout group, a frame goes to the socket whose
+// join order is the receiving CPU modulo the group's size. A datagram sent
+// on a veth is received by the peer on the sending thread's CPU, so a
+// sender pinned to CPU c reaches ring c.
+func TestFanoutByCPU(t *testing.T) {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil || !allowed.IsSet(0) || !allowed.IsSet(1) {
+		t.Skip("needs CPUs 0 and 1 (this process may run on", allowed.Count(), "CPUs)")
+	}
+	a, b := twoNamespaces(t)
+	var rings [2]*Ring
+	err := inNetns(a, func() {
+		ifi, err := net.InterfaceByName("va")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rings {
+			if rings[i], err = Open(Config{Ifindex: ifi.Index, Frames: 64, FanoutGroup: 0x4758, FanoutByCPU: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rings {
+		defer r.Close()
+	}
+	var conn *net.UDPConn
+	if err := inNetns(b, func() {
+		var err error
+		conn, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 99, 0, 1), Port: 7010})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// sendFrom writes datagrams from a thread pinned to cpu
+	sendFrom := func(cpu int, port byte) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread() // the thread ends with the goroutine: its affinity goes with it
+			var one unix.CPUSet
+			one.Set(cpu)
+			if err := unix.SchedSetaffinity(0, &one); err != nil {
+				t.Error(err)
+				return
+			}
+			for i := 0; i < 10; i++ {
+				conn.Write([]byte{port})
+			}
+		}()
+		<-done
+	}
+	// seen[ring][cpu]: datagrams of the sender on cpu that ring took
+	var seen [2][2]int
+	collect := func() {
+		var f Frame
+		for i, r := range rings {
+			for r.Next(&f) {
+				d := f.Data()
+				if len(d) >= 14+20+8+1 && binary.BigEndian.Uint16(d[12:]) == 0x0800 && d[14+9] == unix.IPPROTO_UDP &&
+					binary.BigEndian.Uint16(d[14+20+2:]) == 7010 && d[14+20+8] < 2 {
+					seen[i][d[14+20+8]]++
+				}
+				r.Release(&f)
+			}
+		}
+	}
+	// first resolve the neighbour: datagrams queued behind ARP leave on
+	// the CPU that receives the answer (their tag, 9, is not counted)
+	sendFrom(0, 9)
+	time.Sleep(50 * time.Millisecond)
+	collect()
+	for try := 0; try < 20 && seen[0][0]+seen[1][1] < 20; try++ {
+		sendFrom(0, 0)
+		sendFrom(1, 1)
+		time.Sleep(10 * time.Millisecond)
+		collect()
+	}
+	if seen[0][0] == 0 || seen[1][1] == 0 || seen[0][1] != 0 || seen[1][0] != 0 {
+		t.Fatalf("datagrams by ring and sender CPU %v: want ring 0 only CPU 0's, ring 1 only CPU 1's", seen)
 	}
 }

@@ -1,0 +1,38 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/govs/gvs/config"
+)
+
+// TestFanout: fanout is cpu or flow (unset: gvsd's default), survives
+// Marshal and Parse, and anything else is refused with the key named.
+func TestFanout(t *testing.T) {
+	for _, v := range []string{"", "cpu", "flow"} {
+		in := "workers: 2\n"
+		if v != "" {
+			in += "fanout: " + v + "\n"
+		}
+		c, err := config.Parse([]byte(in), "f.yaml")
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if c.Fanout != v {
+			t.Errorf("%q: fanout %q", in, c.Fanout)
+		}
+		out, err := config.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := config.Parse(out, "back.yaml")
+		if err != nil || back.Fanout != v {
+			t.Errorf("%q: round trip gave %q, %v\n%s", in, back.Fanout, err, out)
+		}
+	}
+	_, err := config.Parse([]byte("fanout: hash\n"), "f.yaml")
+	if err == nil || !strings.Contains(err.Error(), "fanout") || !strings.Contains(err.Error(), "f.yaml") {
+		t.Errorf("fanout: hash: error %v, want one naming the file and fanout", err)
+	}
+}
