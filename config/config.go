@@ -20,8 +20,8 @@ type Config struct {
 	// CPUs to spare, see bench/results/profile.md).
 	BusyPoll *Duration `yaml:"busy_poll,omitempty"`
 	// Fanout is how received frames are spread over the packet workers:
-	// "cpu" (the default: to the worker of the CPU that received them) or
-	// "flow" (all frames of a flow to one worker).
+	// "flow" (the default: all frames of a flow to one worker) or "cpu"
+	// (to the worker of the CPU that received them).
 	Fanout   string   `yaml:"fanout,omitempty"`
 	API      API      `yaml:"api,omitempty"`
 	Metrics  Metrics  `yaml:"metrics,omitempty"`

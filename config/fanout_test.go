@@ -7,7 +7,7 @@ import (
 	"github.com/govs/gvs/config"
 )
 
-// TestFanout: fanout is cpu or flow (unset: gvsd's default), survives
+// TestFanout: fanout is flow or cpu (unset: gvsd's default), survives
 // Marshal and Parse, and anything else is refused with the key named.
 func TestFanout(t *testing.T) {
 	for _, v := range []string{"", "cpu", "flow"} {

@@ -73,8 +73,8 @@ func (c *Config) Validate() error {
 	if c.BusyPoll != nil && (*c.BusyPoll < 0 || time.Duration(*c.BusyPoll) > time.Second) {
 		return &LineError{Msg: "busy_poll must be between 0 (off) and 1s"}
 	}
-	if c.Fanout != "" && c.Fanout != "cpu" && c.Fanout != "flow" {
-		return &LineError{Msg: fmt.Sprintf("fanout %q: want cpu or flow", c.Fanout)}
+	if c.Fanout != "" && c.Fanout != "flow" && c.Fanout != "cpu" {
+		return &LineError{Msg: fmt.Sprintf("fanout %q: want flow or cpu", c.Fanout)}
 	}
 	if c.API.TCP != "" && c.API.TokenFile == "" {
 		return &LineError{Msg: "api.tcp needs api.token_file: the TCP listener refuses to start without a token"}

@@ -49,9 +49,18 @@ func url(a netip.Addr, port int, path string) string {
 // the real servers are reached in rr order (newest destination first, as
 // the kernel), each sees the client's own address (and, for NAT, its own
 // address as the local one; for DR and TUN, the VIP), replies reach the
-// client, and the listing counts the traffic.
+// client, and the listing counts the traffic. Both ways of spreading
+// frames over the workers (gvsd --fanout): by flow, the default, and by
+// receiving CPU.
 func TestForwardingMatrix(t *testing.T) {
-	d := director(t, matrixConfig(""))
+	for _, fanout := range []string{"flow", "cpu"} {
+		t.Run("fanout="+fanout, func(t *testing.T) {
+			forwardingMatrix(t, director(t, matrixConfig(""), "--fanout", fanout))
+		})
+	}
+}
+
+func forwardingMatrix(t *testing.T, d *lab.Director) {
 	l := d.Lab
 	c := ctx(t)
 	want := []string{"rs3", "rs2", "rs1", "rs3", "rs2", "rs1"}

@@ -42,11 +42,11 @@ func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, fanout s
 		}
 		var mode dataplane.Fanout
 		switch fanout {
-		case "", "cpu":
-		case "flow":
-			mode = dataplane.FanoutByFlow
+		case "", "flow":
+		case "cpu":
+			mode = dataplane.FanoutByCPU
 		default:
-			return nil, fmt.Errorf("fanout %q: want cpu or flow", fanout)
+			return nil, fmt.Errorf("fanout %q: want flow or cpu", fanout)
 		}
 		var vips []netip.Addr
 		for _, v := range cfg.VIPs {

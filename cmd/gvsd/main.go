@@ -69,7 +69,7 @@ func main() {
 		cfgFile     = flag.String("config", "", "YAML configuration `file` (services, real servers, options)")
 		socket      = flag.String("socket", "", "API Unix socket `path` (default /run/gvsd/gvsd.sock)")
 		workers     = flag.Int("workers", 0, "packet workers (default: one per CPU)")
-		fanout      = flag.String("fanout", "", "how received frames are spread over the workers: cpu (to the worker of the CPU that received them) or flow (a flow's frames to one worker); default: the configuration's fanout, else cpu")
+		fanout      = flag.String("fanout", "", "how received frames are spread over the workers: flow (a flow's frames to one worker) or cpu (to the worker of the CPU that received them, each worker kept on its CPUs); default: the configuration's fanout, else flow")
 		controlOnly = flag.Bool("control-only", false, "run the engine and API without touching the network (no data path)")
 		logLevel    = flag.String("log-level", "info", "debug, info, warn or error")
 		version     = flag.Bool("version", false, "print the version and exit")
