@@ -140,7 +140,9 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 	}
 	w := d.newWorker(id, receive, rx, tx)
 	if receive && d.cfg.Fanout == FanoutByCPU {
-		w.cpus = workerCPUs(id, d.cfg.Workers)
+		if w.cpus = workerCPUs(id, d.cfg.Workers); w.cpus == nil {
+			d.log.Warn("fanout cpu: none of the CPUs whose frames go to this worker is one gvsd may run on (more workers than CPUs?); its thread is not kept on a CPU", "worker", id)
+		}
 	}
 	if receive && d.kenc != nil {
 		// senders through the TC egress layer, for the kernel's IPIP
