@@ -111,10 +111,11 @@ func (w *worker) close() {
 // wake-up), then block in poll until ctx ends.
 func (w *worker) run(ctx context.Context) {
 	if w.cpus != nil {
-		// the thread stays where its rings' frames are received: their
-		// wake-up is then local to that CPU (see FanoutByCPU)
+		// the thread stays where its rings' frames are received, so their
+		// wake-up is local (FanoutByCPU); never unlocked: the thread ends
+		// with the worker instead of going back to the runtime's pool
+		// with its affinity
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
 		if err := unix.SchedSetaffinity(0, w.cpus); err != nil {
 			w.d.log.Warn("worker CPU affinity", "worker", w.id, "err", err)
 		}

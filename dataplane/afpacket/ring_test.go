@@ -208,8 +208,8 @@ func TestFanoutByCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// sendFrom writes datagrams from a thread pinned to cpu
-	sendFrom := func(cpu int, port byte) {
+	// sendFrom writes datagrams tagged tag from a thread pinned to cpu
+	sendFrom := func(cpu int, tag byte) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -221,7 +221,7 @@ func TestFanoutByCPU(t *testing.T) {
 				return
 			}
 			for i := 0; i < 10; i++ {
-				conn.Write([]byte{port})
+				conn.Write([]byte{tag})
 			}
 		}()
 		<-done
