@@ -64,6 +64,20 @@ func located(err error, file string) error {
 	return &LineError{File: file, Msg: err.Error()}
 }
 
+// The values of fanout (and gvsd --fanout); empty means FanoutFlow.
+const (
+	FanoutFlow = "flow"
+	FanoutCPU  = "cpu"
+)
+
+// CheckFanout returns an error unless s is a fanout value or empty.
+func CheckFanout(s string) error {
+	if s != "" && s != FanoutFlow && s != FanoutCPU {
+		return fmt.Errorf("fanout %q: want %s or %s", s, FanoutFlow, FanoutCPU)
+	}
+	return nil
+}
+
 // Validate checks everything that can be checked without a running engine,
 // including that the services would be accepted by one.
 func (c *Config) Validate() error {
@@ -73,8 +87,8 @@ func (c *Config) Validate() error {
 	if c.BusyPoll != nil && (*c.BusyPoll < 0 || time.Duration(*c.BusyPoll) > time.Second) {
 		return &LineError{Msg: "busy_poll must be between 0 (off) and 1s"}
 	}
-	if c.Fanout != "" && c.Fanout != "flow" && c.Fanout != "cpu" {
-		return &LineError{Msg: fmt.Sprintf("fanout %q: want flow or cpu", c.Fanout)}
+	if err := CheckFanout(c.Fanout); err != nil {
+		return &LineError{Msg: err.Error()}
 	}
 	if c.API.TCP != "" && c.API.TokenFile == "" {
 		return &LineError{Msg: "api.tcp needs api.token_file: the TCP listener refuses to start without a token"}

@@ -3,6 +3,10 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -55,9 +59,56 @@ func url(a netip.Addr, port int, path string) string {
 func TestForwardingMatrix(t *testing.T) {
 	for _, fanout := range []string{"flow", "cpu"} {
 		t.Run("fanout="+fanout, func(t *testing.T) {
-			forwardingMatrix(t, director(t, matrixConfig(""), "--fanout", fanout))
+			d := director(t, matrixConfig(""), "--fanout", fanout)
+			if pinned := pinnedThreads(t, d.Pid()); (fanout == "cpu") != (pinned > 0) && runtime.NumCPU() > 1 {
+				t.Fatalf("fanout %s: %d of gvsd's threads kept on fewer CPUs than the machine's", fanout, pinned)
+			}
+			forwardingMatrix(t, d)
 		})
 	}
+}
+
+// pinnedThreads counts a process's threads allowed on fewer CPUs than the
+// process itself (gvsd --fanout cpu keeps each worker's on its own).
+func pinnedThreads(t *testing.T, pid int) int {
+	t.Helper()
+	allowed := func(status string) int {
+		b, err := os.ReadFile(status)
+		if err != nil {
+			return -1 // a thread that ended meanwhile
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				n := 0
+				for _, r := range strings.Split(strings.TrimSpace(v), ",") {
+					lo, hi, found := strings.Cut(r, "-")
+					a, _ := strconv.Atoi(lo)
+					b := a
+					if found {
+						b, _ = strconv.Atoi(hi)
+					}
+					n += b - a + 1
+				}
+				return n
+			}
+		}
+		return -1
+	}
+	all := allowed(fmt.Sprintf("/proc/%d/status", pid))
+	if pid == 0 || all < 0 {
+		t.Fatalf("gvsd's CPU list not found (pid %d)", pid)
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := 0
+	for _, task := range tasks {
+		if n := allowed(task); n >= 0 && n < all {
+			pinned++
+		}
+	}
+	return pinned
 }
 
 func forwardingMatrix(t *testing.T, d *lab.Director) {

@@ -77,6 +77,16 @@ func (d *Director) Stop() { d.Lab.Kill(d.name) }
 // Log returns gvsd's log.
 func (d *Director) Log() string { return d.Lab.Log(d.name) }
 
+// Pid returns gvsd's process id (0 when it is not running).
+func (d *Director) Pid() int {
+	for _, p := range d.Lab.Processes() {
+		if p.Name == d.name && p.Alive {
+			return p.Pid
+		}
+	}
+	return 0
+}
+
 // Reload sends SIGHUP to gvsd.
 func (d *Director) Reload() error { return d.Lab.Signal(d.name, syscall.SIGHUP) }
 

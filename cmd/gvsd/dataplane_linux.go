@@ -4,7 +4,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -40,13 +39,12 @@ func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, fanout s
 		if fanout == "" {
 			fanout = cfg.Fanout
 		}
-		var mode dataplane.Fanout
-		switch fanout {
-		case "", "flow":
-		case "cpu":
+		if err := config.CheckFanout(fanout); err != nil {
+			return nil, err
+		}
+		mode := dataplane.FanoutByFlow
+		if fanout == config.FanoutCPU {
 			mode = dataplane.FanoutByCPU
-		default:
-			return nil, fmt.Errorf("fanout %q: want flow or cpu", fanout)
 		}
 		var vips []netip.Addr
 		for _, v := range cfg.VIPs {
