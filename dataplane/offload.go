@@ -160,12 +160,12 @@ func (o *offloader) install(r offloadReq) {
 	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, hop: r.hop, rw: r.rw}
 }
 
-// retire gives the engine the last counts of entry e and deletes it.
+// retire deletes entry e and gives the engine its last counts (nil e:
+// an entry that is not ours, a previous gvsd's).
 func (o *offloader) retire(k fastpath.Key, e *offloaded) {
-	if c, ok := o.fp.Lookup(k); ok {
+	if c, ok := o.fp.Take(k); ok && e != nil {
 		o.touch(e, c, o.now())
 	}
-	_ = o.fp.Delete(k)
 	delete(o.entries, k)
 }
 
@@ -193,22 +193,34 @@ func (o *offloader) now() clocks { return clocks{fastpath.Now(), o.eng.Now()} }
 
 // sweep reads every entry's counters; with all, it deletes every entry.
 // An entry the filter retired (a SYN, FIN or RST, or its deadline passed:
-// its deadline is then 0) is deleted after its last counts are read.
+// its deadline is then 0) is deleted with its last counts. Deleting takes
+// the counts in the same system call (fastpath.Take, Drain), so a packet
+// forwarded between this sweep's read and the delete is still counted.
 func (o *offloader) sweep(all bool) {
 	o.sweeps++
 	now := o.now()
-	_ = o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) bool {
+	if all {
+		_ = o.fp.Drain(func(k fastpath.Key, c fastpath.Counters) {
+			if e := o.entries[k]; e != nil {
+				o.touch(e, c, now)
+			}
+		})
+		clear(o.entries)
+		return
+	}
+	var done []fastpath.Key
+	_ = o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) {
 		e := o.entries[k]
-		if e == nil {
-			return false // not ours (a previous gvsd's)
+		if e != nil {
+			e.seen = o.sweeps
 		}
-		e.seen = o.sweeps
-		if !o.touch(e, c, now) || all {
-			delete(o.entries, k)
-			return false
+		if e == nil || !o.touch(e, c, now) {
+			done = append(done, k)
 		}
-		return true
 	})
+	for _, k := range done {
+		o.retire(k, o.entries[k])
+	}
 	for k, e := range o.entries {
 		if e.seen != o.sweeps {
 			delete(o.entries, k) // gone from the map

@@ -256,16 +256,20 @@ func (fp *FastPath) Add(k Key, r Rewrite) error {
 	return nil
 }
 
-// Delete removes the entry of flow k; a missing entry is not an error.
-func (fp *FastPath) Delete(k Key) error {
+// Take removes flow k's entry and returns its last counters, read and
+// deleted in one system call: a packet the programs count between a
+// read and a separate delete would be lost from the statistics. False
+// when it has none.
+func (fp *FastPath) Take(k Key) (Counters, bool) {
 	kb, m, err := fp.marshal(&k)
 	if err != nil {
-		return err
+		return Counters{}, false
 	}
-	if err := m.Delete(kb); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("fastpath: delete: %w", err)
+	vb := make([]byte, m.ValueSize())
+	if err := m.LookupAndDelete(kb, vb); err != nil {
+		return Counters{}, false
 	}
-	return nil
+	return counters(vb), true
 }
 
 // Lookup returns the counters of flow k's entry; false when it has none.
@@ -289,53 +293,52 @@ func counters(vb []byte) Counters {
 	}
 }
 
-// walkBatch is how many entries Walk reads per system call.
+// walkBatch is how many entries Walk and Drain read per system call.
 const walkBatch = 1024
 
-// Walk calls fn for every entry with its counters; an entry for which fn
-// returns false is deleted. It reads the map in batches (a system call
-// per 1,024 entries).
-func (fp *FastPath) Walk(fn func(k Key, c Counters) bool) error {
+// Walk calls fn for every entry with its counters. It reads the map in
+// batches (a system call per 1,024 entries).
+func (fp *FastPath) Walk(fn func(k Key, c Counters)) error {
+	return fp.batches(false, fn)
+}
+
+// Drain removes every entry, calling fn with each one's last counters
+// (read and deleted together, as Take).
+func (fp *FastPath) Drain(fn func(k Key, c Counters)) error {
+	return fp.batches(true, fn)
+}
+
+func (fp *FastPath) batches(del bool, fn func(k Key, c Counters)) error {
 	return errors.Join(
-		walk(fp.flows, func(k *[keyLen]byte) []byte { return k[:] }, func(v *[valueLen]byte) []byte { return v[:] }, fn),
-		walk(fp.flows6, func(k *[key6Len]byte) []byte { return k[:] }, func(v *[value6Len]byte) []byte { return v[:] }, fn),
+		batches(fp.flows, del, func(k *[keyLen]byte) []byte { return k[:] }, func(v *[valueLen]byte) []byte { return v[:] }, fn),
+		batches(fp.flows6, del, func(k *[key6Len]byte) []byte { return k[:] }, func(v *[value6Len]byte) []byte { return v[:] }, fn),
 	)
 }
 
-// walk is Walk over one map whose keys and values are K and V.
-func walk[K, V any](m *ebpf.Map, key func(*K) []byte, value func(*V) []byte, fn func(k Key, c Counters) bool) error {
+// batches reads (del: reads and deletes) one map whose keys and values
+// are K and V.
+func batches[K, V any](m *ebpf.Map, del bool, key func(*K) []byte, value func(*V) []byte, fn func(k Key, c Counters)) error {
 	keys := make([]K, walkBatch)
 	vals := make([]V, walkBatch)
-	var gone []K
 	var cursor ebpf.MapBatchCursor
-	var err error
 	for {
 		var n int
-		n, err = m.BatchLookup(&cursor, keys, vals, nil)
+		var err error
+		if del {
+			n, err = m.BatchLookupAndDelete(&cursor, keys, vals, nil)
+		} else {
+			n, err = m.BatchLookup(&cursor, keys, vals, nil)
+		}
 		for i := 0; i < n; i++ {
-			if !fn(unmarshalKey(key(&keys[i])), counters(value(&vals[i]))) {
-				gone = append(gone, keys[i])
-			}
+			fn(unmarshalKey(key(&keys[i])), counters(value(&vals[i])))
 		}
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			err = nil
-			break
+			return nil
 		}
 		if err != nil {
-			break
+			return err
 		}
 	}
-	if len(gone) > 0 {
-		if _, e := m.BatchDelete(gone, nil); e != nil && !errors.Is(e, ebpf.ErrKeyNotExist) {
-			err = errors.Join(err, e)
-		}
-	}
-	return err
-}
-
-// Flush deletes every entry.
-func (fp *FastPath) Flush() error {
-	return fp.Walk(func(Key, Counters) bool { return false })
 }
 
 // Errors counts the packets the forwarding program dropped because a

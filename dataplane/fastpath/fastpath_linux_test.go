@@ -29,45 +29,54 @@ func open(t *testing.T) *FastPath {
 }
 
 // The verifier accepts both programs, and entries go in, are walked with
-// their counters and deleted.
+// their counters, taken out one by one and drained.
 func TestOpenAddWalk(t *testing.T) {
 	fp := open(t)
 	k := Key{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.100"), SrcPort: 40000, DstPort: 80, Proto: 6}
 	r := Rewrite{Src: k.Src, Dst: netip.MustParseAddr("10.1.0.2"), SrcPort: 40000, DstPort: 8080, Ifindex: 1, MTU: 1500, Timeout: time.Minute}
-	if err := fp.Add(k, r); err != nil {
-		t.Fatal(err)
-	}
-	k2 := k
+	k2, k3 := k, k
 	k2.SrcPort++
-	if err := fp.Add(k2, r); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	if err := fp.Walk(func(got Key, c Counters) bool {
-		n++
-		if got != k && got != k2 {
-			t.Errorf("walk: key %+v", got)
+	k3.SrcPort += 2
+	for _, key := range []Key{k, k2, k3} {
+		if err := fp.Add(key, r); err != nil {
+			t.Fatal(err)
 		}
-		if c.Timeout != time.Minute || c.Deadline < Now() || c.Packets != 0 {
-			t.Errorf("walk: counters %+v", c)
+	}
+	count := func() (n int) {
+		if err := fp.Walk(func(got Key, c Counters) {
+			n++
+			if got != k && got != k2 && got != k3 {
+				t.Errorf("walk: key %+v", got)
+			}
+			if c.Timeout != time.Minute || c.Deadline < Now() || c.Packets != 0 {
+				t.Errorf("walk: counters %+v", c)
+			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-		return got != k2
-	}); err != nil {
+		return n
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("walked %d entries, want 3", n)
+	}
+	if c, ok := fp.Take(k2); !ok || c.Timeout != time.Minute {
+		t.Fatalf("take: %+v %v", c, ok)
+	}
+	if _, ok := fp.Take(k2); ok {
+		t.Fatal("took a missing entry")
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("after taking one: %d entries, want 2", n)
+	}
+	drained := map[Key]bool{}
+	if err := fp.Drain(func(got Key, c Counters) { drained[got] = c.Timeout == time.Minute }); err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 {
-		t.Fatalf("walked %d entries, want 2", n)
+	if len(drained) != 2 || !drained[k] || !drained[k3] {
+		t.Fatalf("drained %v, want %v and %v with their counters", drained, k, k3)
 	}
-	n = 0
-	fp.Walk(func(Key, Counters) bool { n++; return true })
-	if n != 1 {
-		t.Fatalf("after deleting one: %d entries, want 1", n)
-	}
-	if err := fp.Delete(k); err != nil {
-		t.Fatal(err)
-	}
-	if err := fp.Delete(k); err != nil {
-		t.Fatalf("deleting a missing entry: %v", err)
+	if n := count(); n != 0 {
+		t.Fatalf("after draining: %d entries", n)
 	}
 	if err := fp.Add(Key{Src: netip.MustParseAddr("::1"), Dst: netip.MustParseAddr("::2"), Proto: 6}, r); err == nil {
 		t.Fatal("an IPv6 key with an IPv4 rewrite was accepted")
@@ -255,8 +264,37 @@ func TestProgramsForwardNAT(t *testing.T) {
 		}
 	}
 	n := 0
-	fp.Walk(func(Key, Counters) bool { n++; return true })
+	fp.Walk(func(Key, Counters) { n++ })
 	if n != 4 {
 		t.Fatalf("walked %d entries, want 4", n)
 	}
+}
+
+// BenchmarkWalk reads 100,000 entries per op (what a sweep costs gvsd
+// with that many offloaded flows).
+func BenchmarkWalk(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root to load BPF programs")
+	}
+	fp, err := Open(1 << 17)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fp.Close()
+	const n = 100_000
+	rw := Rewrite{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.1.0.1"), Ifindex: 1, MTU: 1500, Timeout: time.Minute}
+	for i := 0; i < n; i++ {
+		k := Key{Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: rw.Dst, SrcPort: uint16(i), DstPort: 80, Proto: 6}
+		if err := fp.Add(k, rw); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		seen := 0
+		if err := fp.Walk(func(Key, Counters) { seen++ }); err != nil || seen != n {
+			b.Fatalf("walked %d of %d: %v", seen, n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/entry")
 }
