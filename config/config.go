@@ -22,11 +22,16 @@ type Config struct {
 	// Fanout is how received frames are spread over the packet workers:
 	// "flow" (the default: all frames of a flow to one worker) or "cpu"
 	// (to the worker of the CPU that received them).
-	Fanout   string   `yaml:"fanout,omitempty"`
-	API      API      `yaml:"api,omitempty"`
-	Metrics  Metrics  `yaml:"metrics,omitempty"`
-	Options  Options  `yaml:"options,omitempty"`
-	Timeouts Timeouts `yaml:"timeouts,omitempty"`
+	Fanout string `yaml:"fanout,omitempty"`
+	// KernelScheduling lets the kernel fast path schedule new connections
+	// of IPv4 TCP direct-routing services with rr or wrr and no
+	// persistence or thresholds, so a SYN does not wait for gvsd
+	// (docs/dataplane.md, "Kernel scheduling"). Off by default.
+	KernelScheduling bool     `yaml:"kernel_scheduling,omitempty"`
+	API              API      `yaml:"api,omitempty"`
+	Metrics          Metrics  `yaml:"metrics,omitempty"`
+	Options          Options  `yaml:"options,omitempty"`
+	Timeouts         Timeouts `yaml:"timeouts,omitempty"`
 	// VIPs gvsd owns without them being configured on an interface: it
 	// answers ARP and neighbour solicitations for them and announces them.
 	VIPs     []Addr       `yaml:"vips,omitempty"`

@@ -41,7 +41,14 @@ type Config struct {
 	BusyPoll time.Duration
 	// Fanout is how a received frame is given to a worker.
 	Fanout Fanout
-	Logger *slog.Logger
+	// KernelScheduling lets the kernel fast path schedule the new
+	// connections of the services a kernel round robin can schedule as
+	// the engine would (ipvs.Engine.KernelPlans: IPv4 TCP, rr or wrr,
+	// direct routing, no persistence or thresholds): a SYN is forwarded
+	// at once, without a wake-up of gvsd, and the engine records the
+	// connection from a copy (ksched.go). Off by default.
+	KernelScheduling bool
+	Logger           *slog.Logger
 }
 
 // Fanout is how received frames are spread over the workers.

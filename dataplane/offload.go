@@ -35,14 +35,29 @@ const sweepEvery = 250 * time.Millisecond
 // space.
 const maxOffloaded = 1 << 18
 
-// offloadReq is a worker's request to hand a flow to the kernel.
+// offloadReq is a worker's request to the offloader: to hand a flow to
+// the kernel (reqOffload), or one of kernel scheduling's (ksched.go).
 type offloadReq struct {
+	kind  reqKind
 	key   fastpath.Key
 	rw    fastpath.Rewrite
 	flow  ipvs.Flow
 	reply bool
 	hop   *nextHop
+	// reqAdopt: what the kernel counted of the entry so far, and already
+	// given to the engine; reqLearn: a destination and where it is
+	dest           uint32
+	packets, bytes uint64
 }
+
+type reqKind uint8
+
+const (
+	reqOffload reqKind = iota
+	reqAdopt           // the engine recorded a connection the kernel scheduled: the entry is ours
+	reqRetire          // the engine overruled the kernel's choice: delete its entry
+	reqLearn           // a destination's next hop, for the scheduling tables
+)
 
 // offloaded is the offloader's record of one entry.
 type offloaded struct {
@@ -63,6 +78,7 @@ type offloader struct {
 	flushes chan struct{}
 	entries map[fastpath.Key]*offloaded
 	sweeps  uint64
+	ks      *kernelScheduler // nil: off (ksched.go)
 
 	log     *slog.Logger
 	refused int // entries the map refused (full); the first is logged
@@ -82,6 +98,9 @@ func (d *Dataplane) openFastPath() {
 		fp: fp, eng: d.eng, ew: d.eng.NewWorker(),
 		reqs: make(chan offloadReq, 1024), flushes: make(chan struct{}, 1),
 		entries: map[fastpath.Key]*offloaded{}, log: d.log,
+	}
+	if d.cfg.KernelScheduling {
+		d.off.ks = newKernelScheduler()
 	}
 }
 
@@ -121,7 +140,7 @@ func (o *offloader) run(ctx context.Context) {
 			o.sweep(true)
 			return
 		case r := <-o.reqs:
-			o.install(r)
+			o.handle(r)
 		case <-o.flushes:
 			o.sweep(true)
 		case now := <-tick.C:
@@ -131,6 +150,20 @@ func (o *offloader) run(ctx context.Context) {
 			o.sweep(false)
 			last, took = time.Now(), time.Since(now)
 		}
+	}
+}
+
+// handle carries out one worker request.
+func (o *offloader) handle(r offloadReq) {
+	switch r.kind {
+	case reqOffload:
+		o.install(r)
+	case reqAdopt:
+		o.adopt(r)
+	case reqRetire:
+		o.retire(r.key, o.entries[r.key])
+	case reqLearn:
+		o.learn(r)
 	}
 }
 
@@ -200,6 +233,8 @@ func (o *offloader) sweep(all bool) {
 	o.sweeps++
 	now := o.now()
 	if all {
+		o.unschedule() // the configuration changed: plan again below
+		defer o.plan()
 		_ = o.fp.Drain(func(k fastpath.Key, c fastpath.Counters) {
 			if e := o.entries[k]; e != nil {
 				o.touch(e, c, now)
@@ -208,11 +243,14 @@ func (o *offloader) sweep(all bool) {
 		clear(o.entries)
 		return
 	}
+	o.plan()
 	var done []fastpath.Key
 	_ = o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) {
 		e := o.entries[k]
 		if e != nil {
 			e.seen = o.sweeps
+		} else if o.unrecorded(k, c) {
+			return // the kernel scheduled it; the worker's record is on its way
 		}
 		if e == nil || !o.touch(e, c, now) {
 			done = append(done, k)
@@ -237,6 +275,20 @@ func (w *worker) offload(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, m
 	if hop.held != nil {
 		return // no link-layer address yet
 	}
+	k, rw, ok := flowRewrite(ep, hop, mark, overhead, mtu)
+	if !ok {
+		return // NAT across families: not a rewrite the programs make
+	}
+	select {
+	case w.d.off.reqs <- offloadReq{key: k, rw: rw, flow: ep.Flow, reply: ep.Reply, hop: hop}:
+	default: // the offloader is busy: a later packet asks again
+	}
+}
+
+// flowRewrite is the fast-path key and rewrite of ep's flow as the worker
+// forwarded its packet to hop; false for a rewrite the programs cannot
+// make (NAT across families).
+func flowRewrite(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, mtu int) (fastpath.Key, fastpath.Rewrite, bool) {
 	v := &ep.Verdict
 	f := &ep.Flow
 	k := fastpath.Key{
@@ -254,13 +306,7 @@ func (w *worker) offload(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, m
 	case v.Method == ipvs.Masq:
 		rw.Dst, rw.DstPort = v.Dest.Netip(v.DestFamily), v.DestPort
 	}
-	if rw.Src.Is4() != k.Src.Is4() || rw.Dst.Is4() != k.Src.Is4() {
-		return // NAT across families: not a rewrite the programs make
-	}
-	select {
-	case w.d.off.reqs <- offloadReq{key: k, rw: rw, flow: *f, reply: ep.Reply, hop: hop}:
-	default: // the offloader is busy: a later packet asks again
-	}
+	return k, rw, rw.Src.Is4() == k.Src.Is4() && rw.Dst.Is4() == k.Src.Is4()
 }
 
 // offloadTunnel asks for the flow of ep (p its inner packet) to be

@@ -170,6 +170,7 @@ func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Pack
 		w.d.frags.Add(p, w.now) // later fragments find the connection by these ports
 	}
 	ep.Info = ipvs.PacketInfo{TCPFlags: p.TCPFlags, SCTPChunk: p.SCTPChunk, Bytes: uint32(p.IPLen())}
+	ep.Info.KernelDest = w.kernelScheduled(in, p, ep)
 	if p.Key.Proto == packet.ProtoUDP && p.PayloadOff != 0 {
 		ep.Info.Payload = b[p.PayloadOff : p.PayloadOff+p.PayloadLen()]
 	}
@@ -180,6 +181,9 @@ func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Pack
 func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet) {
 	v := &ep.Verdict
 	b := f.Data()
+	if ep.Info.KernelDest != 0 && w.kernelSent(p, ep) {
+		return // the socket filter scheduled it and the kernel forwarded it
+	}
 	switch v.Action {
 	case ipvs.ActionPass:
 		st := w.d.state.Load()
@@ -252,8 +256,11 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 		}
 	case ipvs.Route:
 		hop := w.hops.lookup(v.Dest, v.DestFamily)
-		if w.directRoute(in, f, p, hop) && offload {
-			w.offload(ep, hop, 0, 0, hop.mtu)
+		if w.directRoute(in, f, p, hop) {
+			w.learnHop(ep, hop)
+			if offload {
+				w.offload(ep, hop, 0, 0, hop.mtu)
+			}
 		}
 	case ipvs.Tunnel:
 		w.tunnel(in, f, p, v, offload, ep)

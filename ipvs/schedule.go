@@ -50,7 +50,9 @@ func (w *Worker) schedule(f *Flow, pi *PacketInfo, now int64, opts *Options, h u
 			// port-zero services are only for persistence (kernel logs and rejects)
 			return Verdict{Action: ActionReject}
 		}
-		if p.sched != nil {
+		if d := e.dest(pi.KernelDest); d != nil && d.svc == svc && d.Available() {
+			dest = d
+		} else if p.sched != nil {
 			dest = p.sched.Schedule(svc, f, now)
 		}
 		if dest == nil {

@@ -14,6 +14,11 @@ type PacketInfo struct {
 	// Payload is the transport payload; only persistence engines read it
 	// (the SIP engine looks for the Call-ID).
 	Payload []byte
+	// KernelDest is the destination a kernel scheduler already sent this
+	// new connection's first packet to (Engine.KernelPlans): the
+	// connection is bound to it rather than scheduled again, if the
+	// destination is still the service's and available. 0: none.
+	KernelDest uint32
 }
 
 // Action is what the data path must do with a packet.
@@ -253,6 +258,14 @@ func (w *Worker) in(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 
 	sh.mu.Lock()
 	idx := sh.findIn(tag, f)
+	if idx != 0 && pi.KernelDest != 0 && sh.entry(idx).destID != pi.KernelDest && isNewConnPacket(f.Protocol, pi) {
+		// the kernel scheduled a new connection on an old one's ports: its
+		// choice is where the packet went, so the old entry gives way
+		ctl := e.unlinkConn(sh, idx, true)
+		sh.mu.Unlock()
+		e.dropControl(ctl)
+		return w.schedule(f, pi, now, opts, h)
+	}
 	if idx != 0 && opts.ConnReuseMode != 0 && isNewConnPacket(f.Protocol, pi) {
 		c := sh.entry(idx)
 		d := e.dest(c.destID)

@@ -49,6 +49,9 @@ type Counters struct {
 	Packets, Bytes uint64
 	Deadline       time.Duration
 	Timeout        time.Duration
+	// Dest is the engine's destination the socket filter chose for a
+	// connection it scheduled (SetSchedule); 0 for an entry gvsd added.
+	Dest uint32
 }
 
 // Now returns CLOCK_MONOTONIC, the clock of the programs' deadlines.
@@ -63,6 +66,7 @@ type FastPath struct {
 	flows  *ebpf.Map // IPv4 flows
 	flows6 *ebpf.Map // IPv6 flows
 	slots  *ebpf.Map
+	sched  *ebpf.Map // kernel scheduling tables (IPv4 TCP services)
 	filter *ebpf.Program
 	tc     *ebpf.Program
 
@@ -88,7 +92,8 @@ const (
 	vMTU      = 64
 	vOverhead = 66
 	vFlags    = 68
-	valueLen  = 72
+	vDest     = 72 // the engine's destination of a connection the kernel scheduled (0: gvsd did)
+	valueLen  = 80
 
 	// IPv6: the key (addresses, ports, protocol) and the value, whose
 	// first 32 bytes are laid out as IPv4's; 32..87 go to the slot
@@ -118,8 +123,29 @@ const (
 	validIPv4 = 1
 	validIPv6 = 2
 
-	flagNAT = 1 // addresses or ports change
-	flagUDP = 2 // set in the slot: UDP (a zero checksum stays zero)
+	flagNAT    = 1 // addresses or ports change
+	flagUDP    = 2 // set in the slot: UDP (a zero checksum stays zero)
+	flagKernel = 4 // the socket filter scheduled the connection (kernel scheduling)
+
+	// The kernel scheduling table (IPv4 TCP services): the key is the
+	// virtual address, port (network order) and protocol; the value a
+	// round-robin position, the entries' timeout, the number of slots
+	// and the slots, each a flow value's bytes 32..71 and a destination.
+	schedKeyLen  = 8
+	schedPos     = 0 // 8 bytes
+	schedTimeout = 8
+	schedN       = 16
+	schedSlots   = 24
+	schedSlotLen = 48
+	// MaxSlots bounds a kernel-scheduled service's round-robin cycle (a
+	// weighted cycle longer than this stays in user space).
+	MaxSlots     = 64
+	schedValLen  = schedSlots + MaxSlots*schedSlotLen
+	schedKeyAt   = -232 // on the filter's stack
+	schedValueAt = -320 // the new flow's value, built on the stack
+	filterResult = -328 // what the filter returns for a taken frame
+
+	maxSchedServices = 4096
 )
 
 // Open loads the programs and creates their maps; maxFlows bounds the
@@ -148,9 +174,16 @@ func Open(maxFlows int) (*FastPath, error) {
 		return nil, fmt.Errorf("fastpath: slot map: %w", err)
 	}
 	fp := &FastPath{flows: flows, flows6: flows6, slots: slots, links: map[int]link.Link{}}
+	fp.sched, err = ebpf.NewMap(&ebpf.MapSpec{
+		Name: "gvs_sched", Type: ebpf.Hash, KeySize: schedKeyLen, ValueSize: schedValLen, MaxEntries: maxSchedServices,
+	})
+	if err != nil {
+		fp.Close()
+		return nil, fmt.Errorf("fastpath: scheduling map: %w", err)
+	}
 	fp.filter, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "gvs_fp_filter", Type: ebpf.SocketFilter, License: "Dual MIT/GPL",
-		Instructions: filterProgram(flows.FD(), flows6.FD(), slots.FD()),
+		Instructions: filterProgram(flows.FD(), flows6.FD(), slots.FD(), fp.sched.FD()),
 	})
 	if err != nil {
 		fp.Close()
@@ -223,11 +256,23 @@ func (fp *FastPath) Add(k Key, r Rewrite) error {
 	if err != nil {
 		return err
 	}
+	v, err := fp.value(&k, r)
+	if err != nil {
+		return err
+	}
+	if err := m.Put(kb, v); err != nil {
+		return fmt.Errorf("fastpath: add %v to %v: %w", netip.AddrPortFrom(k.Src, k.SrcPort), netip.AddrPortFrom(k.Dst, k.DstPort), err)
+	}
+	return nil
+}
+
+// value is the map value of flow k's entry with rewrite r.
+func (fp *FastPath) value(k *Key, r Rewrite) ([]byte, error) {
 	if r.Src.Is4() != k.Src.Is4() || r.Dst.Is4() != k.Src.Is4() || !r.Src.IsValid() || !r.Dst.IsValid() {
-		return fmt.Errorf("fastpath: rewrite to %v, %v: the key's family only", r.Src, r.Dst)
+		return nil, fmt.Errorf("fastpath: rewrite to %v, %v: the key's family only", r.Src, r.Dst)
 	}
 	if r.MTU <= 0 || r.MTU > 0xffff || r.Overhead < 0 || r.Overhead > 0xffff || r.Timeout <= 0 || r.Ifindex <= 0 {
-		return fmt.Errorf("fastpath: rewrite: MTU %d, overhead %d, timeout %v, interface %d out of range", r.MTU, r.Overhead, r.Timeout, r.Ifindex)
+		return nil, fmt.Errorf("fastpath: rewrite: MTU %d, overhead %d, timeout %v, interface %d out of range", r.MTU, r.Overhead, r.Timeout, r.Ifindex)
 	}
 	ne := binary.NativeEndian
 	newSrc, newDst, sport, ifx, macs, mark, mtu, flags, size := vNewSrc, vNewDst, vNewSport, vIfindex, vMACs, vMark, vMTU, vFlags, valueLen
@@ -250,10 +295,7 @@ func (fp *FastPath) Add(k Key, r Rewrite) error {
 	if r.Src != k.Src || r.Dst != k.Dst || r.SrcPort != k.SrcPort || r.DstPort != k.DstPort {
 		ne.PutUint32(v[flags:], flagNAT)
 	}
-	if err := m.Put(kb, v); err != nil {
-		return fmt.Errorf("fastpath: add %v to %v: %w", netip.AddrPortFrom(k.Src, k.SrcPort), netip.AddrPortFrom(k.Dst, k.DstPort), err)
-	}
-	return nil
+	return v, nil
 }
 
 // Take removes flow k's entry and returns its last counters, read and
@@ -287,10 +329,93 @@ func (fp *FastPath) Lookup(k Key) (Counters, bool) {
 
 func counters(vb []byte) Counters {
 	ne := binary.NativeEndian
-	return Counters{
+	c := Counters{
 		Packets: ne.Uint64(vb[vPackets:]), Bytes: ne.Uint64(vb[vBytes:]),
 		Deadline: time.Duration(ne.Uint64(vb[vDeadline:])), Timeout: time.Duration(ne.Uint64(vb[vTimeout:])),
 	}
+	if len(vb) == valueLen && ne.Uint32(vb[vFlags:])&flagKernel != 0 {
+		c.Dest = ne.Uint32(vb[vDest:])
+	}
+	return c
+}
+
+// Slot is one position of a kernel-scheduled service's cycle: the
+// engine's destination and how its packets are forwarded (the same
+// rewrite an entry of Add has; its Timeout is unused).
+type Slot struct {
+	Dest    uint32
+	Rewrite Rewrite
+}
+
+// SchedKey is a service the socket filter may schedule: an IPv4 virtual
+// address, port and protocol (TCP).
+type SchedKey struct {
+	Addr  netip.Addr
+	Port  uint16
+	Proto uint8
+}
+
+func (k SchedKey) bytes() ([]byte, error) {
+	if !k.Addr.Is4() || k.Proto != unix.IPPROTO_TCP {
+		return nil, fmt.Errorf("fastpath: schedule %v:%d protocol %d: IPv4 TCP services only", k.Addr, k.Port, k.Proto)
+	}
+	b := make([]byte, schedKeyLen)
+	a := k.Addr.As4()
+	copy(b, a[:])
+	binary.BigEndian.PutUint16(b[4:], k.Port)
+	b[6] = k.Proto
+	return b, nil
+}
+
+// SetSchedule lets the socket filter schedule service k's new
+// connections (a TCP SYN without an entry) itself: round robin over
+// slots, each new connection's entry living timeout from its SYN. The
+// SYN is forwarded at once and copied to gvsd's ring as well, for the
+// engine's records (Lookup reports the entry's Dest).
+func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, slots []Slot) error {
+	kb, err := k.bytes()
+	if err != nil {
+		return err
+	}
+	if len(slots) == 0 || len(slots) > MaxSlots || timeout <= 0 {
+		return fmt.Errorf("fastpath: schedule %v:%d: %d slots (1 to %d), timeout %v", k.Addr, k.Port, len(slots), MaxSlots, timeout)
+	}
+	ne := binary.NativeEndian
+	v := make([]byte, schedValLen)
+	ne.PutUint32(v[schedN:], uint32(len(slots)))
+	ne.PutUint64(v[schedTimeout:], uint64(timeout))
+	for i, sl := range slots {
+		r := sl.Rewrite
+		r.Timeout = timeout
+		key := Key{Src: k.Addr, Dst: k.Addr, SrcPort: 1, DstPort: k.Port, Proto: k.Proto}
+		ev, err := fp.value(&key, r)
+		if err != nil {
+			return err
+		}
+		if sl.Dest == 0 {
+			return fmt.Errorf("fastpath: schedule %v:%d: slot %d has no destination", k.Addr, k.Port, i)
+		}
+		at := v[schedSlots+i*schedSlotLen:]
+		copy(at, ev[vNewSrc:vDest])
+		ne.PutUint32(at[vFlags-vNewSrc:], flagKernel) // forwarded as it is: DR
+		ne.PutUint32(at[vDest-vNewSrc:], sl.Dest)
+	}
+	if err := fp.sched.Put(kb, v); err != nil {
+		return fmt.Errorf("fastpath: schedule %v:%d: %w", k.Addr, k.Port, err)
+	}
+	return nil
+}
+
+// DeleteSchedule hands service k's new connections back to gvsd.
+func (fp *FastPath) DeleteSchedule(k SchedKey) error {
+	kb, err := k.bytes()
+	if err != nil {
+		return err
+	}
+	if err := fp.sched.Delete(kb); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("fastpath: unschedule %v:%d: %w", k.Addr, k.Port, err)
+	}
+	return nil
 }
 
 // walkBatch is how many entries Walk and Drain read per system call.
@@ -372,7 +497,7 @@ func (fp *FastPath) Close() error {
 			err = errors.Join(err, p.Close())
 		}
 	}
-	for _, m := range []*ebpf.Map{fp.slots, fp.flows, fp.flows6} {
+	for _, m := range []*ebpf.Map{fp.slots, fp.flows, fp.flows6, fp.sched} {
 		if m != nil {
 			err = errors.Join(err, m.Close())
 		}
@@ -422,6 +547,7 @@ const (
 type family struct {
 	sfx        string // label suffix
 	flows      int    // its flow map
+	sched      int    // its scheduling map (0: none)
 	buf        int16  // the frame's first bytes on the stack
 	l3         int32  // IP header length
 	key        int16  // the key on the stack
@@ -455,12 +581,17 @@ var (
 // at fp-66 (IPv4: 48, of which UDP needs 42) or fp-166 (IPv6: 68, of
 // which UDP needs 62), so that the addresses are 8-aligned; the flow key
 // at fp-16 (IPv4) or fp-208 (IPv6); the slot index at fp-72.
-func filterProgram(flows, flows6, slots int) asm.Instructions {
+func filterProgram(flows, flows6, slots, sched int) asm.Instructions {
 	v4, v6 := ipv4, ipv6
 	v4.flows, v6.flows = flows, flows6
+	v4.sched = sched
 	ne := binary.NativeEndian
 	raw16 := func(v uint16) int32 { return int32(ne.Uint16(binary.BigEndian.AppendUint16(nil, v))) }
-	in := append(asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}, bpfasm.LoadBytes(0, v4.buf, udpPeek, "accept")...)
+	in := append(asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
+		// a taken frame is not copied, unless the filter scheduled it
+		asm.StoreImm(asm.RFP, filterResult, 0, asm.Word),
+	}, bpfasm.LoadBytes(0, v4.buf, udpPeek, "accept")...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+12, asm.Half),
 		asm.JEq.Imm(asm.R1, raw16(0x86dd), "v6"),
@@ -533,7 +664,11 @@ func filterProgram(flows, flows6, slots int) asm.Instructions {
 // filter returns 0.
 func decide(f family, slots int) asm.Instructions {
 	label := func(l string) string { return l + f.sfx }
-	in := bpfasm.Lookup(f.flows, f.key, "accept")
+	miss := "accept"
+	if f.sched != 0 {
+		miss = label("schedule")
+	}
+	in := bpfasm.Lookup(f.flows, f.key, miss)
 	in = append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.JEq.Imm(asm.R9, protoUDP, label("alive")),
@@ -600,9 +735,90 @@ func decide(f family, slots int) asm.Instructions {
 			asm.StoreMem(asm.R8, f.newAt+off-f.newFrom, asm.R1, asm.DWord),
 		)
 	}
-	return append(in,
-		asm.Mov.Imm(asm.R0, 0),
+	in = append(in,
+		asm.LoadMem(asm.R0, asm.RFP, filterResult, asm.Word),
 		asm.Return(),
+	)
+	if f.sched != 0 {
+		in = append(in, schedule(f)...)
+	}
+	return in
+}
+
+// schedule is the filter's path for a TCP SYN that has no entry: when its
+// service is in the scheduling map, the next slot of the service's
+// round-robin cycle becomes the flow's entry (flagKernel, the slot's
+// destination), the frame is forwarded as an entry's frame would be, and
+// the filter copies it to the ring as well: the worker that reads it
+// creates the engine's connection for that destination and sends nothing
+// (the kernel has). Any failure leaves the SYN to gvsd as before.
+func schedule(f family) asm.Instructions {
+	label := func(l string) string { return l + f.sfx }
+	const tcpSYNACKFINRST = 0x17
+	in := asm.Instructions{
+		asm.JNE.Imm(asm.R9, protoTCP, "accept").WithSymbol(label("schedule")),
+		asm.LoadMem(asm.R1, asm.RFP, f.buf+int16(f.tcpFlagsAt), asm.Byte),
+		asm.And.Imm(asm.R1, tcpSYNACKFINRST),
+		asm.JNE.Imm(asm.R1, 0x02, "accept"), // a SYN alone
+		// the service's key: destination address and port, protocol
+		asm.LoadMem(asm.R1, asm.RFP, f.key+4, asm.Word),
+		asm.StoreMem(asm.RFP, schedKeyAt, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, f.key+10, asm.Half),
+		asm.StoreMem(asm.RFP, schedKeyAt+4, asm.R1, asm.Half),
+		asm.StoreMem(asm.RFP, schedKeyAt+6, asm.R9, asm.Byte),
+		asm.StoreImm(asm.RFP, schedKeyAt+7, 0, asm.Byte),
+	}
+	in = append(in, bpfasm.Lookup(f.sched, schedKeyAt, "accept")...)
+	in = append(in,
+		asm.Mov.Reg(asm.R7, asm.R0),
+		asm.LoadMem(asm.R1, asm.R7, schedN, asm.Word),
+		asm.JEq.Imm(asm.R1, 0, "accept"),
+		asm.JGT.Imm(asm.R1, MaxSlots, "accept"),
+		// the entry's counters start at 0, its deadline one timeout away
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.RFP, schedValueAt+vPackets, asm.R1, asm.DWord),
+		asm.StoreMem(asm.RFP, schedValueAt+vBytes, asm.R1, asm.DWord),
+		asm.FnKtimeGetNs.Call(),
+		asm.LoadMem(asm.R1, asm.R7, schedTimeout, asm.DWord),
+		asm.StoreMem(asm.RFP, schedValueAt+vTimeout, asm.R1, asm.DWord),
+		asm.Add.Reg(asm.R0, asm.R1),
+		asm.StoreMem(asm.RFP, schedValueAt+vDeadline, asm.R0, asm.DWord),
+		// the next position of the cycle
+		// (read, then added to: two CPUs may take the same slot at the same
+		// instant; a fetching add returned no old value in this program)
+		asm.LoadMem(asm.R1, asm.R7, schedPos, asm.DWord),
+		asm.Mov.Imm(asm.R3, 1),
+		asm.AddAtomic.Mem(asm.R7, asm.R3, asm.DWord, schedPos),
+		asm.LoadMem(asm.R2, asm.R7, schedN, asm.Word),
+		asm.JEq.Imm(asm.R2, 0, "accept"),
+		asm.Mod.Reg(asm.R1, asm.R2),
+		asm.And.Imm(asm.R1, MaxSlots-1),
+		asm.Mul.Imm(asm.R1, schedSlotLen),
+		asm.Add.Reg(asm.R7, asm.R1),
+	)
+	for off := int16(0); off < 40; off += 8 {
+		in = append(in,
+			asm.LoadMem(asm.R1, asm.R7, schedSlots+off, asm.DWord),
+			asm.StoreMem(asm.RFP, schedValueAt+vNewSrc+off, asm.R1, asm.DWord),
+		)
+	}
+	in = append(in,
+		asm.LoadMem(asm.R1, asm.R7, schedSlots+40, asm.DWord), // the destination, 4 bytes of padding
+		asm.StoreMem(asm.RFP, schedValueAt+vDest, asm.R1, asm.DWord),
+		asm.LoadMapPtr(asm.R1, f.flows),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(f.key)),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, schedValueAt),
+		asm.Mov.Imm(asm.R4, 1), // BPF_NOEXIST
+		asm.FnMapUpdateElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "accept"),
+		asm.StoreImm(asm.RFP, filterResult, acceptFrame, asm.Word),
+	)
+	in = append(in, bpfasm.Lookup(f.flows, f.key, "accept")...)
+	return append(in,
+		asm.Mov.Reg(asm.R7, asm.R0),
+		asm.Ja.Label(label("alive")),
 	)
 }
 

@@ -298,3 +298,58 @@ func BenchmarkWalk(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/entry")
 }
+
+// Kernel scheduling: a SYN alone to a scheduled service gets the next
+// slot of its cycle (round robin), an entry with that destination, and is
+// both forwarded (the TC program redirects it, unchanged but for the TTL
+// and MACs) and copied to the ring; a SYN to another port, a SYN+ACK and
+// a service taken out again are left to gvsd without an entry.
+func TestKernelSchedule(t *testing.T) {
+	fp := open(t)
+	onOneCPU(t)
+	client, vip := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.100")
+	sk := SchedKey{Addr: vip, Port: 80, Proto: 6}
+	var slots []Slot
+	for i := range 3 {
+		slots = append(slots, Slot{Dest: uint32(10 + i), Rewrite: Rewrite{Src: vip, Dst: vip, Ifindex: 1 + i, MTU: 1500,
+			DstMAC: [6]byte{2, 0, 0, 0, 0, byte(i)}, SrcMAC: [6]byte{2, 0, 0, 0, 1, 0}}})
+	}
+	if err := fp.SetSchedule(sk, time.Minute, slots); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		port := uint16(40000 + i)
+		f := frame(client, vip, port, 80, 6, 0x02, "")
+		if ret := runFilter(t, fp, f); ret == 0 {
+			t.Fatalf("SYN %d: filter returned 0; the copy must reach the ring", i)
+		}
+		c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: port, DstPort: 80, Proto: 6})
+		if !ok || c.Dest != uint32(10+i%3) || c.Packets != 1 || c.Timeout != time.Minute {
+			t.Fatalf("SYN %d: entry %v %+v, want destination %d, 1 packet", i, ok, c, 10+i%3)
+		}
+		ret, out := runTC(t, fp, f)
+		if ret != tcActRedirect || out[0] != 2 || out[5] != byte(i%3) || out[14+8] != f[14+8]-1 {
+			t.Fatalf("SYN %d: TC returned %d, frame %x", i, ret, out[:24])
+		}
+		if string(out[26:54]) != string(f[26:54]) {
+			t.Fatalf("SYN %d: addresses or TCP header changed: %x, sent %x", i, out[26:54], f[26:54])
+		}
+	}
+	for _, f := range [][]byte{frame(client, vip, 41000, 81, 6, 0x02, ""), frame(client, vip, 41001, 80, 6, 0x12, "")} {
+		if ret := runFilter(t, fp, f); ret == 0 {
+			t.Fatalf("frame %x taken", f[:54])
+		}
+	}
+	for _, k := range []Key{{Src: client, Dst: vip, SrcPort: 41000, DstPort: 81, Proto: 6}, {Src: client, Dst: vip, SrcPort: 41001, DstPort: 80, Proto: 6}} {
+		if _, ok := fp.Lookup(k); ok {
+			t.Errorf("%+v: an entry without a scheduled SYN", k)
+		}
+	}
+	if err := fp.DeleteSchedule(sk); err != nil {
+		t.Fatal(err)
+	}
+	runFilter(t, fp, frame(client, vip, 42000, 80, 6, 0x02, ""))
+	if _, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 42000, DstPort: 80, Proto: 6}); ok {
+		t.Error("a SYN was scheduled after DeleteSchedule")
+	}
+}

@@ -1,0 +1,227 @@
+//go:build linux
+
+package dataplane
+
+import (
+	"maps"
+	"net/netip"
+	"reflect"
+	"sync/atomic"
+	"time"
+
+	"github.com/govs/gvs/dataplane/fastpath"
+	"github.com/govs/gvs/ipvs"
+	"github.com/govs/gvs/packet"
+)
+
+// Kernel scheduling (Config.KernelScheduling; docs/dataplane.md, "Kernel
+// scheduling"). A new connection's SYN otherwise waits for a worker's
+// wake-up, and on this kind of machine 1 % of wake-ups take more than
+// ~240 µs: that was the whole new-connection latency gap to the in-kernel
+// balancers (bench/results/profile.md). For the services the engine says
+// a kernel round robin schedules exactly as it would (KernelPlans), the
+// offloader writes each one's cycle into the fast path's scheduling map;
+// the socket filter then picks the next slot for a SYN without an entry,
+// writes the connection's entry and forwards the SYN at once, and still
+// copies it to the ring. The worker that reads the copy finds the
+// kernel's destination in the entry (ipvs.PacketInfo.KernelDest), the
+// engine binds the connection to it, and nothing is sent again.
+//
+// A slot needs the destination's next hop, which only a worker's
+// forwarding learns: a service is planned once each destination of its
+// cycle has had a connection scheduled the ordinary way (reqLearn).
+
+// kernelScheduler is the offloader's scheduling state.
+type kernelScheduler struct {
+	hops      map[uint32]learnedHop // by destination id
+	installed map[fastpath.SchedKey][]fastpath.Slot
+	// scheduled is what the workers read: the services in the map
+	scheduled atomic.Pointer[map[fastpath.SchedKey]bool]
+	// unrecorded are kernel-scheduled entries no worker has recorded
+	// yet, with the sweep that first saw them
+	unrecorded map[fastpath.Key]uint64
+}
+
+// learnedHop is where a destination's packets go.
+type learnedHop struct {
+	addr netip.Addr
+	hop  *nextHop
+}
+
+// unrecordedSweeps is how many sweeps (250 ms each) an entry the kernel
+// scheduled may wait for the worker's record before it is deleted (the
+// copy was lost: the ring was full).
+const unrecordedSweeps = 4
+
+func newKernelScheduler() *kernelScheduler {
+	ks := &kernelScheduler{hops: map[uint32]learnedHop{}, installed: map[fastpath.SchedKey][]fastpath.Slot{}, unrecorded: map[fastpath.Key]uint64{}}
+	ks.scheduled.Store(&map[fastpath.SchedKey]bool{})
+	return ks
+}
+
+// learn records destination r.dest's next hop and plans again when it is
+// new.
+func (o *offloader) learn(r offloadReq) {
+	if o.ks == nil {
+		return
+	}
+	lh := learnedHop{addr: r.rw.Dst, hop: r.hop}
+	if o.ks.hops[r.dest] == lh {
+		return
+	}
+	o.ks.hops[r.dest] = lh
+	o.plan()
+}
+
+// plan brings the scheduling map in line with the engine's plans and the
+// learned next hops.
+func (o *offloader) plan() {
+	ks := o.ks
+	if ks == nil {
+		return
+	}
+	want := map[fastpath.SchedKey][]fastpath.Slot{}
+	for _, p := range o.eng.KernelPlans(fastpath.MaxSlots) {
+		k := fastpath.SchedKey{Addr: p.Key.Addr, Port: p.Key.Port, Proto: uint8(p.Key.Protocol)}
+		slots := make([]fastpath.Slot, 0, len(p.Slots))
+		for _, s := range p.Slots {
+			lh, ok := ks.hops[s.DestID]
+			if !ok || lh.addr != s.Addr || lh.hop.stale.Load() || lh.hop.held != nil || lh.hop.local {
+				if ok && lh.hop.stale.Load() {
+					delete(ks.hops, s.DestID) // a later connection learns it again
+				}
+				slots = nil
+				break
+			}
+			h := lh.hop
+			slots = append(slots, fastpath.Slot{Dest: s.DestID, Rewrite: fastpath.Rewrite{
+				Src: k.Addr, Dst: k.Addr, DstPort: k.Port, Ifindex: h.ifindex, DstMAC: h.dst, SrcMAC: h.src,
+				MTU: h.mtu, Timeout: time.Duration(p.Timeout) * time.Second,
+			}})
+		}
+		if len(slots) == 0 {
+			continue
+		}
+		want[k] = slots
+		if reflect.DeepEqual(ks.installed[k], slots) {
+			continue
+		}
+		if err := o.fp.SetSchedule(k, time.Duration(p.Timeout)*time.Second, slots); err != nil {
+			o.log.Warn("kernel scheduling: service left to gvsd", "service", netip.AddrPortFrom(k.Addr, k.Port), "err", err)
+			delete(want, k)
+			continue
+		}
+		ks.installed[k] = slots
+	}
+	for k := range ks.installed {
+		if want[k] == nil {
+			_ = o.fp.DeleteSchedule(k)
+			delete(ks.installed, k)
+		}
+	}
+	set := map[fastpath.SchedKey]bool{}
+	for k := range maps.Keys(ks.installed) {
+		set[k] = true
+	}
+	ks.scheduled.Store(&set)
+}
+
+// unschedule empties the scheduling map at once (a configuration
+// change: no SYN may follow the old plans).
+func (o *offloader) unschedule() {
+	if o.ks == nil {
+		return
+	}
+	for k := range o.ks.installed {
+		_ = o.fp.DeleteSchedule(k)
+	}
+	clear(o.ks.installed)
+	o.ks.scheduled.Store(&map[fastpath.SchedKey]bool{})
+}
+
+// unrecorded reports whether the sweep should leave entry k alone for
+// now: the kernel scheduled it and the worker's record may still come.
+func (o *offloader) unrecorded(k fastpath.Key, c fastpath.Counters) bool {
+	if o.ks == nil || c.Dest == 0 {
+		return false
+	}
+	first, ok := o.ks.unrecorded[k]
+	if !ok {
+		o.ks.unrecorded[k] = o.sweeps
+		return true
+	}
+	if o.sweeps-first < unrecordedSweeps {
+		return true
+	}
+	delete(o.ks.unrecorded, k)
+	return false
+}
+
+// adopt makes a kernel-scheduled entry the offloader's, as if it had
+// installed it, with what the engine has counted of it already.
+func (o *offloader) adopt(r offloadReq) {
+	if o.ks != nil {
+		delete(o.ks.unrecorded, r.key)
+	}
+	o.entries[r.key] = &offloaded{flow: r.flow, hop: r.hop, rw: r.rw, packets: r.packets, bytes: r.bytes, seen: o.sweeps}
+}
+
+// kernelScheduled looks a SYN of a service the kernel schedules up in the
+// fast path: the destination the socket filter chose for it, 0 if none.
+func (w *worker) kernelScheduled(in *iface, p *packet.Packet, ep *ipvs.Packet) uint32 {
+	off := w.d.off
+	if off == nil || off.ks == nil || in.loop || ep.Reply || ep.Flow.Family != ipvs.IPv4 ||
+		p.Key.Proto != packet.ProtoTCP || p.TCPFlags&(ipvs.TCPSyn|ipvs.TCPAck|ipvs.TCPFin|ipvs.TCPRst) != ipvs.TCPSyn {
+		return 0
+	}
+	f := &ep.Flow
+	dst := f.Dst.Netip(f.Family)
+	if !(*off.ks.scheduled.Load())[fastpath.SchedKey{Addr: dst, Port: f.DstPort, Proto: uint8(f.Protocol)}] {
+		return 0
+	}
+	c, ok := off.fp.Lookup(fastpath.Key{Src: f.Src.Netip(f.Family), Dst: dst, SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)})
+	if !ok {
+		return 0
+	}
+	return c.Dest
+}
+
+// kernelSent settles a SYN the kernel has forwarded already (its copy,
+// ep.Info.KernelDest set): true when the engine bound the connection to
+// the kernel's destination, so nothing is to be sent; false when the
+// engine decided otherwise (the destination was just removed, a
+// persistent service...): the kernel's entry is deleted and the verdict
+// is carried out as usual.
+func (w *worker) kernelSent(p *packet.Packet, ep *ipvs.Packet) bool {
+	v := &ep.Verdict
+	f := &ep.Flow
+	k := fastpath.Key{Src: f.Src.Netip(f.Family), Dst: f.Dst.Netip(f.Family), SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)}
+	if v.Action != ipvs.ActionForward || v.DestID != ep.Info.KernelDest || v.Method != ipvs.Route {
+		w.d.off.reqs <- offloadReq{kind: reqRetire, key: k}
+		return false
+	}
+	hop := w.hops.lookup(v.Dest, v.DestFamily)
+	if hop == nil {
+		return true
+	}
+	_, rw, _ := flowRewrite(ep, hop, 0, 0, hop.mtu)
+	select {
+	case w.d.off.reqs <- offloadReq{kind: reqAdopt, key: k, rw: rw, flow: *f, hop: hop, packets: 1, bytes: uint64(p.IPLen())}:
+	default: // the offloader is busy: the sweep deletes the entry after its grace, the connection stays the engine's
+	}
+	return true
+}
+
+// learnHop tells the offloader where destination v.DestID's packets went,
+// for its service's kernel scheduling table.
+func (w *worker) learnHop(ep *ipvs.Packet, hop *nextHop) {
+	v := &ep.Verdict
+	if w.d.off == nil || w.d.off.ks == nil || !v.NewConn || hop == nil || hop.local || hop.held != nil ||
+		ep.Flow.Family != ipvs.IPv4 || ep.Flow.Protocol != ipvs.ProtoTCP {
+		return
+	}
+	select {
+	case w.d.off.reqs <- offloadReq{kind: reqLearn, dest: v.DestID, rw: fastpath.Rewrite{Dst: v.Dest.Netip(v.DestFamily)}, hop: hop}:
+	default:
+	}
+}

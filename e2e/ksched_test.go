@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/govs/gvs/lab"
+)
+
+// TestKernelScheduling: with kernel_scheduling on, once each real server
+// of a DR rr service has had a connection, new connections are scheduled
+// by the fast path's socket filter: with gvsd's process stopped
+// (SIGSTOP), new HTTP requests still get their answers, in round robin
+// over the three real servers, and once gvsd runs again the engine lists
+// every one of those connections with its real server. Without the
+// option, the same request fails while gvsd is stopped (the control that
+// shows stopping gvsd stops its scheduling).
+func TestKernelScheduling(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		name := map[bool]string{true: "on", false: "off"}[on]
+		t.Run(name, func(t *testing.T) {
+			config := "services:\n" + rsConfig("tcp", "10.0.2.100", lab.HTTPPort, "rr", "route", "", lab.HTTPPort)
+			if on {
+				config = "kernel_scheduling: true\n" + config
+			}
+			d := director(t, config)
+			l := d.Lab
+			src := lab.Client(0, false).String()
+			url := "http://10.0.2.100/whoami"
+			seen := map[string]bool{}
+			for range 3 { // each real server once: their next hops are learned
+				seen[whoami(t, l, src, url)] = true
+			}
+			if len(seen) != 3 {
+				t.Fatalf("rr over 3 real servers answered from %v", seen)
+			}
+			time.Sleep(300 * time.Millisecond)
+			pid := d.Pid()
+			if pid <= 0 {
+				t.Fatal("no gvsd process")
+			}
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			stopped := true
+			cont := func() {
+				if stopped {
+					stopped = false
+					if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			defer cont()
+			if !on {
+				c, cancel := context.WithTimeout(ctx(t), 1500*time.Millisecond)
+				defer cancel()
+				if out, err := l.HTTPGet(c, src, url); err == nil {
+					t.Fatalf("answered %q while gvsd was stopped, without kernel scheduling", out)
+				}
+				return
+			}
+			var order []string
+			for i := range 6 {
+				out, err := l.HTTPGet(ctx(t), src, url)
+				if err != nil {
+					t.Fatalf("request %d with gvsd stopped: %v", i, err)
+				}
+				order = append(order, strings.Fields(out)[0])
+			}
+			for i := 3; i < 6; i++ {
+				if order[i] != order[i-3] || order[i] == order[i-1] {
+					t.Fatalf("answers %v with gvsd stopped: want a round robin over 3 real servers", order)
+				}
+			}
+			cont()
+			// the engine records each connection from its SYN's copy
+			var st map[string][5]uint64
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				st = parseStats(t, adm(t, d, "-L", "-n", "--stats"))
+				if st["TCP 10.0.2.100:80"][0] == 9 || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if got := st["TCP 10.0.2.100:80"][0]; got != 9 {
+				t.Fatalf("the service counts %d connections, want 9 (3 before, 6 scheduled by the kernel):\n%s", got, adm(t, d, "-L", "-n", "--stats"))
+			}
+			for n := 1; n <= 3; n++ {
+				rs := "-> " + lab.RealServer(n, false).String() + ":80"
+				if got := st[rs][0]; got != 3 {
+					t.Errorf("%s counts %d connections, want 3", rs, got)
+				}
+			}
+		})
+	}
+}

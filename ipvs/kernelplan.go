@@ -1,0 +1,117 @@
+package ipvs
+
+import "net/netip"
+
+// KernelPlan is a service whose new connections a kernel program may
+// schedule on the engine's behalf: round robin over Slots (one weighted
+// cycle), each connection then reported to the engine with its
+// destination (PacketInfo.KernelDest).
+type KernelPlan struct {
+	Key ServiceKey
+	// Timeout is the TCP established timeout, for the kernel's entry.
+	Timeout uint32
+	Slots   []KernelSlot
+}
+
+// KernelSlot is one position of a plan's cycle.
+type KernelSlot struct {
+	DestID uint32
+	Addr   netip.Addr
+	Port   uint16
+}
+
+// KernelPlans returns the services a kernel round-robin scheduler can
+// schedule exactly as the engine would, up to maxSlots positions each:
+// IPv4 TCP services (not firewall marks) with the rr or wrr scheduler,
+// without persistence, whose destinations are all IPv4 direct routing
+// without connection thresholds, at least one with a weight, while no
+// per-source limit or packet-dropping defense is on (those need the
+// engine to see each SYN first). Any other service keeps scheduling in
+// the engine.
+func (e *Engine) KernelPlans(maxSlots int) []KernelPlan {
+	opts := e.opts.Load()
+	if opts.PerSourceLimit != 0 || opts.DropPacket != 0 {
+		return nil
+	}
+	e.mu.Lock()
+	svcs := append([]*Service(nil), e.svcOrder...)
+	e.mu.Unlock()
+	est := e.Timeouts().TCP[TCPEstablished]
+	var out []KernelPlan
+	for _, s := range svcs {
+		if slots := kernelSlots(s, maxSlots); len(slots) > 0 {
+			out = append(out, KernelPlan{Key: s.key, Timeout: est, Slots: slots})
+		}
+	}
+	return out
+}
+
+func kernelSlots(s *Service, maxSlots int) []KernelSlot {
+	k := s.key
+	p := s.params.Load()
+	if k.FWMark != 0 || k.Protocol != ProtoTCP || !k.Addr.Is4() || k.Port == 0 ||
+		p.flags&SvcPersistent != 0 || p.pe != nil || (p.schedName != "rr" && p.schedName != "wrr") {
+		return nil
+	}
+	dests := s.Dests()
+	for _, d := range dests {
+		c := d.Config()
+		if c.Method != Route || d.family != IPv4 || c.UThreshold != 0 || c.LThreshold != 0 || !d.Available() {
+			return nil
+		}
+	}
+	var cycle []*Dest
+	if p.schedName == "rr" {
+		for _, d := range dests {
+			if d.Weight() > 0 {
+				cycle = append(cycle, d)
+			}
+		}
+	} else {
+		cycle = wrrCycle(dests, maxSlots)
+	}
+	if len(cycle) == 0 || len(cycle) > maxSlots {
+		return nil
+	}
+	out := make([]KernelSlot, len(cycle))
+	for i, d := range cycle {
+		out[i] = KernelSlot{DestID: d.id, Addr: d.addr.Netip(d.family), Port: d.port}
+	}
+	return out
+}
+
+// wrrCycle is one full cycle of IPVS's weighted round robin over dests
+// (the current weight steps down from the largest by the weights' gcd),
+// or nil when it is longer than limit.
+func wrrCycle(dests []*Dest, limit int) []*Dest {
+	var mw, g int32
+	for _, d := range dests {
+		w := d.Weight()
+		if w <= 0 {
+			continue
+		}
+		mw = max(mw, w)
+		g = gcd(g, w)
+	}
+	if mw == 0 {
+		return nil
+	}
+	var cycle []*Dest
+	for cw := mw; cw > 0; cw -= g {
+		for _, d := range dests {
+			if d.Weight() >= cw {
+				if cycle = append(cycle, d); len(cycle) > limit {
+					return nil
+				}
+			}
+		}
+	}
+	return cycle
+}
+
+func gcd(a, b int32) int32 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
