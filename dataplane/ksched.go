@@ -3,6 +3,7 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"maps"
 	"net/netip"
 	"reflect"
@@ -111,12 +112,16 @@ func (o *offloader) plan() {
 			delete(want, k)
 			continue
 		}
+		if ks.installed[k] == nil {
+			o.log.Info("kernel scheduling: the kernel schedules this service's new connections", "service", netip.AddrPortFrom(k.Addr, k.Port), "slots", len(slots))
+		}
 		ks.installed[k] = slots
 	}
 	for k := range ks.installed {
 		if want[k] == nil {
 			_ = o.fp.DeleteSchedule(k)
 			delete(ks.installed, k)
+			o.log.Info("kernel scheduling: gvsd schedules this service's new connections again", "service", netip.AddrPortFrom(k.Addr, k.Port))
 		}
 	}
 	set := map[fastpath.SchedKey]bool{}
@@ -167,11 +172,17 @@ func (o *offloader) adopt(r offloadReq) {
 }
 
 // kernelScheduled looks a SYN of a service the kernel schedules up in the
-// fast path: the destination the socket filter chose for it, 0 if none.
-func (w *worker) kernelScheduled(in *iface, p *packet.Packet, ep *ipvs.Packet) uint32 {
+// fast path: the destination the socket filter chose when it forwarded
+// this very SYN, 0 if it did not. The entry's SYN sequence number tells
+// the copy of the SYN the filter forwarded from a later SYN on the same
+// ports that met the entry and was left to gvsd (a new connection reusing
+// the ports); a retransmission of the SYN met the entry too and so left
+// its deadline at 0 with only the first SYN counted, and is gvsd's to send.
+func (w *worker) kernelScheduled(in *iface, b []byte, p *packet.Packet, ep *ipvs.Packet) uint32 {
 	off := w.d.off
 	if off == nil || off.ks == nil || in.loop || ep.Reply || ep.Flow.Family != ipvs.IPv4 ||
-		p.Key.Proto != packet.ProtoTCP || p.TCPFlags&(ipvs.TCPSyn|ipvs.TCPAck|ipvs.TCPFin|ipvs.TCPRst) != ipvs.TCPSyn {
+		p.Key.Proto != packet.ProtoTCP || p.TCPFlags&(ipvs.TCPSyn|ipvs.TCPAck|ipvs.TCPFin|ipvs.TCPRst) != ipvs.TCPSyn ||
+		len(b) < int(p.L4Off)+8 {
 		return 0
 	}
 	f := &ep.Flow
@@ -180,7 +191,7 @@ func (w *worker) kernelScheduled(in *iface, p *packet.Packet, ep *ipvs.Packet) u
 		return 0
 	}
 	c, ok := off.fp.Lookup(fastpath.Key{Src: f.Src.Netip(f.Family), Dst: dst, SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)})
-	if !ok {
+	if !ok || c.Dest == 0 || c.SYNSeq != binary.BigEndian.Uint32(b[p.L4Off+4:]) || (c.Deadline == 0 && c.Packets <= 1) {
 		return 0
 	}
 	return c.Dest

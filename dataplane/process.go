@@ -170,7 +170,7 @@ func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Pack
 		w.d.frags.Add(p, w.now) // later fragments find the connection by these ports
 	}
 	ep.Info = ipvs.PacketInfo{TCPFlags: p.TCPFlags, SCTPChunk: p.SCTPChunk, Bytes: uint32(p.IPLen())}
-	ep.Info.KernelDest = w.kernelScheduled(in, p, ep)
+	ep.Info.KernelDest = w.kernelScheduled(in, b, p, ep)
 	if p.Key.Proto == packet.ProtoUDP && p.PayloadOff != 0 {
 		ep.Info.Payload = b[p.PayloadOff : p.PayloadOff+p.PayloadLen()]
 	}

@@ -50,8 +50,9 @@ type Counters struct {
 	Deadline       time.Duration
 	Timeout        time.Duration
 	// Dest is the engine's destination the socket filter chose for a
-	// connection it scheduled (SetSchedule); 0 for an entry gvsd added.
-	Dest uint32
+	// connection it scheduled (SetSchedule), and SYNSeq the sequence
+	// number of the SYN it forwarded; 0 for an entry gvsd added.
+	Dest, SYNSeq uint32
 }
 
 // Now returns CLOCK_MONOTONIC, the clock of the programs' deadlines.
@@ -93,6 +94,7 @@ const (
 	vOverhead = 66
 	vFlags    = 68
 	vDest     = 72 // the engine's destination of a connection the kernel scheduled (0: gvsd did)
+	vSYNSeq   = 76 // and its SYN's sequence number
 	valueLen  = 80
 
 	// IPv6: the key (addresses, ports, protocol) and the value, whose
@@ -334,7 +336,7 @@ func counters(vb []byte) Counters {
 		Deadline: time.Duration(ne.Uint64(vb[vDeadline:])), Timeout: time.Duration(ne.Uint64(vb[vTimeout:])),
 	}
 	if len(vb) == valueLen && ne.Uint32(vb[vFlags:])&flagKernel != 0 {
-		c.Dest = ne.Uint32(vb[vDest:])
+		c.Dest, c.SYNSeq = ne.Uint32(vb[vDest:]), binary.BigEndian.Uint32(vb[vSYNSeq:])
 	}
 	return c
 }
@@ -803,8 +805,13 @@ func schedule(f family) asm.Instructions {
 		)
 	}
 	in = append(in,
-		asm.LoadMem(asm.R1, asm.R7, schedSlots+40, asm.DWord), // the destination, 4 bytes of padding
-		asm.StoreMem(asm.RFP, schedValueAt+vDest, asm.R1, asm.DWord),
+		asm.LoadMem(asm.R1, asm.R7, schedSlots+40, asm.Word), // the destination
+		asm.StoreMem(asm.RFP, schedValueAt+vDest, asm.R1, asm.Word),
+		// the SYN's sequence number: the worker tells this SYN's copy from
+		// a later SYN of the same ports (a retransmission, a reuse) that
+		// the filter left to gvsd
+		asm.LoadMem(asm.R1, asm.RFP, f.buf+l4Off+4, asm.Word),
+		asm.StoreMem(asm.RFP, schedValueAt+vSYNSeq, asm.R1, asm.Word),
 		asm.LoadMapPtr(asm.R1, f.flows),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, int32(f.key)),

@@ -320,11 +320,12 @@ func TestKernelSchedule(t *testing.T) {
 	for i := range 7 {
 		port := uint16(40000 + i)
 		f := frame(client, vip, port, 80, 6, 0x02, "")
+		binary.BigEndian.PutUint32(f[38:], 0x1000_0000+uint32(i)) // the sequence number (no checksum read here)
 		if ret := runFilter(t, fp, f); ret == 0 {
 			t.Fatalf("SYN %d: filter returned 0; the copy must reach the ring", i)
 		}
 		c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: port, DstPort: 80, Proto: 6})
-		if !ok || c.Dest != uint32(10+i%3) || c.Packets != 1 || c.Timeout != time.Minute {
+		if !ok || c.Dest != uint32(10+i%3) || c.Packets != 1 || c.Timeout != time.Minute || c.SYNSeq != binary.BigEndian.Uint32(f[38:]) {
 			t.Fatalf("SYN %d: entry %v %+v, want destination %d, 1 packet", i, ok, c, 10+i%3)
 		}
 		ret, out := runTC(t, fp, f)
@@ -334,6 +335,12 @@ func TestKernelSchedule(t *testing.T) {
 		if string(out[26:54]) != string(f[26:54]) {
 			t.Fatalf("SYN %d: addresses or TCP header changed: %x, sent %x", i, out[26:54], f[26:54])
 		}
+	}
+	// a second SYN on the same ports meets the entry: left to gvsd, and
+	// the entry is retired
+	runFilter(t, fp, frame(client, vip, 40000, 80, 6, 0x02, ""))
+	if c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}); !ok || c.Deadline != 0 || c.Packets != 1 {
+		t.Fatalf("a second SYN: entry %v %+v, want retired with the first SYN counted", ok, c)
 	}
 	for _, f := range [][]byte{frame(client, vip, 41000, 81, 6, 0x02, ""), frame(client, vip, 41001, 80, 6, 0x12, "")} {
 		if ret := runFilter(t, fp, f); ret == 0 {

@@ -36,3 +36,28 @@ func TestFanout(t *testing.T) {
 		t.Errorf("fanout: hash: error %v, want one naming the file and fanout", err)
 	}
 }
+
+// TestKernelScheduling: kernel_scheduling is a boolean (off when unset)
+// that survives Marshal and Parse; a non-boolean is refused.
+func TestKernelScheduling(t *testing.T) {
+	for _, v := range []bool{false, true} {
+		in := "workers: 2\n"
+		if v {
+			in += "kernel_scheduling: true\n"
+		}
+		c, err := config.Parse([]byte(in), "k.yaml")
+		if err != nil || c.KernelScheduling != v {
+			t.Fatalf("%q: kernel_scheduling %v, %v", in, c.KernelScheduling, err)
+		}
+		out, err := config.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back, err := config.Parse(out, "back.yaml"); err != nil || back.KernelScheduling != v {
+			t.Errorf("%q: round trip gave %v, %v\n%s", in, back.KernelScheduling, err, out)
+		}
+	}
+	if _, err := config.Parse([]byte("kernel_scheduling: sometimes\n"), "k.yaml"); err == nil {
+		t.Error("kernel_scheduling: sometimes accepted")
+	}
+}

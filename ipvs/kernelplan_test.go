@@ -1,0 +1,87 @@
+package ipvs
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+)
+
+// KernelPlans goes by the scheduler's name; the engine's tests have no
+// real rr or wrr (package sched), so stand-ins carry the names.
+func init() {
+	RegisterScheduler("rr", func(*Service) (Scheduler, error) { return &roundRobin{}, nil })
+	RegisterScheduler("wrr", func(*Service) (Scheduler, error) { return &roundRobin{}, nil })
+}
+
+// KernelPlans lists exactly the services a kernel round robin schedules
+// as the engine would: wrr's cycle follows the weights, and persistence,
+// thresholds, NAT, another scheduler or a per-source limit keep a
+// service in the engine.
+func TestKernelPlans(t *testing.T) {
+	e, _ := newTestEngine(t, nil)
+	dr := Forwarding{Method: Route}
+	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "wrr"},
+		DestConfig{Addr: rs1, Port: 80, Weight: 3, Forwarding: dr}, DestConfig{Addr: rs2, Port: 80, Weight: 1, Forwarding: dr})
+	for i, cfg := range []struct {
+		sc ServiceConfig
+		d  DestConfig
+	}{
+		{ServiceConfig{Scheduler: "rr", Flags: SvcPersistent, Timeout: 300, Netmask: 0xffffffff}, DestConfig{Forwarding: dr}},
+		{ServiceConfig{Scheduler: "rr"}, DestConfig{Forwarding: dr, UThreshold: 10}},
+		{ServiceConfig{Scheduler: "rr"}, DestConfig{Forwarding: Forwarding{Method: Masq}}},
+		{ServiceConfig{Scheduler: "test-first"}, DestConfig{Forwarding: dr}},
+	} {
+		cfg.sc.ServiceKey = ServiceKey{Protocol: ProtoTCP, Addr: vip, Port: uint16(81 + i)}
+		cfg.d.Addr, cfg.d.Port, cfg.d.Weight = rs1, 80, 1
+		mustAddService(t, e, cfg.sc, cfg.d)
+	}
+	plans := e.KernelPlans(64)
+	if len(plans) != 1 || plans[0].Key.String() != tcpSvc.String() || plans[0].Timeout != 900 {
+		t.Fatalf("plans %+v, want the wrr service alone", plans)
+	}
+	var got []netip.Addr
+	for _, s := range plans[0].Slots {
+		got = append(got, s.Addr)
+	}
+	// IPVS's wrr with weights 3 and 1 over its list (newest first: rs2,
+	// rs1): rs1 at current weights 3 and 2, then both at 1
+	if want := []netip.Addr{rs1, rs1, rs2, rs1}; !slices.Equal(got, want) {
+		t.Fatalf("wrr 3:1 cycle %v, want %v", got, want)
+	}
+	if p := e.KernelPlans(3); len(p) != 0 {
+		t.Fatalf("a 4-slot cycle planned within 3 slots: %+v", p)
+	}
+	o := e.Options()
+	o.PerSourceLimit = 10
+	if err := e.SetOptions(o); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.KernelPlans(64); len(p) != 0 {
+		t.Fatalf("planned with a per-source limit: %+v", p)
+	}
+}
+
+// A connection the kernel scheduled is bound to the kernel's choice, not
+// scheduled again; a choice that is no longer the service's is ignored.
+func TestKernelDest(t *testing.T) {
+	e, w := newTestEngine(t, nil)
+	dr := Forwarding{Method: Route}
+	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "rr"},
+		DestConfig{Addr: rs1, Port: 80, Weight: 1, Forwarding: dr}, DestConfig{Addr: rs2, Port: 80, Weight: 1, Forwarding: dr})
+	slots := e.KernelPlans(64)[0].Slots
+	for i := range 4 {
+		want := slots[i%2]
+		v := w.In(tcpFlow(client, uint16(40000+i), vip, 80), &PacketInfo{TCPFlags: TCPSyn, Bytes: 60, KernelDest: want.DestID}, 0)
+		if v.Action != ActionForward || v.DestID != want.DestID || v.Dest.Netip(v.DestFamily) != want.Addr || !v.NewConn {
+			t.Fatalf("SYN %d: verdict %+v, want destination %v", i, v, want.Addr)
+		}
+	}
+	// the same ports, a new SYN the kernel sent elsewhere: the old entry gives way
+	v := w.In(tcpFlow(client, 40000, vip, 80), &PacketInfo{TCPFlags: TCPSyn, Bytes: 60, KernelDest: slots[1].DestID}, 0)
+	if v.DestID != slots[1].DestID {
+		t.Fatalf("reused ports: verdict to %v, want the kernel's %v", v.Dest, slots[1].Addr)
+	}
+	if v := w.In(tcpFlow(client, 41000, vip, 80), &PacketInfo{TCPFlags: TCPSyn, Bytes: 60, KernelDest: 9999}, 0); v.Action != ActionForward || v.DestID == 9999 {
+		t.Fatalf("an unknown kernel destination: verdict %+v", v)
+	}
+}
