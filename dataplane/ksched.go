@@ -43,10 +43,16 @@ type kernelScheduler struct {
 	unrecorded map[fastpath.Key]uint64
 }
 
-// learnedHop is where a destination's packets go.
+// learnedHop is where a destination's packets go, and how: the
+// forwarding they were sent with, and for a tunnel its mark (the TC
+// encapsulation writes it), overhead and inner MTU.
 type learnedHop struct {
-	addr netip.Addr
-	hop  *nextHop
+	addr     netip.Addr
+	fwd      ipvs.Forwarding
+	hop      *nextHop
+	mark     uint32
+	overhead int
+	mtu      int
 }
 
 // unrecordedSweeps is how many sweeps (250 ms each) an entry the kernel
@@ -66,7 +72,7 @@ func (o *offloader) learn(r offloadReq) {
 	if o.ks == nil {
 		return
 	}
-	lh := learnedHop{addr: r.rw.Dst, hop: r.hop}
+	lh := learnedHop{addr: r.rw.Dst, fwd: r.fwd, hop: r.hop, mark: r.rw.Mark, overhead: r.rw.Overhead, mtu: r.rw.MTU}
 	if o.ks.hops[r.dest] == lh {
 		return
 	}
@@ -87,7 +93,7 @@ func (o *offloader) plan() {
 		slots := make([]fastpath.Slot, 0, len(p.Slots))
 		for _, s := range p.Slots {
 			lh, ok := ks.hops[s.DestID]
-			if !ok || lh.addr != s.Addr || lh.hop.stale.Load() || lh.hop.held != nil || lh.hop.local {
+			if !ok || lh.addr != s.Addr || lh.fwd != s.Fwd || lh.hop.stale.Load() || lh.hop.held != nil || lh.hop.local {
 				if ok && lh.hop.stale.Load() {
 					delete(ks.hops, s.DestID) // a later connection learns it again
 				}
@@ -97,7 +103,7 @@ func (o *offloader) plan() {
 			h := lh.hop
 			slots = append(slots, fastpath.Slot{Dest: s.DestID, Rewrite: fastpath.Rewrite{
 				Src: k.Addr, Dst: k.Addr, DstPort: k.Port, Ifindex: h.ifindex, DstMAC: h.dst, SrcMAC: h.src,
-				MTU: h.mtu, Timeout: time.Duration(p.Timeout) * time.Second,
+				Mark: lh.mark, MTU: lh.mtu, Overhead: lh.overhead, Timeout: time.Duration(p.Timeout) * time.Second,
 			}})
 		}
 		if len(slots) == 0 {
@@ -141,6 +147,7 @@ func (o *offloader) unschedule() {
 		_ = o.fp.DeleteSchedule(k)
 	}
 	clear(o.ks.installed)
+	clear(o.ks.unrecorded) // the flush deletes their entries
 	o.ks.scheduled.Store(&map[fastpath.SchedKey]bool{})
 }
 
@@ -207,7 +214,7 @@ func (w *worker) kernelSent(p *packet.Packet, ep *ipvs.Packet) bool {
 	v := &ep.Verdict
 	f := &ep.Flow
 	k := fastpath.Key{Src: f.Src.Netip(f.Family), Dst: f.Dst.Netip(f.Family), SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)}
-	if v.Action != ipvs.ActionForward || v.DestID != ep.Info.KernelDest || v.Method != ipvs.Route {
+	if v.Action != ipvs.ActionForward || v.DestID != ep.Info.KernelDest || (v.Method != ipvs.Route && v.Method != ipvs.Tunnel) {
 		w.d.off.reqs <- offloadReq{kind: reqRetire, key: k}
 		return false
 	}
@@ -223,16 +230,18 @@ func (w *worker) kernelSent(p *packet.Packet, ep *ipvs.Packet) bool {
 	return true
 }
 
-// learnHop tells the offloader where destination v.DestID's packets went,
-// for its service's kernel scheduling table.
-func (w *worker) learnHop(ep *ipvs.Packet, hop *nextHop) {
+// learnHop tells the offloader where destination v.DestID's packets went
+// and how (mark, overhead and mtu as for offload), for its service's
+// kernel scheduling table.
+func (w *worker) learnHop(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, mtu int) {
 	v := &ep.Verdict
 	if w.d.off == nil || w.d.off.ks == nil || !v.NewConn || hop == nil || hop.local || hop.held != nil ||
 		ep.Flow.Family != ipvs.IPv4 || ep.Flow.Protocol != ipvs.ProtoTCP {
 		return
 	}
+	rw := fastpath.Rewrite{Dst: v.Dest.Netip(v.DestFamily), Mark: mark, Overhead: overhead, MTU: mtu}
 	select {
-	case w.d.off.reqs <- offloadReq{kind: reqLearn, dest: v.DestID, rw: fastpath.Rewrite{Dst: v.Dest.Netip(v.DestFamily)}, hop: hop}:
+	case w.d.off.reqs <- offloadReq{kind: reqLearn, dest: v.DestID, rw: rw, fwd: v.Forwarding, hop: hop}:
 	default:
 	}
 }

@@ -45,8 +45,10 @@ type offloadReq struct {
 	reply bool
 	hop   *nextHop
 	// reqAdopt: what the kernel counted of the entry so far, and already
-	// given to the engine; reqLearn: a destination and where it is
+	// given to the engine; reqLearn: a destination, where it is and how
+	// it is forwarded
 	dest           uint32
+	fwd            ipvs.Forwarding
 	packets, bytes uint64
 }
 
@@ -319,6 +321,16 @@ func (w *worker) offloadTunnel(ep *ipvs.Packet, p *packet.Packet, t *packet.Tunn
 	}
 	if mark := w.tunnelMark(t); mark != 0 {
 		w.offload(ep, hop, mark|tcencap.ShrinkGSO, t.Overhead(p), t.InnerMTU(p))
+	}
+}
+
+// learnTunnel is learnHop for a tunnel the TC encapsulation can write.
+func (w *worker) learnTunnel(ep *ipvs.Packet, p *packet.Packet, t *packet.Tunnel, hop *nextHop) {
+	if _, ok := kernelKind(t); !ok || w.kenc.tx == nil || !ep.Verdict.NewConn {
+		return
+	}
+	if mark := w.tunnelMark(t); mark != 0 {
+		w.learnHop(ep, hop, mark|tcencap.ShrinkGSO, t.Overhead(p), t.InnerMTU(p))
 	}
 }
 

@@ -257,7 +257,7 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 	case ipvs.Route:
 		hop := w.hops.lookup(v.Dest, v.DestFamily)
 		if w.directRoute(in, f, p, hop) {
-			w.learnHop(ep, hop)
+			w.learnHop(ep, hop, 0, 0, hop.mtu)
 			if offload {
 				w.offload(ep, hop, 0, 0, hop.mtu)
 			}
@@ -434,6 +434,9 @@ func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict
 	b := f.Data()
 	if offload {
 		w.offloadTunnel(ep, p, &t, hop)
+	}
+	if w.d.off != nil && w.d.off.ks != nil {
+		w.learnTunnel(ep, p, &t, hop)
 	}
 	if typ, _ := p.GSO(); typ != packet.GSONone {
 		if !w.tunnelKernel(in, f, p, &t, hop) {

@@ -11,7 +11,7 @@ import (
 )
 
 // TestKernelScheduling: with kernel_scheduling on, once each real server
-// of a DR rr service has had a connection, new connections are scheduled
+// of a DR or TUN (IPIP) rr service has had a connection, new connections are scheduled
 // by the fast path's socket filter: with gvsd's process stopped
 // (SIGSTOP), new HTTP requests still get their answers, in round robin
 // over the three real servers, and once gvsd runs again the engine lists
@@ -19,10 +19,13 @@ import (
 // option, the same request fails while gvsd is stopped (the control that
 // shows stopping gvsd stops its scheduling).
 func TestKernelScheduling(t *testing.T) {
-	for _, on := range []bool{true, false} {
-		name := map[bool]string{true: "on", false: "off"}[on]
-		t.Run(name, func(t *testing.T) {
-			config := "services:\n" + rsConfig("tcp", "10.0.2.100", lab.HTTPPort, "rr", "route", "", lab.HTTPPort)
+	for _, tc := range []struct {
+		name, forward string
+		on            bool
+	}{{"dr", "route", true}, {"tun", "tunnel", true}, {"off", "route", false}} {
+		on := tc.on
+		t.Run(tc.name, func(t *testing.T) {
+			config := "services:\n" + rsConfig("tcp", "10.0.2.100", lab.HTTPPort, "rr", tc.forward, "", lab.HTTPPort)
 			if on {
 				config = "kernel_scheduling: true\n" + config
 			}

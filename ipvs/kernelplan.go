@@ -18,13 +18,15 @@ type KernelSlot struct {
 	DestID uint32
 	Addr   netip.Addr
 	Port   uint16
+	Fwd    Forwarding
 }
 
 // KernelPlans returns the services a kernel round-robin scheduler can
 // schedule exactly as the engine would, up to maxSlots positions each:
 // IPv4 TCP services (not firewall marks) with the rr or wrr scheduler,
-// without persistence, whose destinations are all IPv4 direct routing
-// without connection thresholds, at least one with a weight, while no
+// without persistence, whose destinations are all IPv4 direct routing or
+// tunnels (the data path decides which tunnels it can write) without
+// connection thresholds, at least one with a weight, while no
 // per-source limit or packet-dropping defense is on (those need the
 // engine to see each SYN first). Any other service keeps scheduling in
 // the engine.
@@ -56,7 +58,7 @@ func kernelSlots(s *Service, maxSlots int) []KernelSlot {
 	dests := s.Dests()
 	for _, d := range dests {
 		c := d.Config()
-		if c.Method != Route || d.family != IPv4 || c.UThreshold != 0 || c.LThreshold != 0 || !d.Available() {
+		if (c.Method != Route && c.Method != Tunnel) || d.family != IPv4 || c.UThreshold != 0 || c.LThreshold != 0 || !d.Available() {
 			return nil
 		}
 	}
@@ -75,7 +77,7 @@ func kernelSlots(s *Service, maxSlots int) []KernelSlot {
 	}
 	out := make([]KernelSlot, len(cycle))
 	for i, d := range cycle {
-		out[i] = KernelSlot{DestID: d.id, Addr: d.addr.Netip(d.family), Port: d.port}
+		out[i] = KernelSlot{DestID: d.id, Addr: d.addr.Netip(d.family), Port: d.port, Fwd: *d.fwd.Load()}
 	}
 	return out
 }
