@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"maps"
 	"net/netip"
-	"reflect"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +38,7 @@ type kernelScheduler struct {
 	installed map[fastpath.SchedKey][]fastpath.Slot
 	// scheduled is what the workers read: the services in the map
 	scheduled atomic.Pointer[map[fastpath.SchedKey]bool]
+	announced map[fastpath.SchedKey]bool // as last logged
 	// unrecorded are kernel-scheduled entries no worker has recorded
 	// yet, with the sweep that first saw them
 	unrecorded map[fastpath.Key]uint64
@@ -110,7 +111,7 @@ func (o *offloader) plan() {
 			continue
 		}
 		want[k] = slots
-		if reflect.DeepEqual(ks.installed[k], slots) {
+		if slices.Equal(ks.installed[k], slots) {
 			continue
 		}
 		if err := o.fp.SetSchedule(k, time.Duration(p.Timeout)*time.Second, slots); err != nil {
@@ -118,22 +119,27 @@ func (o *offloader) plan() {
 			delete(want, k)
 			continue
 		}
-		if ks.installed[k] == nil {
-			o.log.Info("kernel scheduling: the kernel schedules this service's new connections", "service", netip.AddrPortFrom(k.Addr, k.Port), "slots", len(slots))
-		}
 		ks.installed[k] = slots
 	}
 	for k := range ks.installed {
 		if want[k] == nil {
 			_ = o.fp.DeleteSchedule(k)
 			delete(ks.installed, k)
-			o.log.Info("kernel scheduling: gvsd schedules this service's new connections again", "service", netip.AddrPortFrom(k.Addr, k.Port))
 		}
 	}
 	set := map[fastpath.SchedKey]bool{}
 	for k := range maps.Keys(ks.installed) {
 		set[k] = true
+		if !ks.announced[k] {
+			o.log.Info("kernel scheduling: the kernel schedules this service's new connections", "service", netip.AddrPortFrom(k.Addr, k.Port), "slots", len(ks.installed[k]))
+		}
 	}
+	for k := range ks.announced {
+		if !set[k] {
+			o.log.Info("kernel scheduling: gvsd schedules this service's new connections again", "service", netip.AddrPortFrom(k.Addr, k.Port))
+		}
+	}
+	ks.announced = set // logged on a change only, not at each flush and plan again
 	ks.scheduled.Store(&set)
 }
 
