@@ -245,9 +245,24 @@ func (w *worker) learnHop(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, 
 		ep.Flow.Family != ipvs.IPv4 || ep.Flow.Protocol != ipvs.ProtoTCP {
 		return
 	}
+	told := toldHop{hop: hop, mark: mark, fwd: v.Forwarding}
+	if w.toldHops[v.DestID] == told {
+		return // the offloader has it: no message per new connection
+	}
 	rw := fastpath.Rewrite{Dst: v.Dest.Netip(v.DestFamily), Mark: mark, Overhead: overhead, MTU: mtu}
 	select {
 	case w.d.off.reqs <- offloadReq{kind: reqLearn, dest: v.DestID, rw: rw, fwd: v.Forwarding, hop: hop}:
-	default:
+		if w.toldHops == nil {
+			w.toldHops = map[uint32]toldHop{}
+		}
+		w.toldHops[v.DestID] = told
+	default: // the offloader is busy: a later connection tells it
 	}
+}
+
+// toldHop is what a worker last told the offloader of a destination.
+type toldHop struct {
+	hop  *nextHop
+	mark uint32
+	fwd  ipvs.Forwarding
 }

@@ -46,6 +46,9 @@ type worker struct {
 	hops   hopCache
 	wait   func(timeoutMS int) error // blocks until a port may have frames; nil: none
 	cpus   *unix.CPUSet              // when set, the CPUs the worker's thread is kept on (FanoutByCPU)
+	// toldHops: the next hops this worker told the offloader, by
+	// destination id (kernel scheduling, ksched.go)
+	toldHops map[uint32]toldHop
 
 	frames []RxFrame
 	pkts   []ipvs.Packet

@@ -23,7 +23,8 @@ type KernelSlot struct {
 
 // KernelPlans returns the services a kernel round-robin scheduler can
 // schedule exactly as the engine would, up to maxSlots positions each:
-// IPv4 TCP services (not firewall marks) with the rr or wrr scheduler,
+// IPv4 TCP services (not firewall marks) whose scheduler states its
+// cycle (Cycler: rr, wrr),
 // without persistence, whose destinations are all IPv4 direct routing or
 // tunnels (the data path decides which tunnels it can write) without
 // connection thresholds, at least one with a weight, while no
@@ -51,28 +52,19 @@ func (e *Engine) KernelPlans(maxSlots int) []KernelPlan {
 func kernelSlots(s *Service, maxSlots int) []KernelSlot {
 	k := s.key
 	p := s.params.Load()
-	if k.FWMark != 0 || k.Protocol != ProtoTCP || !k.Addr.Is4() || k.Port == 0 ||
-		p.flags&SvcPersistent != 0 || p.pe != nil || (p.schedName != "rr" && p.schedName != "wrr") {
+	cyc, ok := p.sched.(Cycler)
+	if !ok || k.FWMark != 0 || k.Protocol != ProtoTCP || !k.Addr.Is4() || k.Port == 0 ||
+		p.flags&SvcPersistent != 0 || p.pe != nil {
 		return nil
 	}
-	dests := s.Dests()
-	for _, d := range dests {
+	for _, d := range s.Dests() {
 		c := d.Config()
 		if (c.Method != Route && c.Method != Tunnel) || d.family != IPv4 || c.UThreshold != 0 || c.LThreshold != 0 || !d.Available() {
 			return nil
 		}
 	}
-	var cycle []*Dest
-	if p.schedName == "rr" {
-		for _, d := range dests {
-			if d.Weight() > 0 {
-				cycle = append(cycle, d)
-			}
-		}
-	} else {
-		cycle = wrrCycle(dests, maxSlots)
-	}
-	if len(cycle) == 0 || len(cycle) > maxSlots {
+	cycle := cyc.Cycle(s, maxSlots)
+	if len(cycle) == 0 {
 		return nil
 	}
 	out := make([]KernelSlot, len(cycle))
@@ -80,40 +72,4 @@ func kernelSlots(s *Service, maxSlots int) []KernelSlot {
 		out[i] = KernelSlot{DestID: d.id, Addr: d.addr.Netip(d.family), Port: d.port, Fwd: *d.fwd.Load()}
 	}
 	return out
-}
-
-// wrrCycle is one full cycle of IPVS's weighted round robin over dests
-// (the current weight steps down from the largest by the weights' gcd),
-// or nil when it is longer than limit.
-func wrrCycle(dests []*Dest, limit int) []*Dest {
-	var mw, g int32
-	for _, d := range dests {
-		w := d.Weight()
-		if w <= 0 {
-			continue
-		}
-		mw = max(mw, w)
-		g = gcd(g, w)
-	}
-	if mw == 0 {
-		return nil
-	}
-	var cycle []*Dest
-	for cw := mw; cw > 0; cw -= g {
-		for _, d := range dests {
-			if d.Weight() >= cw {
-				if cycle = append(cycle, d); len(cycle) > limit {
-					return nil
-				}
-			}
-		}
-	}
-	return cycle
-}
-
-func gcd(a, b int32) int32 {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
 }

@@ -6,29 +6,43 @@ import (
 	"testing"
 )
 
-// KernelPlans goes by the scheduler's name; the engine's tests have no
-// real rr or wrr (package sched), so stand-ins carry the names.
+// cycler is a stand-in for rr and wrr (package sched, tested there): it
+// states a cycle, each destination as often as its weight, in list order.
+type cycler struct{ roundRobin }
+
+func (cycler) Cycle(svc *Service, limit int) []*Dest {
+	var out []*Dest
+	for _, d := range svc.Dests() {
+		for range d.Weight() {
+			out = append(out, d)
+		}
+	}
+	if len(out) > limit {
+		return nil
+	}
+	return out
+}
+
 func init() {
-	RegisterScheduler("rr", func(*Service) (Scheduler, error) { return &roundRobin{}, nil })
-	RegisterScheduler("wrr", func(*Service) (Scheduler, error) { return &roundRobin{}, nil })
+	RegisterScheduler("test-cycle", func(*Service) (Scheduler, error) { return &cycler{}, nil })
 }
 
 // KernelPlans lists exactly the services a kernel round robin schedules
-// as the engine would: wrr's cycle follows the weights, and persistence,
-// thresholds, NAT, another scheduler or a per-source limit keep a
-// service in the engine.
+// as the engine would: the scheduler's cycle (Cycler) becomes the slots,
+// and persistence, thresholds, NAT, a scheduler without a cycle or a
+// per-source limit keep a service in the engine.
 func TestKernelPlans(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	dr := Forwarding{Method: Route}
-	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "wrr"},
+	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "test-cycle"},
 		DestConfig{Addr: rs1, Port: 80, Weight: 3, Forwarding: dr}, DestConfig{Addr: rs2, Port: 80, Weight: 1, Forwarding: dr})
 	for i, cfg := range []struct {
 		sc ServiceConfig
 		d  DestConfig
 	}{
-		{ServiceConfig{Scheduler: "rr", Flags: SvcPersistent, Timeout: 300, Netmask: 0xffffffff}, DestConfig{Forwarding: dr}},
-		{ServiceConfig{Scheduler: "rr"}, DestConfig{Forwarding: dr, UThreshold: 10}},
-		{ServiceConfig{Scheduler: "rr"}, DestConfig{Forwarding: Forwarding{Method: Masq}}},
+		{ServiceConfig{Scheduler: "test-cycle", Flags: SvcPersistent, Timeout: 300, Netmask: 0xffffffff}, DestConfig{Forwarding: dr}},
+		{ServiceConfig{Scheduler: "test-cycle"}, DestConfig{Forwarding: dr, UThreshold: 10}},
+		{ServiceConfig{Scheduler: "test-cycle"}, DestConfig{Forwarding: Forwarding{Method: Masq}}},
 		{ServiceConfig{Scheduler: "test-first"}, DestConfig{Forwarding: dr}},
 	} {
 		cfg.sc.ServiceKey = ServiceKey{Protocol: ProtoTCP, Addr: vip, Port: uint16(81 + i)}
@@ -37,16 +51,15 @@ func TestKernelPlans(t *testing.T) {
 	}
 	plans := e.KernelPlans(64)
 	if len(plans) != 1 || plans[0].Key.String() != tcpSvc.String() || plans[0].Timeout != 900 {
-		t.Fatalf("plans %+v, want the wrr service alone", plans)
+		t.Fatalf("plans %+v, want the first service alone", plans)
 	}
 	var got []netip.Addr
 	for _, s := range plans[0].Slots {
 		got = append(got, s.Addr)
 	}
-	// IPVS's wrr with weights 3 and 1 over its list (newest first: rs2,
-	// rs1): rs1 at current weights 3 and 2, then both at 1
-	if want := []netip.Addr{rs1, rs1, rs2, rs1}; !slices.Equal(got, want) {
-		t.Fatalf("wrr 3:1 cycle %v, want %v", got, want)
+	// the scheduler's cycle over the list (newest first: rs2, rs1)
+	if want := []netip.Addr{rs2, rs1, rs1, rs1}; !slices.Equal(got, want) {
+		t.Fatalf("cycle %v, want %v", got, want)
 	}
 	if p := e.KernelPlans(3); len(p) != 0 {
 		t.Fatalf("a 4-slot cycle planned within 3 slots: %+v", p)
@@ -66,7 +79,7 @@ func TestKernelPlans(t *testing.T) {
 func TestKernelDest(t *testing.T) {
 	e, w := newTestEngine(t, nil)
 	dr := Forwarding{Method: Route}
-	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "rr"},
+	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "test-cycle"},
 		DestConfig{Addr: rs1, Port: 80, Weight: 1, Forwarding: dr}, DestConfig{Addr: rs2, Port: 80, Weight: 1, Forwarding: dr})
 	slots := e.KernelPlans(64)[0].Slots
 	for i := range 4 {

@@ -26,6 +26,15 @@ type Scheduler interface {
 	Schedule(svc *Service, f *Flow, now int64) *Dest
 }
 
+// Cycler is implemented by schedulers whose picks repeat one fixed
+// cycle while the destinations do not change (rr, wrr): Cycle returns the
+// destinations of one full cycle in the order the scheduler takes them,
+// or nil when there is none or it is longer than limit. A kernel program
+// may then schedule for the service (Engine.KernelPlans).
+type Cycler interface {
+	Cycle(svc *Service, limit int) []*Dest
+}
+
 // DestUpdater is implemented by schedulers that precompute state from the
 // destination list (the kernel's add_dest/del_dest/upd_dest hooks). The
 // engine calls it, under its configuration lock, after every change to the

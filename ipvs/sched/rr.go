@@ -61,3 +61,18 @@ func (s *rr) UpdateDests(svc *ipvs.Service) {
 	s.list = list
 	s.hint = position(list, s.cursor, -1)
 }
+
+// Cycle is one round: every destination with a weight that is not
+// overloaded, in list order.
+func (s *rr) Cycle(svc *ipvs.Service, limit int) []*ipvs.Dest {
+	var cycle []*ipvs.Dest
+	for _, d := range svc.Dests() {
+		if !d.Overloaded() && d.Weight() > 0 {
+			cycle = append(cycle, d)
+		}
+	}
+	if len(cycle) > limit {
+		return nil
+	}
+	return cycle
+}

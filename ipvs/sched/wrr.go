@@ -91,3 +91,25 @@ func (s *wrr) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
 		}
 	}
 }
+
+// Cycle is one full round of the current weight, from the largest weight
+// down by the weights' gcd: at each step the destinations whose weight
+// reaches it, in list order (overloaded ones skipped, as Schedule does).
+func (s *wrr) Cycle(svc *ipvs.Service, limit int) []*ipvs.Dest {
+	list := svc.Dests()
+	g, mw := weightsGCD(list, curWeight), maxWeight(list, curWeight)
+	if g <= 0 {
+		return nil
+	}
+	var cycle []*ipvs.Dest
+	for cw := mw; cw > 0; cw -= g {
+		for _, d := range list {
+			if !d.Overloaded() && d.Weight() >= cw {
+				if cycle = append(cycle, d); len(cycle) > limit {
+					return nil
+				}
+			}
+		}
+	}
+	return cycle
+}
