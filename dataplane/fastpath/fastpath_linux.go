@@ -399,7 +399,7 @@ func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, slots []Slot)
 		}
 		at := v[schedSlots+i*schedSlotLen:]
 		copy(at, ev[vNewSrc:vDest])
-		ne.PutUint32(at[vFlags-vNewSrc:], flagKernel) // forwarded as it is: DR
+		ne.PutUint32(at[vFlags-vNewSrc:], flagKernel) // no address rewrite: DR, or TUN by the mark
 		ne.PutUint32(at[vDest-vNewSrc:], sl.Dest)
 	}
 	if err := fp.sched.Put(kb, v); err != nil {
