@@ -209,6 +209,17 @@ func expect(t *testing.T, c *net.UDPConn, payload string, from netip.Addr) {
 	}
 }
 
+// settledStats polls the counters until ok holds or a second passes and
+// returns the last reading: a receiver can see a packet before the
+// user-space decapsulator's write returns and counts it.
+func settledStats(d *Decap, ok func(Stats) bool) Stats {
+	s := d.Stats()
+	for deadline := time.Now().Add(time.Second); !ok(s) && time.Now().Before(deadline); s = d.Stats() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s
+}
+
 func expectNothing(t *testing.T, c *net.UDPConn) {
 	t.Helper()
 	buf := make([]byte, 2048)
@@ -417,7 +428,7 @@ func TestAllowFrom(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, l4, "from the director", client4)
-	if s := d.Stats(); s.Dropped[DropNotAllowed] != 1 || s.Delivered != 1 {
+	if s := settledStats(d, func(s Stats) bool { return s.Delivered == 1 }); s.Dropped[DropNotAllowed] != 1 || s.Delivered != 1 {
 		t.Fatalf("counters %v", s.LogAttrs())
 	}
 	// Close removes the TUN device
@@ -611,14 +622,9 @@ func TestSuperFrameWhole(t *testing.T) {
 				}
 				break
 			}
-			// the capture can see the packet before the decapsulator's
-			// write returns and counts it
-			deadline := time.Now().Add(time.Second)
-			for s := d.Stats(); s.GSO != uint64(i+1) || s.Partial != uint64(i+1) || s.Delivered != uint64(i+1); s = d.Stats() {
-				if time.Now().After(deadline) {
-					t.Fatalf("counters %v", s.LogAttrs())
-				}
-				time.Sleep(10 * time.Millisecond)
+			n := uint64(i + 1)
+			if s := settledStats(d, func(s Stats) bool { return s.GSO == n && s.Partial == n && s.Delivered == n }); s.GSO != n || s.Partial != n || s.Delivered != n {
+				t.Fatalf("counters %v", s.LogAttrs())
 			}
 		})
 	}
@@ -681,9 +687,9 @@ func TestKernelDecap(t *testing.T) {
 				from = client6
 			}
 			expect(t, c.rx, c.payload, from)
-			after := d.Stats()
-			k, u := after.Kernel-before.Kernel, after.Delivered-before.Delivered
-			if c.kernel && (k != 1 || u != 0) || !c.kernel && (k != 0 || u != 1) {
+			want := func(k, u uint64) bool { return c.kernel && k == 1 && u == 0 || !c.kernel && k == 0 && u == 1 }
+			after := settledStats(d, func(s Stats) bool { return want(s.Kernel-before.Kernel, s.Delivered-before.Delivered) })
+			if k, u := after.Kernel-before.Kernel, after.Delivered-before.Delivered; !want(k, u) {
 				t.Fatalf("decapsulated %d in the kernel and %d in user space, want it in the %s", k, u, map[bool]string{true: "kernel", false: "user space"}[c.kernel])
 			}
 			if c.kernel {
