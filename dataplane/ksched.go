@@ -42,6 +42,10 @@ type kernelScheduler struct {
 	// unrecorded are kernel-scheduled entries no worker has recorded
 	// yet, with the sweep that first saw them
 	unrecorded map[fastpath.Key]uint64
+	// replyMTU is the path MTU of the reply entries the filter writes for
+	// NAT: the smallest of the data-path interfaces' (a SYN may come in on
+	// any of them; a longer reply goes to a worker)
+	replyMTU int
 }
 
 // learnedHop is where a destination's packets go, and how: the
@@ -61,8 +65,8 @@ type learnedHop struct {
 // copy was lost: the ring was full).
 const unrecordedSweeps = 4
 
-func newKernelScheduler() *kernelScheduler {
-	ks := &kernelScheduler{hops: map[uint32]learnedHop{}, installed: map[fastpath.SchedKey][]fastpath.Slot{}, unrecorded: map[fastpath.Key]uint64{}}
+func newKernelScheduler(replyMTU int) *kernelScheduler {
+	ks := &kernelScheduler{hops: map[uint32]learnedHop{}, installed: map[fastpath.SchedKey][]fastpath.Slot{}, unrecorded: map[fastpath.Key]uint64{}, replyMTU: replyMTU}
 	ks.scheduled.Store(&map[fastpath.SchedKey]bool{})
 	return ks
 }
@@ -102,8 +106,12 @@ func (o *offloader) plan() {
 				break
 			}
 			h := lh.hop
+			dst, port := k.Addr, k.Port // DR and TUN: the packet as it came
+			if s.Fwd.Method == ipvs.Masq {
+				dst, port = s.Addr, s.Port
+			}
 			slots = append(slots, fastpath.Slot{Dest: s.DestID, Rewrite: fastpath.Rewrite{
-				Src: k.Addr, Dst: k.Addr, DstPort: k.Port, Ifindex: h.ifindex, DstMAC: h.dst, SrcMAC: h.src,
+				Src: k.Addr, Dst: dst, DstPort: port, Ifindex: h.ifindex, DstMAC: h.dst, SrcMAC: h.src,
 				Mark: lh.mark, MTU: lh.mtu, Overhead: lh.overhead, Timeout: time.Duration(p.Timeout) * time.Second,
 			}})
 		}
@@ -114,7 +122,7 @@ func (o *offloader) plan() {
 		if slices.Equal(ks.installed[k], slots) {
 			continue
 		}
-		if err := o.fp.SetSchedule(k, time.Duration(p.Timeout)*time.Second, slots); err != nil {
+		if err := o.fp.SetSchedule(k, time.Duration(p.Timeout)*time.Second, ks.replyMTU, slots); err != nil {
 			o.log.Warn("kernel scheduling: service left to gvsd", "service", netip.AddrPortFrom(k.Addr, k.Port), "err", err)
 			delete(want, k)
 			continue
@@ -210,17 +218,24 @@ func (w *worker) kernelScheduled(in *iface, b []byte, p *packet.Packet, ep *ipvs
 	return c.Dest
 }
 
-// kernelSent settles a SYN the kernel has forwarded already (its copy,
-// ep.Info.KernelDest set): true when the engine bound the connection to
-// the kernel's destination, so nothing is to be sent; false when the
-// engine decided otherwise (the destination was just removed, a
-// persistent service...): the kernel's entry is deleted and the verdict
-// is carried out as usual.
-func (w *worker) kernelSent(p *packet.Packet, ep *ipvs.Packet) bool {
+// kernelSent settles a SYN the kernel has forwarded already (its copy b,
+// which came in on in; ep.Info.KernelDest set): true when the engine
+// bound the connection to the kernel's destination, so nothing is to be
+// sent; false when the engine decided otherwise (the destination was
+// just removed, a persistent service...): the kernel's entries are
+// deleted and the verdict is carried out as usual.
+func (w *worker) kernelSent(in *iface, b []byte, p *packet.Packet, ep *ipvs.Packet) bool {
 	v := &ep.Verdict
 	f := &ep.Flow
 	k := fastpath.Key{Src: f.Src.Netip(f.Family), Dst: f.Dst.Netip(f.Family), SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)}
-	if v.Action != ipvs.ActionForward || v.DestID != ep.Info.KernelDest || (v.Method != ipvs.Route && v.Method != ipvs.Tunnel) {
+	// a NAT connection's reply entry, which the filter wrote with the
+	// forward one: the real server's address and port to the client's
+	reply := ipvs.Flow{Family: f.Family, Protocol: f.Protocol, Src: v.Dest, Dst: f.Src, SrcPort: v.DestPort, DstPort: f.SrcPort}
+	rk := fastpath.Key{Src: v.Dest.Netip(v.DestFamily), Dst: k.Src, SrcPort: v.DestPort, DstPort: k.SrcPort, Proto: k.Proto}
+	if v.Action != ipvs.ActionForward || v.DestID != ep.Info.KernelDest || (v.Method != ipvs.Route && v.Method != ipvs.Tunnel && v.Method != ipvs.Masq) {
+		// (a NAT reply entry the filter wrote is keyed by its own
+		// choice of server: the sweep deletes it after its grace,
+		// unrecorded)
 		w.d.off.reqs <- offloadReq{kind: reqRetire, key: k}
 		return false
 	}
@@ -233,7 +248,40 @@ func (w *worker) kernelSent(p *packet.Packet, ep *ipvs.Packet) bool {
 	case w.d.off.reqs <- offloadReq{kind: reqAdopt, key: k, rw: rw, flow: *f, hop: hop, packets: 1, bytes: uint64(p.IPLen())}:
 	default: // the offloader is busy: the sweep deletes the entry after its grace, the connection stays the engine's
 	}
+	if v.Method == ipvs.Masq {
+		w.kernelReply(in, b, ep, rk, reply)
+	}
 	return true
+}
+
+// kernelReply adopts the reply entry the filter wrote for the NAT
+// connection of ep (key rk, flow reply) when its way back is the one
+// the worker would take: the filter sent replies out of the interface the
+// SYN came in on, to the MAC it came from, which holds where routing to
+// the client is symmetric. Otherwise the entry is deleted and the replies
+// are the workers' (the server's first SYN+ACK may have gone the SYN's
+// way already).
+func (w *worker) kernelReply(in *iface, b []byte, ep *ipvs.Packet, rk fastpath.Key, reply ipvs.Flow) {
+	f := &ep.Flow
+	hop := w.hops.lookup(f.Src, f.Family)
+	ks := w.d.off.ks
+	if hop == nil || hop.local || hop.held != nil || hop.ifindex != in.index || hop.mtu < ks.replyMTU ||
+		[6]byte(b[6:12]) != hop.dst || [6]byte(b[0:6]) != hop.src {
+		select {
+		case w.d.off.reqs <- offloadReq{kind: reqRetire, key: rk}:
+		default: // the sweep deletes it after its grace, unrecorded
+		}
+		return
+	}
+	v := &ep.Verdict
+	rw := fastpath.Rewrite{
+		Src: v.VAddr.Netip(f.Family), Dst: rk.Dst, SrcPort: v.VPort, DstPort: rk.DstPort,
+		Ifindex: hop.ifindex, DstMAC: hop.dst, SrcMAC: hop.src, MTU: ks.replyMTU, Timeout: time.Duration(v.Timeout) * time.Millisecond,
+	}
+	select {
+	case w.d.off.reqs <- offloadReq{kind: reqAdopt, key: rk, rw: rw, flow: reply, reply: true, hop: hop}:
+	default:
+	}
 }
 
 // learnHop tells the offloader where destination v.DestID's packets went

@@ -102,7 +102,13 @@ func (d *Dataplane) openFastPath() {
 		entries: map[fastpath.Key]*offloaded{}, log: d.log,
 	}
 	if d.cfg.KernelScheduling {
-		d.off.ks = newKernelScheduler()
+		replyMTU := 0
+		for _, x := range d.ifs {
+			if !x.loop && (replyMTU == 0 || x.mtu < replyMTU) {
+				replyMTU = x.mtu
+			}
+		}
+		d.off.ks = newKernelScheduler(replyMTU)
 	}
 }
 

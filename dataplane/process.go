@@ -181,7 +181,7 @@ func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Pack
 func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet) {
 	v := &ep.Verdict
 	b := f.Data()
-	if ep.Info.KernelDest != 0 && w.kernelSent(p, ep) {
+	if ep.Info.KernelDest != 0 && w.kernelSent(in, b, p, ep) {
 		return // the socket filter scheduled it and the kernel forwarded it
 	}
 	switch v.Action {
@@ -247,6 +247,7 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 			}
 			packet.RewriteMAC(b, hop.dst, hop.src)
 			w.send(f, p, hop)
+			w.learnHop(ep, hop, 0, 0, hop.mtu)
 			if offload {
 				w.offload(ep, hop, 0, 0, hop.mtu)
 			}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,28 +12,32 @@ import (
 )
 
 // TestKernelScheduling: with kernel_scheduling on, once each real server
-// of a DR or TUN (IPIP) rr service has had a connection, new connections are scheduled
-// by the fast path's socket filter: with gvsd's process stopped
-// (SIGSTOP), new HTTP requests still get their answers, in round robin
-// over the three real servers, and once gvsd runs again the engine lists
-// every one of those connections with its real server. Without the
+// of a DR, TUN (IPIP) or NAT rr service has had a connection, new
+// connections are scheduled by the fast path's socket filter: with gvsd's
+// process stopped (SIGSTOP), new HTTP requests still get their answers
+// (NAT: the replies too come back through the kernel, from the service's
+// port 8080 to the servers' 80 and back), in round robin over the three
+// real servers, and once gvsd runs again the engine lists every one of
+// those connections with its real server. Without the
 // option, the same request fails while gvsd is stopped (the control that
 // shows stopping gvsd stops its scheduling).
 func TestKernelScheduling(t *testing.T) {
 	for _, tc := range []struct {
 		name, forward string
+		port          int
 		on            bool
-	}{{"dr", "route", true}, {"tun", "tunnel", true}, {"off", "route", false}} {
+	}{{"dr", "route", lab.HTTPPort, true}, {"tun", "tunnel", lab.HTTPPort, true}, {"nat", "masq", 8080, true}, {"off", "route", lab.HTTPPort, false}} {
 		on := tc.on
 		t.Run(tc.name, func(t *testing.T) {
-			config := "services:\n" + rsConfig("tcp", "10.0.2.100", lab.HTTPPort, "rr", tc.forward, "", lab.HTTPPort)
+			config := "services:\n" + rsConfig("tcp", "10.0.2.100", tc.port, "rr", tc.forward, "", lab.HTTPPort)
 			if on {
 				config = "kernel_scheduling: true\n" + config
 			}
 			d := director(t, config)
 			l := d.Lab
 			src := lab.Client(0, false).String()
-			url := "http://10.0.2.100/whoami"
+			url := fmt.Sprintf("http://10.0.2.100:%d/whoami", tc.port)
+			svc := fmt.Sprintf("TCP 10.0.2.100:%d", tc.port)
 			seen := map[string]bool{}
 			for range 3 { // each real server once: their next hops are learned
 				seen[whoami(t, l, src, url)] = true
@@ -84,12 +89,12 @@ func TestKernelScheduling(t *testing.T) {
 			var st map[string][5]uint64
 			for deadline := time.Now().Add(5 * time.Second); ; {
 				st = parseStats(t, adm(t, d, "-L", "-n", "--stats"))
-				if st["TCP 10.0.2.100:80"][0] == 9 || time.Now().After(deadline) {
+				if st[svc][0] == 9 || time.Now().After(deadline) {
 					break
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
-			if got := st["TCP 10.0.2.100:80"][0]; got != 9 {
+			if got := st[svc][0]; got != 9 {
 				t.Fatalf("the service counts %d connections, want 9 (3 before, 6 scheduled by the kernel):\n%s", got, adm(t, d, "-L", "-n", "--stats"))
 			}
 			for n := 1; n <= 3; n++ {

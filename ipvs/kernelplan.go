@@ -25,7 +25,8 @@ type KernelSlot struct {
 // schedule exactly as the engine would, up to maxSlots positions each:
 // IPv4 TCP services (not firewall marks) whose scheduler states its
 // cycle (Cycler: rr, wrr),
-// without persistence, whose destinations are all IPv4 direct routing or
+// without persistence, whose destinations are all IPv4 direct routing,
+// masquerading (NAT: the kernel writes the reply's entry as well) or
 // tunnels (the data path decides which tunnels it can write) without
 // connection thresholds, at least one with a weight, while no
 // per-source limit or packet-dropping defense is on (those need the
@@ -59,7 +60,7 @@ func kernelSlots(s *Service, maxSlots int) []KernelSlot {
 	}
 	for _, d := range s.Dests() {
 		c := d.Config()
-		if (c.Method != Route && c.Method != Tunnel) || d.family != IPv4 || c.UThreshold != 0 || c.LThreshold != 0 || !d.Available() {
+		if (c.Method != Route && c.Method != Tunnel && c.Method != Masq) || d.family != IPv4 || c.UThreshold != 0 || c.LThreshold != 0 || !d.Available() {
 			return nil
 		}
 	}

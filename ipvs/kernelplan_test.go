@@ -28,9 +28,10 @@ func init() {
 }
 
 // KernelPlans lists exactly the services a kernel round robin schedules
-// as the engine would: the scheduler's cycle (Cycler) becomes the slots,
-// and persistence, thresholds, NAT, a scheduler without a cycle or a
-// per-source limit keep a service in the engine.
+// as the engine would: the scheduler's cycle (Cycler) becomes the slots
+// (NAT ones with the real server's port), and persistence, thresholds,
+// local delivery, a scheduler without a cycle or a per-source limit keep
+// a service in the engine.
 func TestKernelPlans(t *testing.T) {
 	e, _ := newTestEngine(t, nil)
 	dr := Forwarding{Method: Route}
@@ -42,16 +43,22 @@ func TestKernelPlans(t *testing.T) {
 	}{
 		{ServiceConfig{Scheduler: "test-cycle", Flags: SvcPersistent, Timeout: 300, Netmask: 0xffffffff}, DestConfig{Forwarding: dr}},
 		{ServiceConfig{Scheduler: "test-cycle"}, DestConfig{Forwarding: dr, UThreshold: 10}},
-		{ServiceConfig{Scheduler: "test-cycle"}, DestConfig{Forwarding: Forwarding{Method: Masq}}},
+		{ServiceConfig{Scheduler: "test-cycle"}, DestConfig{Forwarding: Forwarding{Method: Local}}},
 		{ServiceConfig{Scheduler: "test-first"}, DestConfig{Forwarding: dr}},
 	} {
 		cfg.sc.ServiceKey = ServiceKey{Protocol: ProtoTCP, Addr: vip, Port: uint16(81 + i)}
 		cfg.d.Addr, cfg.d.Port, cfg.d.Weight = rs1, 80, 1
 		mustAddService(t, e, cfg.sc, cfg.d)
 	}
+	natSvc := ServiceKey{Protocol: ProtoTCP, Addr: vip, Port: 90}
+	mustAddService(t, e, ServiceConfig{ServiceKey: natSvc, Scheduler: "test-cycle"},
+		DestConfig{Addr: rs1, Port: 8080, Weight: 1, Forwarding: Forwarding{Method: Masq}})
 	plans := e.KernelPlans(64)
-	if len(plans) != 1 || plans[0].Key.String() != tcpSvc.String() || plans[0].Timeout != 900 {
-		t.Fatalf("plans %+v, want the first service alone", plans)
+	if len(plans) != 2 || plans[0].Key.String() != tcpSvc.String() || plans[0].Timeout != 900 || plans[1].Key.String() != natSvc.String() {
+		t.Fatalf("plans %+v, want the first service and the NAT one", plans)
+	}
+	if s := plans[1].Slots; len(s) != 1 || s[0].Addr != rs1 || s[0].Port != 8080 || s[0].Fwd.Method != Masq {
+		t.Fatalf("NAT slots %+v, want %v:8080 masquerading", s, rs1)
 	}
 	var got []netip.Addr
 	for _, s := range plans[0].Slots {
@@ -61,7 +68,7 @@ func TestKernelPlans(t *testing.T) {
 	if want := []netip.Addr{rs2, rs1, rs1, rs1}; !slices.Equal(got, want) {
 		t.Fatalf("cycle %v, want %v", got, want)
 	}
-	if p := e.KernelPlans(3); len(p) != 0 {
+	if p := e.KernelPlans(3); len(p) != 1 || p[0].Key.String() != natSvc.String() {
 		t.Fatalf("a 4-slot cycle planned within 3 slots: %+v", p)
 	}
 	o := e.Options()

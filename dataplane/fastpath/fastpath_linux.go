@@ -128,17 +128,23 @@ const (
 	flagNAT    = 1 // addresses or ports change
 	flagUDP    = 2 // set in the slot: UDP (a zero checksum stays zero)
 	flagKernel = 4 // the socket filter scheduled the connection (kernel scheduling)
+	// flagSYNACK marks the reply entry of a NAT connection the socket
+	// filter scheduled: the real server's first SYN+ACK passes through it
+	// (any later SYN, FIN or RST retires it, as usual)
+	flagSYNACK = 8
 
 	// The kernel scheduling table (IPv4 TCP services): the key is the
 	// virtual address, port (network order) and protocol; the value a
-	// round-robin position, the entries' timeout, the number of slots
-	// and the slots, each a flow value's bytes 32..71 and a destination.
-	schedKeyLen  = 8
-	schedPos     = 0 // 8 bytes
-	schedTimeout = 8
-	schedN       = 16
-	schedSlots   = 24
-	schedSlotLen = 48
+	// round-robin position, the entries' timeout, the number of slots,
+	// the path MTU of NAT replies and the slots, each a flow value's
+	// bytes 32..71 and a destination.
+	schedKeyLen   = 8
+	schedPos      = 0 // 8 bytes
+	schedTimeout  = 8
+	schedN        = 16
+	schedReplyMTU = 20
+	schedSlots    = 24
+	schedSlotLen  = 48
 	// MaxSlots bounds a kernel-scheduled service's round-robin cycle (a
 	// weighted cycle longer than this stays in user space).
 	MaxSlots     = 64
@@ -146,6 +152,8 @@ const (
 	schedKeyAt   = -232 // on the filter's stack
 	schedValueAt = -320 // the new flow's value, built on the stack
 	filterResult = -328 // what the filter returns for a taken frame
+	replyKeyAt   = -432 // a NAT connection's reply entry: its key
+	replyValueAt = -416 // and value
 
 	maxSchedServices = 4096
 )
@@ -374,18 +382,27 @@ func (k SchedKey) bytes() ([]byte, error) {
 // slots, each new connection's entry living timeout from its SYN. The
 // SYN is forwarded at once and copied to gvsd's ring as well, for the
 // engine's records (Lookup reports the entry's Dest).
-func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, slots []Slot) error {
+//
+// A slot whose Rewrite changes the destination (Dst, DstPort: NAT) keeps
+// the client's source; the filter then writes the connection's reply
+// entry too (the real server's address and port to the client's), which
+// rewrites the source back to the service, leaves by the interface the
+// SYN came in on to the MAC it came from, and lets the server's first
+// SYN+ACK through; replyMTU is its path MTU (the smallest of the
+// interfaces a SYN may come in on: a longer reply goes to gvsd).
+func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, replyMTU int, slots []Slot) error {
 	kb, err := k.bytes()
 	if err != nil {
 		return err
 	}
-	if len(slots) == 0 || len(slots) > MaxSlots || timeout <= 0 {
-		return fmt.Errorf("fastpath: schedule %v:%d: %d slots (1 to %d), timeout %v", k.Addr, k.Port, len(slots), MaxSlots, timeout)
+	if len(slots) == 0 || len(slots) > MaxSlots || timeout <= 0 || replyMTU < 0 || replyMTU > 0xffff {
+		return fmt.Errorf("fastpath: schedule %v:%d: %d slots (1 to %d), timeout %v, reply MTU %d", k.Addr, k.Port, len(slots), MaxSlots, timeout, replyMTU)
 	}
 	ne := binary.NativeEndian
 	v := make([]byte, schedValLen)
 	ne.PutUint32(v[schedN:], uint32(len(slots)))
 	ne.PutUint64(v[schedTimeout:], uint64(timeout))
+	ne.PutUint16(v[schedReplyMTU:], uint16(replyMTU))
 	for i, sl := range slots {
 		r := sl.Rewrite
 		r.Timeout = timeout
@@ -397,9 +414,16 @@ func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, slots []Slot)
 		if sl.Dest == 0 {
 			return fmt.Errorf("fastpath: schedule %v:%d: slot %d has no destination", k.Addr, k.Port, i)
 		}
+		flags := uint32(flagKernel) // DR, or TUN by the mark: no address rewrite
+		if r.Dst != k.Addr || r.DstPort != k.Port {
+			if replyMTU == 0 {
+				return fmt.Errorf("fastpath: schedule %v:%d: slot %d rewrites the destination (NAT) but there is no reply MTU", k.Addr, k.Port, i)
+			}
+			flags |= flagNAT
+		}
 		at := v[schedSlots+i*schedSlotLen:]
 		copy(at, ev[vNewSrc:vDest])
-		ne.PutUint32(at[vFlags-vNewSrc:], flagKernel) // no address rewrite: DR, or TUN by the mark
+		ne.PutUint32(at[vFlags-vNewSrc:], flags)
 		ne.PutUint32(at[vDest-vNewSrc:], sl.Dest)
 	}
 	if err := fp.sched.Put(kb, v); err != nil {
@@ -532,6 +556,8 @@ const (
 	protoUDP = 17
 
 	tcpFINSYNRST = 0x07
+	tcpSYN       = 0x02
+	tcpACK       = 0x10
 
 	csumPseudo  = 1 << 4 // BPF_F_PSEUDO_HDR
 	csumMangled = 1 << 5 // BPF_F_MARK_MANGLED_0
@@ -674,9 +700,20 @@ func decide(f family, slots int) asm.Instructions {
 	in = append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.JEq.Imm(asm.R9, protoUDP, label("alive")),
-		// a SYN, FIN or RST ends the fast path: the engine sees the transition
+		// a SYN, FIN or RST ends the fast path: the engine sees the
+		// transition; but the reply entry of a NAT connection the filter
+		// scheduled takes the server's first SYN+ACK (the engine's state
+		// needs no copy of it, and the kernel counts it)
 		asm.LoadMem(asm.R1, asm.RFP, f.buf+int16(f.tcpFlagsAt), asm.Byte),
+		asm.Mov.Reg(asm.R2, asm.R1),
 		asm.And.Imm(asm.R1, tcpFINSYNRST),
+		asm.JEq.Imm(asm.R1, 0, label("alive")),
+		asm.And.Imm(asm.R2, tcpFINSYNRST|tcpACK),
+		asm.JNE.Imm(asm.R2, tcpSYN|tcpACK, "forget"),
+		asm.LoadMem(asm.R1, asm.R7, f.flags, asm.Word),
+		asm.And.Imm(asm.R1, flagSYNACK),
+		asm.JEq.Imm(asm.R1, 0, "forget"),
+		asm.LoadMem(asm.R1, asm.R7, vPackets, asm.DWord),
 		asm.JNE.Imm(asm.R1, 0, "forget"),
 		// past its deadline the connection is the engine's to expire
 		asm.FnKtimeGetNs.Call().WithSymbol(label("alive")),
@@ -776,6 +813,8 @@ func schedule(f family) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.R7, schedN, asm.Word),
 		asm.JEq.Imm(asm.R1, 0, "accept"),
 		asm.JGT.Imm(asm.R1, MaxSlots, "accept"),
+		asm.LoadMem(asm.R1, asm.R7, schedReplyMTU, asm.Half),
+		asm.StoreMem(asm.RFP, replyValueAt+vMTU, asm.R1, asm.Half),
 		// the entry's counters start at 0, its deadline one timeout away
 		asm.Mov.Imm(asm.R1, 0),
 		asm.StoreMem(asm.RFP, schedValueAt+vPackets, asm.R1, asm.DWord),
@@ -807,26 +846,105 @@ func schedule(f family) asm.Instructions {
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.R7, schedSlots+40, asm.Word), // the destination
 		asm.StoreMem(asm.RFP, schedValueAt+vDest, asm.R1, asm.Word),
+		// the source stays the client's (NAT rewrites the destination only)
+		asm.LoadMem(asm.R1, asm.RFP, f.key, asm.Word),
+		asm.StoreMem(asm.RFP, schedValueAt+vNewSrc, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, f.key+8, asm.Half),
+		asm.StoreMem(asm.RFP, schedValueAt+vNewSport, asm.R1, asm.Half),
 		// the SYN's sequence number: the worker tells this SYN's copy from
 		// a later SYN of the same ports (a retransmission, a reuse) that
 		// the filter left to gvsd
 		asm.LoadMem(asm.R1, asm.RFP, f.buf+l4Off+4, asm.Word),
 		asm.StoreMem(asm.RFP, schedValueAt+vSYNSeq, asm.R1, asm.Word),
-		asm.LoadMapPtr(asm.R1, f.flows),
+		// R8: a NAT slot, whose connection needs a reply entry too
+		asm.LoadMem(asm.R8, asm.RFP, schedValueAt+vFlags, asm.Word),
+		asm.And.Imm(asm.R8, flagNAT),
+	)
+	in = append(in, replyEntry(f)...)
+	in = append(in,
+		asm.LoadMapPtr(asm.R1, f.flows).WithSymbol(label("forward")),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, int32(f.key)),
 		asm.Mov.Reg(asm.R3, asm.RFP),
 		asm.Add.Imm(asm.R3, schedValueAt),
 		asm.Mov.Imm(asm.R4, 1), // BPF_NOEXIST
 		asm.FnMapUpdateElem.Call(),
-		asm.JNE.Imm(asm.R0, 0, "accept"),
-		asm.StoreImm(asm.RFP, filterResult, acceptFrame, asm.Word),
+		asm.JEq.Imm(asm.R0, 0, label("scheduled")),
+		// not written: the reply entry goes too, and gvsd schedules
+		asm.JEq.Imm(asm.R8, 0, "accept"),
+		asm.LoadMapPtr(asm.R1, f.flows),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, replyKeyAt),
+		asm.FnMapDeleteElem.Call(),
+		asm.Ja.Label("accept"),
+		asm.StoreImm(asm.RFP, filterResult, acceptFrame, asm.Word).WithSymbol(label("scheduled")),
 	)
 	in = append(in, bpfasm.Lookup(f.flows, f.key, "accept")...)
 	return append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.Ja.Label(label("alive")),
 	)
+}
+
+// replyEntry writes the reply entry of a NAT connection the filter is
+// scheduling (R8 not 0; otherwise it jumps to "forward"): key the real
+// server's address and port to the client's, rewrite the source back to
+// the service, out of the interface the SYN came in on, to the MAC it
+// came from. The new flow's value is on the stack at schedValueAt, the
+// reply's path MTU at replyValueAt already. A reply entry already there
+// (an old connection's) leaves the SYN to gvsd.
+func replyEntry(f family) asm.Instructions {
+	label := func(l string) string { return l + f.sfx }
+	return asm.Instructions{
+		asm.JEq.Imm(asm.R8, 0, label("forward")),
+		asm.LoadMem(asm.R1, asm.RFP, schedValueAt+vNewDst, asm.Word),
+		asm.StoreMem(asm.RFP, replyKeyAt, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, f.key, asm.Word),
+		asm.StoreMem(asm.RFP, replyKeyAt+4, asm.R1, asm.Word),
+		asm.StoreMem(asm.RFP, replyValueAt+vNewDst, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, schedValueAt+vNewDport, asm.Half),
+		asm.StoreMem(asm.RFP, replyKeyAt+8, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.RFP, f.key+8, asm.Half),
+		asm.StoreMem(asm.RFP, replyKeyAt+10, asm.R1, asm.Half),
+		asm.StoreMem(asm.RFP, replyValueAt+vNewDport, asm.R1, asm.Half),
+		asm.StoreMem(asm.RFP, replyKeyAt+12, asm.R9, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, f.key+4, asm.Word),
+		asm.StoreMem(asm.RFP, replyValueAt+vNewSrc, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, f.key+10, asm.Half),
+		asm.StoreMem(asm.RFP, replyValueAt+vNewSport, asm.R1, asm.Half),
+		asm.Mov.Imm(asm.R1, 0),
+		asm.StoreMem(asm.RFP, replyValueAt+vPackets, asm.R1, asm.DWord),
+		asm.StoreMem(asm.RFP, replyValueAt+vBytes, asm.R1, asm.DWord),
+		asm.StoreMem(asm.RFP, replyValueAt+vMark, asm.R1, asm.Word),
+		asm.StoreMem(asm.RFP, replyValueAt+vOverhead, asm.R1, asm.Half),
+		asm.StoreMem(asm.RFP, replyValueAt+vSYNSeq, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, schedValueAt+vDeadline, asm.DWord),
+		asm.StoreMem(asm.RFP, replyValueAt+vDeadline, asm.R1, asm.DWord),
+		asm.LoadMem(asm.R1, asm.RFP, schedValueAt+vTimeout, asm.DWord),
+		asm.StoreMem(asm.RFP, replyValueAt+vTimeout, asm.R1, asm.DWord),
+		asm.LoadMem(asm.R1, asm.RFP, schedValueAt+vDest, asm.Word),
+		asm.StoreMem(asm.RFP, replyValueAt+vDest, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.R6, skbIfindex, asm.Word),
+		asm.StoreMem(asm.RFP, replyValueAt+vIfindex, asm.R1, asm.Word),
+		// the MACs swapped: to the SYN's source, from its destination
+		asm.LoadMem(asm.R1, asm.RFP, f.buf+6, asm.Word),
+		asm.StoreMem(asm.RFP, replyValueAt+vMACs, asm.R1, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, f.buf+10, asm.Half),
+		asm.StoreMem(asm.RFP, replyValueAt+vMACs+4, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.RFP, f.buf, asm.Half),
+		asm.StoreMem(asm.RFP, replyValueAt+vMACs+6, asm.R1, asm.Half),
+		asm.LoadMem(asm.R1, asm.RFP, f.buf+2, asm.Word),
+		asm.StoreMem(asm.RFP, replyValueAt+vMACs+8, asm.R1, asm.Word),
+		asm.StoreImm(asm.RFP, replyValueAt+vFlags, flagNAT|flagKernel|flagSYNACK, asm.Word),
+		asm.LoadMapPtr(asm.R1, f.flows),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, replyKeyAt),
+		asm.Mov.Reg(asm.R3, asm.RFP),
+		asm.Add.Imm(asm.R3, replyValueAt),
+		asm.Mov.Imm(asm.R4, 1), // BPF_NOEXIST
+		asm.FnMapUpdateElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "accept"),
+	}
 }
 
 // rewrite emits the checksum updates and the store of one address or

@@ -311,10 +311,10 @@ func TestKernelSchedule(t *testing.T) {
 	sk := SchedKey{Addr: vip, Port: 80, Proto: 6}
 	var slots []Slot
 	for i := range 3 {
-		slots = append(slots, Slot{Dest: uint32(10 + i), Rewrite: Rewrite{Src: vip, Dst: vip, Ifindex: 1 + i, MTU: 1500,
+		slots = append(slots, Slot{Dest: uint32(10 + i), Rewrite: Rewrite{Src: vip, Dst: vip, DstPort: 80, Ifindex: 1 + i, MTU: 1500,
 			DstMAC: [6]byte{2, 0, 0, 0, 0, byte(i)}, SrcMAC: [6]byte{2, 0, 0, 0, 1, 0}}})
 	}
-	if err := fp.SetSchedule(sk, time.Minute, slots); err != nil {
+	if err := fp.SetSchedule(sk, time.Minute, 0, slots); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 7 {
@@ -358,5 +358,104 @@ func TestKernelSchedule(t *testing.T) {
 	runFilter(t, fp, frame(client, vip, 42000, 80, 6, 0x02, ""))
 	if _, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 42000, DstPort: 80, Proto: 6}); ok {
 		t.Error("a SYN was scheduled after DeleteSchedule")
+	}
+}
+
+// Kernel scheduling of a NAT service: the SYN is forwarded to the slot's
+// real server and port with the client's source kept, and a reply entry
+// appears that takes the server's first SYN+ACK (not to the ring) and
+// rewrites it back to the service, to the SYN's source MAC; a second
+// SYN+ACK retires it, a reply longer than the reply MTU goes to gvsd, and
+// a reply entry already there leaves the SYN to gvsd.
+func TestKernelScheduleNAT(t *testing.T) {
+	fp := open(t)
+	onOneCPU(t)
+	client, vip := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.100")
+	rips := []netip.Addr{netip.MustParseAddr("10.0.2.11"), netip.MustParseAddr("10.0.2.12")}
+	sk := SchedKey{Addr: vip, Port: 80, Proto: 6}
+	var slots []Slot
+	for i, rip := range rips {
+		slots = append(slots, Slot{Dest: uint32(20 + i), Rewrite: Rewrite{Src: vip, Dst: rip, DstPort: 8080, Ifindex: 7, MTU: 1500,
+			DstMAC: [6]byte{2, 0, 0, 0, 0x11, byte(i)}, SrcMAC: [6]byte{2, 0, 0, 0, 0, 0x99}}})
+	}
+	if err := fp.SetSchedule(sk, time.Minute, 0, slots); err == nil {
+		t.Fatal("NAT slots without a reply MTU were accepted")
+	}
+	if err := fp.SetSchedule(sk, time.Minute, 200, slots); err != nil {
+		t.Fatal(err)
+	}
+	syn := frame(client, vip, 40000, 80, 6, 0x02, "")
+	if ret := runFilter(t, fp, syn); ret == 0 {
+		t.Fatal("SYN: filter returned 0; the copy must reach the ring")
+	}
+	ret, out := runTC(t, fp, syn)
+	want := frame(client, rips[0], 40000, 8080, 6, 0x02, "")
+	copy(want[0:6], slots[0].Rewrite.DstMAC[:])
+	copy(want[6:12], slots[0].Rewrite.SrcMAC[:])
+	want[14+8] = 63
+	binary.BigEndian.PutUint16(want[14+10:], 0)
+	binary.BigEndian.PutUint16(want[14+10:], ^csum(0, want[14:34]))
+	if ret != tcActRedirect || string(out) != string(want) {
+		t.Fatalf("SYN: TC returned %d, forwarded\n% x\nwant\n% x", ret, out, want)
+	}
+	if c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}); !ok || c.Dest != 20 || c.Packets != 1 {
+		t.Fatalf("SYN: entry %v %+v, want destination 20, 1 packet", ok, c)
+	}
+	replyKey := Key{Src: rips[0], Dst: client, SrcPort: 8080, DstPort: 40000, Proto: 6}
+	if c, ok := fp.Lookup(replyKey); !ok || c.Dest != 20 || c.Packets != 0 || c.Timeout != time.Minute {
+		t.Fatalf("reply entry %v %+v, want destination 20, no packets", ok, c)
+	}
+
+	synack := frame(rips[0], client, 8080, 40000, 6, 0x12, "")
+	copy(synack[0:6], slots[0].Rewrite.SrcMAC[:]) // to the director, from the server
+	copy(synack[6:12], slots[0].Rewrite.DstMAC[:])
+	if ret := runFilter(t, fp, synack); ret != 0 {
+		t.Fatalf("SYN+ACK: filter returned %#x, want 0 (forwarded, not to the ring)", ret)
+	}
+	ret, out = runTC(t, fp, synack)
+	want = frame(vip, client, 80, 40000, 6, 0x12, "")
+	copy(want[0:6], syn[6:12]) // back to where the SYN came from
+	copy(want[6:12], syn[0:6])
+	want[14+8] = 63
+	binary.BigEndian.PutUint16(want[14+10:], 0)
+	binary.BigEndian.PutUint16(want[14+10:], ^csum(0, want[14:34]))
+	if ret != tcActRedirect || string(out) != string(want) {
+		t.Fatalf("SYN+ACK: TC returned %d, forwarded\n% x\nwant\n% x", ret, out, want)
+	}
+	if ret := runFilter(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x10, string(make([]byte, 200)))); ret == 0 {
+		t.Fatal("a reply longer than the reply MTU was taken")
+	}
+	if ret := runFilter(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x10, "ok")); ret != 0 {
+		t.Fatalf("a reply: filter returned %#x, want 0", ret)
+	}
+	if ret := runFilter(t, fp, synack); ret == 0 {
+		t.Fatal("a second SYN+ACK was taken")
+	}
+	if c, ok := fp.Lookup(replyKey); !ok || c.Deadline != 0 || c.Packets != 2 {
+		t.Fatalf("after a second SYN+ACK the reply entry is %v %+v, want retired with 2 packets", ok, c)
+	}
+
+	// the next slot's reply entry is there already (an old connection's):
+	// the SYN is gvsd's, and no entry is left behind
+	stale := Key{Src: rips[1], Dst: client, SrcPort: 8080, DstPort: 40001, Proto: 6}
+	if err := fp.Add(stale, Rewrite{Src: vip, Dst: client, SrcPort: 80, DstPort: 40001, Ifindex: 1, MTU: 1500, Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if ret := runFilter(t, fp, frame(client, vip, 40001, 80, 6, 0x02, "")); ret == 0 {
+		t.Fatal("SYN with a stale reply entry was taken")
+	}
+	if _, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40001, DstPort: 80, Proto: 6}); ok {
+		t.Fatal("SYN with a stale reply entry: the kernel scheduled it")
+	}
+	// a DR service's SYN+ACK never passes (no reply entry is its)
+	if err := fp.SetSchedule(sk, time.Minute, 200, []Slot{{Dest: 30, Rewrite: Rewrite{Src: vip, Dst: vip, DstPort: 80, Ifindex: 7, MTU: 1500}}}); err != nil {
+		t.Fatal(err)
+	}
+	runFilter(t, fp, frame(client, vip, 40002, 80, 6, 0x02, ""))
+	if _, ok := fp.Lookup(Key{Src: vip, Dst: client, SrcPort: 80, DstPort: 40002, Proto: 6}); ok {
+		t.Fatal("a DR slot wrote a reply entry")
+	}
+	if ret := runFilter(t, fp, frame(client, vip, 40002, 80, 6, 0x12, "")); ret == 0 {
+		t.Fatal("a SYN+ACK on a DR entry was taken")
 	}
 }
