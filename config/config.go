@@ -24,9 +24,9 @@ type Config struct {
 	// (to the worker of the CPU that received them).
 	Fanout string `yaml:"fanout,omitempty"`
 	// KernelScheduling lets the kernel fast path schedule new connections
-	// of IPv4 TCP direct-routing services with rr or wrr and no
-	// persistence or thresholds, so a SYN does not wait for gvsd
-	// (docs/dataplane.md, "Kernel scheduling"). Off by default.
+	// of IPv4 TCP rr or wrr services (DR, TUN or NAT) with no persistence
+	// or thresholds, so a SYN does not wait for gvsd (docs/dataplane.md,
+	// "Kernel scheduling"). Off by default; needs the flow fanout.
 	KernelScheduling bool     `yaml:"kernel_scheduling,omitempty"`
 	API              API      `yaml:"api,omitempty"`
 	Metrics          Metrics  `yaml:"metrics,omitempty"`

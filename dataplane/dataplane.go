@@ -44,9 +44,10 @@ type Config struct {
 	// KernelScheduling lets the kernel fast path schedule the new
 	// connections of the services a kernel round robin can schedule as
 	// the engine would (ipvs.Engine.KernelPlans: IPv4 TCP, rr or wrr,
-	// direct routing, no persistence or thresholds): a SYN is forwarded
+	// DR, TUN or NAT, no persistence or thresholds): a SYN is forwarded
 	// at once, without a wake-up of gvsd, and the engine records the
-	// connection from a copy (ksched.go). Off by default.
+	// connection from a copy (ksched.go). Off by default; off with
+	// FanoutByCPU, which does not keep a flow's frames in order.
 	KernelScheduling bool
 	Logger           *slog.Logger
 }

@@ -183,6 +183,23 @@ func (o *offloader) unrecorded(k fastpath.Key, c fastpath.Counters) bool {
 	return false
 }
 
+// retireScheduled deletes an entry the kernel scheduled that the engine
+// overruled or the worker refused and, for a NAT connection, the reply
+// entry the filter wrote with it: keyed by the kernel's choice of server,
+// which the worker does not know, but the installed slot does.
+func (o *offloader) retireScheduled(k fastpath.Key) {
+	if c, ok := o.fp.Lookup(k); ok && c.Dest != 0 && o.ks != nil {
+		for _, s := range o.ks.installed[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}] {
+			if r := s.Rewrite; s.Dest == c.Dest && (r.Dst != k.Dst || r.DstPort != k.DstPort) {
+				rk := fastpath.Key{Src: r.Dst, Dst: k.Src, SrcPort: r.DstPort, DstPort: k.SrcPort, Proto: k.Proto}
+				o.retire(rk, o.entries[rk])
+				break
+			}
+		}
+	}
+	o.retire(k, o.entries[k])
+}
+
 // adopt makes a kernel-scheduled entry the offloader's, as if it had
 // installed it, with what the engine has counted of it already.
 func (o *offloader) adopt(r offloadReq) {
@@ -233,10 +250,7 @@ func (w *worker) kernelSent(in *iface, b []byte, p *packet.Packet, ep *ipvs.Pack
 	reply := ipvs.Flow{Family: f.Family, Protocol: f.Protocol, Src: v.Dest, Dst: f.Src, SrcPort: v.DestPort, DstPort: f.SrcPort}
 	rk := fastpath.Key{Src: v.Dest.Netip(v.DestFamily), Dst: k.Src, SrcPort: v.DestPort, DstPort: k.SrcPort, Proto: k.Proto}
 	if v.Action != ipvs.ActionForward || v.DestID != ep.Info.KernelDest || (v.Method != ipvs.Route && v.Method != ipvs.Tunnel && v.Method != ipvs.Masq) {
-		// (a NAT reply entry the filter wrote is keyed by its own
-		// choice of server: the sweep deletes it after its grace,
-		// unrecorded)
-		w.d.off.reqs <- offloadReq{kind: reqRetire, key: k}
+		w.d.off.reqs <- offloadReq{kind: reqRetire, key: k} // a NAT reply entry goes with it
 		return false
 	}
 	hop := w.hops.lookup(v.Dest, v.DestFamily)

@@ -101,7 +101,13 @@ func (d *Dataplane) openFastPath() {
 		reqs: make(chan offloadReq, 1024), flushes: make(chan struct{}, 1),
 		entries: map[fastpath.Key]*offloaded{}, log: d.log,
 	}
-	if d.cfg.KernelScheduling {
+	switch {
+	case d.cfg.KernelScheduling && d.cfg.Fanout == FanoutByCPU:
+		// the engine records a kernel-scheduled connection from its SYN's
+		// copy, which must come before the connection's later packets:
+		// only the flow fanout keeps a flow on one worker, in order
+		d.log.Warn("kernel scheduling is off: it needs the flow fanout (fanout: flow), not fanout: cpu")
+	case d.cfg.KernelScheduling:
 		replyMTU := 0
 		for _, x := range d.ifs {
 			if !x.loop && (replyMTU == 0 || x.mtu < replyMTU) {
@@ -169,7 +175,7 @@ func (o *offloader) handle(r offloadReq) {
 	case reqAdopt:
 		o.adopt(r)
 	case reqRetire:
-		o.retire(r.key, o.entries[r.key])
+		o.retireScheduled(r.key)
 	case reqLearn:
 		o.learn(r)
 	}

@@ -70,7 +70,7 @@ func main() {
 		socket      = flag.String("socket", "", "API Unix socket `path` (default /run/gvsd/gvsd.sock)")
 		workers     = flag.Int("workers", 0, "packet workers (default: one per CPU)")
 		fanout      = flag.String("fanout", "", "how received frames are spread over the workers: flow (a flow's frames to one worker) or cpu (to the worker of the CPU that received them, each worker kept on its CPUs); default: the configuration's fanout, else flow")
-		kernelSched = flag.Bool("kernel-sched", false, "let the kernel fast path schedule new connections of IPv4 TCP direct-routing rr/wrr services without persistence or thresholds (also: kernel_scheduling in the configuration)")
+		kernelSched = flag.Bool("kernel-sched", false, "let the kernel fast path schedule new connections of IPv4 TCP rr/wrr services (DR, TUN, NAT) without persistence or thresholds (also: kernel_scheduling in the configuration)")
 		controlOnly = flag.Bool("control-only", false, "run the engine and API without touching the network (no data path)")
 		logLevel    = flag.String("log-level", "info", "debug, info, warn or error")
 		version     = flag.Bool("version", false, "print the version and exit")

@@ -128,10 +128,15 @@ const (
 	flagNAT    = 1 // addresses or ports change
 	flagUDP    = 2 // set in the slot: UDP (a zero checksum stays zero)
 	flagKernel = 4 // the socket filter scheduled the connection (kernel scheduling)
-	// flagSYNACK marks the reply entry of a NAT connection the socket
-	// filter scheduled: the real server's first SYN+ACK passes through it
-	// (any later SYN, FIN or RST retires it, as usual)
-	flagSYNACK = 8
+	// flagKernelReply marks the reply entry of a NAT connection the
+	// socket filter scheduled: the real server's first SYN+ACK and its
+	// FIN pass through it (a later SYN+ACK, a SYN or an RST retires it,
+	// as usual). Such a connection's engine record comes from its SYN's
+	// copy, which a worker may not have read yet when the server's FIN
+	// comes (another flow: maybe another worker's ring); so the engine
+	// follows it from the client's packets, as IPVS follows a DR
+	// connection.
+	flagKernelReply = 8
 
 	// The kernel scheduling table (IPv4 TCP services): the key is the
 	// virtual address, port (network order) and protocol; the value a
@@ -388,7 +393,7 @@ func (k SchedKey) bytes() ([]byte, error) {
 // entry too (the real server's address and port to the client's), which
 // rewrites the source back to the service, leaves by the interface the
 // SYN came in on to the MAC it came from, and lets the server's first
-// SYN+ACK through; replyMTU is its path MTU (the smallest of the
+// SYN+ACK and its FIN through; replyMTU is its path MTU (the smallest of the
 // interfaces a SYN may come in on: a longer reply goes to gvsd).
 func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, replyMTU int, slots []Slot) error {
 	kb, err := k.bytes()
@@ -556,6 +561,7 @@ const (
 	protoUDP = 17
 
 	tcpFINSYNRST = 0x07
+	tcpFIN       = 0x01
 	tcpSYN       = 0x02
 	tcpACK       = 0x10
 
@@ -702,17 +708,18 @@ func decide(f family, slots int) asm.Instructions {
 		asm.JEq.Imm(asm.R9, protoUDP, label("alive")),
 		// a SYN, FIN or RST ends the fast path: the engine sees the
 		// transition; but the reply entry of a NAT connection the filter
-		// scheduled takes the server's first SYN+ACK (the engine's state
-		// needs no copy of it, and the kernel counts it)
+		// scheduled takes the server's FIN and its first SYN+ACK
+		// (flagKernelReply; the kernel counts them)
 		asm.LoadMem(asm.R1, asm.RFP, f.buf+int16(f.tcpFlagsAt), asm.Byte),
 		asm.Mov.Reg(asm.R2, asm.R1),
 		asm.And.Imm(asm.R1, tcpFINSYNRST),
 		asm.JEq.Imm(asm.R1, 0, label("alive")),
+		asm.LoadMem(asm.R3, asm.R7, f.flags, asm.Word),
+		asm.And.Imm(asm.R3, flagKernelReply),
+		asm.JEq.Imm(asm.R3, 0, "forget"),
+		asm.JEq.Imm(asm.R1, tcpFIN, label("alive")),
 		asm.And.Imm(asm.R2, tcpFINSYNRST|tcpACK),
 		asm.JNE.Imm(asm.R2, tcpSYN|tcpACK, "forget"),
-		asm.LoadMem(asm.R1, asm.R7, f.flags, asm.Word),
-		asm.And.Imm(asm.R1, flagSYNACK),
-		asm.JEq.Imm(asm.R1, 0, "forget"),
 		asm.LoadMem(asm.R1, asm.R7, vPackets, asm.DWord),
 		asm.JNE.Imm(asm.R1, 0, "forget"),
 		// past its deadline the connection is the engine's to expire
@@ -935,7 +942,7 @@ func replyEntry(f family) asm.Instructions {
 		asm.StoreMem(asm.RFP, replyValueAt+vMACs+6, asm.R1, asm.Half),
 		asm.LoadMem(asm.R1, asm.RFP, f.buf+2, asm.Word),
 		asm.StoreMem(asm.RFP, replyValueAt+vMACs+8, asm.R1, asm.Word),
-		asm.StoreImm(asm.RFP, replyValueAt+vFlags, flagNAT|flagKernel|flagSYNACK, asm.Word),
+		asm.StoreImm(asm.RFP, replyValueAt+vFlags, flagNAT|flagKernel|flagKernelReply, asm.Word),
 		asm.LoadMapPtr(asm.R1, f.flows),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, replyKeyAt),

@@ -364,8 +364,9 @@ func TestKernelSchedule(t *testing.T) {
 // Kernel scheduling of a NAT service: the SYN is forwarded to the slot's
 // real server and port with the client's source kept, and a reply entry
 // appears that takes the server's first SYN+ACK (not to the ring) and
-// rewrites it back to the service, to the SYN's source MAC; a second
-// SYN+ACK retires it, a reply longer than the reply MTU goes to gvsd, and
+// rewrites it back to the service, to the SYN's source MAC, and the
+// server's FIN; a second SYN+ACK retires it, the client's FIN the forward
+// entry, a reply longer than the reply MTU goes to gvsd, and
 // a reply entry already there leaves the SYN to gvsd.
 func TestKernelScheduleNAT(t *testing.T) {
 	fp := open(t)
@@ -428,11 +429,20 @@ func TestKernelScheduleNAT(t *testing.T) {
 	if ret := runFilter(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x10, "ok")); ret != 0 {
 		t.Fatalf("a reply: filter returned %#x, want 0", ret)
 	}
+	// the server's FIN too (a worker may not have recorded the
+	// connection yet: the engine follows it from the client's side)
+	if ret := runFilter(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x11, "")); ret != 0 {
+		t.Fatalf("the server's FIN: filter returned %#x, want 0", ret)
+	}
 	if ret := runFilter(t, fp, synack); ret == 0 {
 		t.Fatal("a second SYN+ACK was taken")
 	}
-	if c, ok := fp.Lookup(replyKey); !ok || c.Deadline != 0 || c.Packets != 2 {
-		t.Fatalf("after a second SYN+ACK the reply entry is %v %+v, want retired with 2 packets", ok, c)
+	if c, ok := fp.Lookup(replyKey); !ok || c.Deadline != 0 || c.Packets != 3 {
+		t.Fatalf("after a second SYN+ACK the reply entry is %v %+v, want retired with 3 packets", ok, c)
+	}
+	// a FIN on the forward entry retires it, as any entry's
+	if ret := runFilter(t, fp, frame(client, vip, 40000, 80, 6, 0x11, "")); ret == 0 {
+		t.Fatal("the client's FIN was taken")
 	}
 
 	// the next slot's reply entry is there already (an old connection's):
