@@ -189,15 +189,23 @@ func (o *offloader) unrecorded(k fastpath.Key, c fastpath.Counters) bool {
 // which the worker does not know, but the installed slot does.
 func (o *offloader) retireScheduled(k fastpath.Key) {
 	if c, ok := o.fp.Lookup(k); ok && c.Dest != 0 && o.ks != nil {
-		for _, s := range o.ks.installed[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}] {
-			if r := s.Rewrite; s.Dest == c.Dest && (r.Dst != k.Dst || r.DstPort != k.DstPort) {
-				rk := fastpath.Key{Src: r.Dst, Dst: k.Src, SrcPort: r.DstPort, DstPort: k.SrcPort, Proto: k.Proto}
-				o.retire(rk, o.entries[rk])
-				break
-			}
+		if rk, ok := o.ks.replyKey(k, c.Dest); ok {
+			o.retire(rk, o.entries[rk])
 		}
 	}
 	o.retire(k, o.entries[k])
+}
+
+// replyKey is the key of the reply entry the filter wrote for connection
+// k when it scheduled it to destination dest of a NAT slot; false for a
+// DR or TUN slot, or one no longer installed.
+func (ks *kernelScheduler) replyKey(k fastpath.Key, dest uint32) (fastpath.Key, bool) {
+	for _, s := range ks.installed[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}] {
+		if r := s.Rewrite; s.Dest == dest && (r.Dst != k.Dst || r.DstPort != k.DstPort) {
+			return fastpath.Key{Src: r.Dst, Dst: k.Src, SrcPort: r.DstPort, DstPort: k.SrcPort, Proto: k.Proto}, true
+		}
+	}
+	return fastpath.Key{}, false
 }
 
 // adopt makes a kernel-scheduled entry the offloader's, as if it had

@@ -25,6 +25,10 @@
 //     deadline, retires the entry (deadline 0: every later packet goes to
 //     gvsd, whose sweep reads the last counts and deletes it) and goes to
 //     gvsd as before, so the engine's state machine sees every transition.
+//     (Kernel scheduling, SetSchedule, adds the one exception: the reply
+//     entry it writes for a NAT connection forwards the server's first
+//     SYN+ACK and its FIN; the engine follows that connection from the
+//     client's packets.)
 //   - A TCX ingress program on every data-path interface, which runs right
 //     after the packet sockets for the same packet on the same CPU: when
 //     the slot holds this packet (same interface and length), it
