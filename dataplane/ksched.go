@@ -180,7 +180,30 @@ func (o *offloader) unrecorded(k fastpath.Key, c fastpath.Counters) bool {
 		return true
 	}
 	delete(o.ks.unrecorded, k)
+	o.record(k, c)
 	return false
+}
+
+// record gives the engine a connection the kernel scheduled whose SYN's
+// copy never reached a worker (a full ring), with the kernel's counts,
+// before the sweep deletes its entry: the engine then follows the
+// connection's next packets, which come to the workers. Only a live
+// forward entry: a retired one's FIN or RST went to a worker, which
+// recorded the connection (kernelScheduled) or found it over, and a NAT
+// reply entry's connection is its forward entry's.
+func (o *offloader) record(k fastpath.Key, c fastpath.Counters) {
+	if _, ok := o.ks.installed[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}]; !ok || c.Deadline == 0 {
+		return
+	}
+	f := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.Protocol(k.Proto), Src: ipvs.AddrFrom(k.Src), Dst: ipvs.AddrFrom(k.Dst), SrcPort: k.SrcPort, DstPort: k.DstPort}
+	if o.ew.Knows(&f) {
+		return
+	}
+	if v := o.ew.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPAck, KernelDest: c.Dest}, o.eng.Now()); v.Action != ipvs.ActionForward {
+		return // its server is gone: the connection ends with its entry
+	}
+	o.ew.Touch(&f, false, -1, c.Packets, c.Bytes)
+	o.log.Debug("kernel scheduling: recorded a connection whose SYN the workers never saw", "client", netip.AddrPortFrom(k.Src, k.SrcPort), "service", netip.AddrPortFrom(k.Dst, k.DstPort))
 }
 
 // retireScheduled deletes an entry the kernel scheduled that the engine
@@ -224,11 +247,15 @@ func (o *offloader) adopt(r offloadReq) {
 // ports that met the entry and was left to gvsd (a new connection reusing
 // the ports); a retransmission of the SYN met the entry too and so left
 // its deadline at 0 with only the first SYN counted, and is gvsd's to send.
+//
+// A later client packet (not an RST) of such a service whose connection
+// the engine does not know is looked up too: the SYN's copy was lost (a
+// full ring), and the kernel's choice lets the engine create the
+// connection where the kernel sent it rather than drop the packet.
 func (w *worker) kernelScheduled(in *iface, b []byte, p *packet.Packet, ep *ipvs.Packet) uint32 {
 	off := w.d.off
 	if off == nil || off.ks == nil || in.loop || ep.Reply || ep.Flow.Family != ipvs.IPv4 ||
-		p.Key.Proto != packet.ProtoTCP || p.TCPFlags&(ipvs.TCPSyn|ipvs.TCPAck|ipvs.TCPFin|ipvs.TCPRst) != ipvs.TCPSyn ||
-		len(b) < int(p.L4Off)+8 {
+		p.Key.Proto != packet.ProtoTCP || p.TCPFlags&ipvs.TCPRst != 0 || len(b) < int(p.L4Off)+8 {
 		return 0
 	}
 	f := &ep.Flow
@@ -236,8 +263,15 @@ func (w *worker) kernelScheduled(in *iface, b []byte, p *packet.Packet, ep *ipvs
 	if !(*off.ks.scheduled.Load())[fastpath.SchedKey{Addr: dst, Port: f.DstPort, Proto: uint8(f.Protocol)}] {
 		return 0
 	}
+	syn := p.TCPFlags&(ipvs.TCPSyn|ipvs.TCPAck|ipvs.TCPFin) == ipvs.TCPSyn
+	if !syn && (p.TCPFlags&ipvs.TCPSyn != 0 || w.ew.Knows(f)) {
+		return 0
+	}
 	c, ok := off.fp.Lookup(fastpath.Key{Src: f.Src.Netip(f.Family), Dst: dst, SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)})
-	if !ok || c.Dest == 0 || c.SYNSeq != binary.BigEndian.Uint32(b[p.L4Off+4:]) || (c.Deadline == 0 && c.Packets <= 1) {
+	if !ok || c.Dest == 0 {
+		return 0
+	}
+	if syn && (c.SYNSeq != binary.BigEndian.Uint32(b[p.L4Off+4:]) || (c.Deadline == 0 && c.Packets <= 1)) {
 		return 0
 	}
 	return c.Dest

@@ -3,10 +3,13 @@
 package dataplane
 
 import (
+	"io"
+	"log/slog"
 	"net/netip"
 	"testing"
 
 	"github.com/govs/gvs/dataplane/fastpath"
+	"github.com/govs/gvs/ipvs"
 )
 
 // The reply entry of a connection the engine overruled is found from the
@@ -30,5 +33,46 @@ func TestScheduledReplyKey(t *testing.T) {
 	other.DstPort = 81
 	if rk, ok := ks.replyKey(other, 8); ok {
 		t.Fatalf("a service without a table: %+v", rk)
+	}
+}
+
+// A live kernel-scheduled entry whose SYN's copy never reached a worker is
+// recorded in the engine, bound to the kernel's choice, before the sweep
+// deletes it; a retired entry, an entry of a service without a table, a
+// server that is gone and a connection the engine knows get no record.
+func TestRecordUnrecorded(t *testing.T) {
+	eng, err := ipvs.New(ipvs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip := netip.MustParseAddr("10.0.2.100")
+	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: vip, Port: 80}
+	if err := eng.AddService(ipvs.ServiceConfig{ServiceKey: svc, Scheduler: "rr"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"10.0.2.11", "10.0.2.12"} {
+		if err := eng.AddDest(svc, ipvs.DestConfig{Addr: netip.MustParseAddr(a), Port: 80, Weight: 1, Forwarding: ipvs.Forwarding{Method: ipvs.Route}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan := eng.KernelPlans(fastpath.MaxSlots)[0]
+	o := &offloader{eng: eng, ew: eng.NewWorker(), ks: newKernelScheduler(1500), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	o.ks.installed[fastpath.SchedKey{Addr: vip, Port: 80, Proto: 6}] = []fastpath.Slot{{Dest: plan.Slots[0].DestID}, {Dest: plan.Slots[1].DestID}}
+	client := netip.MustParseAddr("10.0.1.2")
+	key := func(port uint16) fastpath.Key {
+		return fastpath.Key{Src: client, Dst: vip, SrcPort: port, DstPort: 80, Proto: 6}
+	}
+	want := plan.Slots[1]
+	o.record(key(40000), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: want.DestID})
+	o.record(key(40000), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: plan.Slots[0].DestID}) // known: no second record
+	o.record(key(40001), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 0, Dest: want.DestID})          // retired
+	o.record(key(40002), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: 9999})                 // gone
+	other := key(40003)
+	other.DstPort = 81
+	o.record(other, fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: want.DestID}) // no table
+	var conns []ipvs.ConnInfo
+	eng.Conns(func(c ipvs.ConnInfo) bool { conns = append(conns, c); return true })
+	if len(conns) != 1 || conns[0].ClientPort != 40000 || conns[0].Dest.Netip(ipvs.IPv4) != want.Addr {
+		t.Fatalf("connections %+v, want one from port 40000 to %v", conns, want.Addr)
 	}
 }

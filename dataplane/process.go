@@ -181,7 +181,7 @@ func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Pack
 func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet) {
 	v := &ep.Verdict
 	b := f.Data()
-	if ep.Info.KernelDest != 0 && w.kernelSent(in, b, p, ep) {
+	if ep.Info.KernelDest != 0 && p.TCPFlags&ipvs.TCPSyn != 0 && w.kernelSent(in, b, p, ep) {
 		return // the socket filter scheduled it and the kernel forwarded it
 	}
 	switch v.Action {

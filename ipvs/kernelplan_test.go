@@ -104,4 +104,26 @@ func TestKernelDest(t *testing.T) {
 	if v := w.In(tcpFlow(client, 41000, vip, 80), &PacketInfo{TCPFlags: TCPSyn, Bytes: 60, KernelDest: 9999}, 0); v.Action != ActionForward || v.DestID == 9999 {
 		t.Fatalf("an unknown kernel destination: verdict %+v", v)
 	}
+
+	// the SYN's record was lost: a later packet with the kernel's choice
+	// creates the connection there; without it, or an RST, or a choice
+	// that is gone, it is dropped (never scheduled anew mid-connection)
+	fin := tcpFlow(client, 42000, vip, 80)
+	if w.Knows(fin) {
+		t.Fatal("Knows: a connection before any packet")
+	}
+	if v := w.In(fin, &PacketInfo{TCPFlags: TCPFin | TCPAck, Bytes: 52}, 0); v.Action != ActionDrop || v.Reason != DropNoConn {
+		t.Fatalf("a FIN without a connection: verdict %+v", v)
+	}
+	for _, pi := range []PacketInfo{{TCPFlags: TCPRst, KernelDest: slots[0].DestID}, {TCPFlags: TCPFin | TCPAck, KernelDest: 9999}} {
+		if v := w.In(fin, &pi, 0); v.Action != ActionDrop || v.Reason != DropNoConn {
+			t.Fatalf("%+v without a connection: verdict %+v", pi, v)
+		}
+	}
+	if v := w.In(fin, &PacketInfo{TCPFlags: TCPFin | TCPAck, Bytes: 52, KernelDest: slots[0].DestID}, 0); v.Action != ActionForward || v.DestID != slots[0].DestID {
+		t.Fatalf("a FIN with the kernel's choice: verdict %+v, want destination %v", v, slots[0].Addr)
+	}
+	if !w.Knows(fin) {
+		t.Fatal("Knows: no connection after the FIN created it")
+	}
 }

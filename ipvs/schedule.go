@@ -15,7 +15,9 @@ func (w *Worker) schedule(f *Flow, pi *PacketInfo, now int64, opts *Options, h u
 	}
 	switch f.Protocol {
 	case ProtoTCP:
-		if pi.TCPFlags&TCPRst != 0 || (pi.TCPFlags&TCPSyn == 0 && !opts.SloppyTCP) {
+		// a later packet of a connection a kernel scheduler forwarded
+		// (its SYN's record was lost) is taken as the SYN would have been
+		if pi.TCPFlags&TCPRst != 0 || (pi.TCPFlags&TCPSyn == 0 && !opts.SloppyTCP && pi.KernelDest == 0) {
 			return w.drop(DropNoConn)
 		}
 	case ProtoSCTP:
@@ -52,6 +54,8 @@ func (w *Worker) schedule(f *Flow, pi *PacketInfo, now int64, opts *Options, h u
 		}
 		if d := e.dest(pi.KernelDest); d != nil && d.svc == svc && d.Available() {
 			dest = d
+		} else if f.Protocol == ProtoTCP && pi.TCPFlags&TCPSyn == 0 && !opts.SloppyTCP {
+			return w.drop(DropNoConn) // mid-connection: never to a server of the engine's choosing
 		} else if p.sched != nil {
 			dest = p.sched.Schedule(svc, f, now)
 		}

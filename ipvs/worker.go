@@ -17,7 +17,10 @@ type PacketInfo struct {
 	// KernelDest is the destination a kernel scheduler already sent this
 	// new connection's first packet to (Engine.KernelPlans): the
 	// connection is bound to it rather than scheduled again, if the
-	// destination is still the service's and available. 0: none.
+	// destination is still the service's and available. On a later
+	// packet (not an RST) of a connection the engine has no entry for, it
+	// creates the entry, as the SYN would have: the SYN's record was lost.
+	// 0: none.
 	KernelDest uint32
 }
 
@@ -241,6 +244,16 @@ func newConnExpected(c *connEntry, mode int) bool {
 		return c.state == SCTPClosed
 	}
 	return false
+}
+
+// Knows reports whether the engine has a connection for f, a client's
+// packet (as In finds it), without touching it.
+func (w *Worker) Knows(f *Flow) bool {
+	h := w.e.table.hashKey(f.Protocol, f.Family, &f.Src, f.SrcPort, false)
+	sh, _ := w.e.table.shardOf(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.findIn(uint32(h), f) != 0
 }
 
 // In handles a packet from a client towards a virtual service (IPVS's
