@@ -187,12 +187,12 @@ func (o *offloader) unrecorded(k fastpath.Key, c fastpath.Counters) bool {
 // record gives the engine a connection the kernel scheduled whose SYN's
 // copy never reached a worker (a full ring), with the kernel's counts,
 // before the sweep deletes its entry: the engine then follows the
-// connection's next packets, which come to the workers. Only a live
-// forward entry: a retired one's FIN or RST went to a worker, which
-// recorded the connection (kernelScheduled) or found it over, and a NAT
-// reply entry's connection is its forward entry's.
+// connection's next packets, which come to the workers. A retired entry
+// too: the FIN that retired it went to a full ring as well, and its
+// retransmission must find the connection. Forward entries only (a NAT
+// reply entry's connection is its forward entry's).
 func (o *offloader) record(k fastpath.Key, c fastpath.Counters) {
-	if _, ok := o.ks.installed[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}]; !ok || c.Deadline == 0 {
+	if _, ok := o.ks.installed[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}]; !ok {
 		return
 	}
 	f := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.Protocol(k.Proto), Src: ipvs.AddrFrom(k.Src), Dst: ipvs.AddrFrom(k.Dst), SrcPort: k.SrcPort, DstPort: k.DstPort}

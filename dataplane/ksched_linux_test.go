@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/govs/gvs/dataplane/fastpath"
@@ -36,10 +37,11 @@ func TestScheduledReplyKey(t *testing.T) {
 	}
 }
 
-// A live kernel-scheduled entry whose SYN's copy never reached a worker is
+// A kernel-scheduled entry whose SYN's copy never reached a worker is
 // recorded in the engine, bound to the kernel's choice, before the sweep
-// deletes it; a retired entry, an entry of a service without a table, a
-// server that is gone and a connection the engine knows get no record.
+// deletes it, retired (its FIN lost too) or not; an entry of a service
+// without a table, a server that is gone and a connection the engine
+// knows get no record.
 func TestRecordUnrecorded(t *testing.T) {
 	eng, err := ipvs.New(ipvs.Config{})
 	if err != nil {
@@ -65,14 +67,16 @@ func TestRecordUnrecorded(t *testing.T) {
 	want := plan.Slots[1]
 	o.record(key(40000), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: want.DestID})
 	o.record(key(40000), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: plan.Slots[0].DestID}) // known: no second record
-	o.record(key(40001), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 0, Dest: want.DestID})          // retired
+	o.record(key(40001), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 0, Dest: want.DestID})          // retired: recorded too
 	o.record(key(40002), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: 9999})                 // gone
 	other := key(40003)
 	other.DstPort = 81
 	o.record(other, fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: want.DestID}) // no table
 	var conns []ipvs.ConnInfo
 	eng.Conns(func(c ipvs.ConnInfo) bool { conns = append(conns, c); return true })
-	if len(conns) != 1 || conns[0].ClientPort != 40000 || conns[0].Dest.Netip(ipvs.IPv4) != want.Addr {
-		t.Fatalf("connections %+v, want one from port 40000 to %v", conns, want.Addr)
+	slices.SortFunc(conns, func(a, b ipvs.ConnInfo) int { return int(a.ClientPort) - int(b.ClientPort) })
+	if len(conns) != 2 || conns[0].ClientPort != 40000 || conns[1].ClientPort != 40001 ||
+		conns[0].Dest.Netip(ipvs.IPv4) != want.Addr || conns[1].Dest.Netip(ipvs.IPv4) != want.Addr {
+		t.Fatalf("connections %+v, want ports 40000 and 40001 to %v", conns, want.Addr)
 	}
 }
