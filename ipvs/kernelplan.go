@@ -70,7 +70,11 @@ func kernelSlots(s *Service, maxSlots int) []KernelSlot {
 	}
 	out := make([]KernelSlot, len(cycle))
 	for i, d := range cycle {
-		out[i] = KernelSlot{DestID: d.id, Addr: d.addr.Netip(d.family), Port: d.port, Fwd: *d.fwd.Load()}
+		port := d.port
+		if port == 0 {
+			port = k.Port // as the engine's own scheduling takes it
+		}
+		out[i] = KernelSlot{DestID: d.id, Addr: d.addr.Netip(d.family), Port: port, Fwd: *d.fwd.Load()}
 	}
 	return out
 }

@@ -52,13 +52,15 @@ func TestKernelPlans(t *testing.T) {
 	}
 	natSvc := ServiceKey{Protocol: ProtoTCP, Addr: vip, Port: 90}
 	mustAddService(t, e, ServiceConfig{ServiceKey: natSvc, Scheduler: "test-cycle"},
-		DestConfig{Addr: rs1, Port: 8080, Weight: 1, Forwarding: Forwarding{Method: Masq}})
+		DestConfig{Addr: rs1, Port: 8080, Weight: 1, Forwarding: Forwarding{Method: Masq}},
+		DestConfig{Addr: rs2, Port: 0, Weight: 1, Forwarding: Forwarding{Method: Masq}})
 	plans := e.KernelPlans(64)
 	if len(plans) != 2 || plans[0].Key.String() != tcpSvc.String() || plans[0].Timeout != 900 || plans[1].Key.String() != natSvc.String() {
 		t.Fatalf("plans %+v, want the first service and the NAT one", plans)
 	}
-	if s := plans[1].Slots; len(s) != 1 || s[0].Addr != rs1 || s[0].Port != 8080 || s[0].Fwd.Method != Masq {
-		t.Fatalf("NAT slots %+v, want %v:8080 masquerading", s, rs1)
+	// a server without a port takes the service's, as the engine's own scheduling does
+	if s := plans[1].Slots; len(s) != 2 || s[0].Addr != rs2 || s[0].Port != 90 || s[1].Addr != rs1 || s[1].Port != 8080 || s[1].Fwd.Method != Masq {
+		t.Fatalf("NAT slots %+v, want %v:90 and %v:8080 masquerading", s, rs2, rs1)
 	}
 	var got []netip.Addr
 	for _, s := range plans[0].Slots {
