@@ -225,10 +225,16 @@ func (o *offloader) retireScheduled(k fastpath.Key) {
 func (ks *kernelScheduler) replyKey(k fastpath.Key, dest uint32) (fastpath.Key, bool) {
 	for _, s := range ks.installed[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}] {
 		if r := s.Rewrite; s.Dest == dest && (r.Dst != k.Dst || r.DstPort != k.DstPort) {
-			return fastpath.Key{Src: r.Dst, Dst: k.Src, SrcPort: r.DstPort, DstPort: k.SrcPort, Proto: k.Proto}, true
+			return natReplyKey(k, r.Dst, r.DstPort), true
 		}
 	}
 	return fastpath.Key{}, false
+}
+
+// natReplyKey is the key of the replies to connection k from real server
+// rip:rport (NAT): the server's address and port to the client's.
+func natReplyKey(k fastpath.Key, rip netip.Addr, rport uint16) fastpath.Key {
+	return fastpath.Key{Src: rip, Dst: k.Src, SrcPort: rport, DstPort: k.SrcPort, Proto: k.Proto}
 }
 
 // adopt makes a kernel-scheduled entry the offloader's, as if it had
@@ -259,15 +265,15 @@ func (w *worker) kernelScheduled(in *iface, b []byte, p *packet.Packet, ep *ipvs
 		return 0
 	}
 	f := &ep.Flow
-	dst := f.Dst.Netip(f.Family)
-	if !(*off.ks.scheduled.Load())[fastpath.SchedKey{Addr: dst, Port: f.DstPort, Proto: uint8(f.Protocol)}] {
+	k := flowKey(f)
+	if !(*off.ks.scheduled.Load())[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}] {
 		return 0
 	}
 	syn := p.TCPFlags&(ipvs.TCPSyn|ipvs.TCPAck|ipvs.TCPFin) == ipvs.TCPSyn
 	if !syn && (p.TCPFlags&ipvs.TCPSyn != 0 || w.ew.Knows(f)) {
 		return 0
 	}
-	c, ok := off.fp.Lookup(fastpath.Key{Src: f.Src.Netip(f.Family), Dst: dst, SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)})
+	c, ok := off.fp.Lookup(k)
 	if !ok || c.Dest == 0 {
 		return 0
 	}
@@ -286,11 +292,7 @@ func (w *worker) kernelScheduled(in *iface, b []byte, p *packet.Packet, ep *ipvs
 func (w *worker) kernelSent(in *iface, b []byte, p *packet.Packet, ep *ipvs.Packet) bool {
 	v := &ep.Verdict
 	f := &ep.Flow
-	k := fastpath.Key{Src: f.Src.Netip(f.Family), Dst: f.Dst.Netip(f.Family), SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)}
-	// a NAT connection's reply entry, which the filter wrote with the
-	// forward one: the real server's address and port to the client's
-	reply := ipvs.Flow{Family: f.Family, Protocol: f.Protocol, Src: v.Dest, Dst: f.Src, SrcPort: v.DestPort, DstPort: f.SrcPort}
-	rk := fastpath.Key{Src: v.Dest.Netip(v.DestFamily), Dst: k.Src, SrcPort: v.DestPort, DstPort: k.SrcPort, Proto: k.Proto}
+	k := flowKey(f)
 	if v.Action != ipvs.ActionForward || v.DestID != ep.Info.KernelDest || (v.Method != ipvs.Route && v.Method != ipvs.Tunnel && v.Method != ipvs.Masq) {
 		w.d.off.reqs <- offloadReq{kind: reqRetire, key: k} // a NAT reply entry goes with it
 		return false
@@ -305,20 +307,22 @@ func (w *worker) kernelSent(in *iface, b []byte, p *packet.Packet, ep *ipvs.Pack
 	default: // the offloader is busy: the sweep deletes the entry after its grace, the connection stays the engine's
 	}
 	if v.Method == ipvs.Masq {
-		w.kernelReply(in, b, ep, rk, reply)
+		w.kernelReply(in, b, ep, k)
 	}
 	return true
 }
 
 // kernelReply adopts the reply entry the filter wrote for the NAT
-// connection of ep (key rk, flow reply) when its way back is the one
+// connection of ep (key k) when its way back is the one
 // the worker would take: the filter sent replies out of the interface the
 // SYN came in on, to the MAC it came from, which holds where routing to
 // the client is symmetric. Otherwise the entry is deleted and the replies
 // are the workers' (the server's first SYN+ACK may have gone the SYN's
 // way already).
-func (w *worker) kernelReply(in *iface, b []byte, ep *ipvs.Packet, rk fastpath.Key, reply ipvs.Flow) {
+func (w *worker) kernelReply(in *iface, b []byte, ep *ipvs.Packet, k fastpath.Key) {
 	f := &ep.Flow
+	v := &ep.Verdict
+	rk := natReplyKey(k, v.Dest.Netip(v.DestFamily), v.DestPort)
 	hop := w.hops.lookup(f.Src, f.Family)
 	ks := w.d.off.ks
 	if hop == nil || hop.local || hop.held != nil || hop.ifindex != in.index || hop.mtu < ks.replyMTU ||
@@ -329,7 +333,7 @@ func (w *worker) kernelReply(in *iface, b []byte, ep *ipvs.Packet, rk fastpath.K
 		}
 		return
 	}
-	v := &ep.Verdict
+	reply := ipvs.Flow{Family: f.Family, Protocol: f.Protocol, Src: v.Dest, Dst: f.Src, SrcPort: v.DestPort, DstPort: f.SrcPort}
 	rw := fastpath.Rewrite{
 		Src: v.VAddr.Netip(f.Family), Dst: rk.Dst, SrcPort: v.VPort, DstPort: rk.DstPort,
 		Ifindex: hop.ifindex, DstMAC: hop.dst, SrcMAC: hop.src, MTU: ks.replyMTU, Timeout: time.Duration(v.Timeout) * time.Millisecond,

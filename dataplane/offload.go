@@ -299,16 +299,18 @@ func (w *worker) offload(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, m
 	}
 }
 
+// flowKey is flow f's fast-path key.
+func flowKey(f *ipvs.Flow) fastpath.Key {
+	return fastpath.Key{Src: f.Src.Netip(f.Family), Dst: f.Dst.Netip(f.Family), SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol)}
+}
+
 // flowRewrite is the fast-path key and rewrite of ep's flow as the worker
 // forwarded its packet to hop; false for a rewrite the programs cannot
 // make (NAT across families).
 func flowRewrite(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, mtu int) (fastpath.Key, fastpath.Rewrite, bool) {
 	v := &ep.Verdict
 	f := &ep.Flow
-	k := fastpath.Key{
-		Src: f.Src.Netip(f.Family), Dst: f.Dst.Netip(f.Family),
-		SrcPort: f.SrcPort, DstPort: f.DstPort, Proto: uint8(f.Protocol),
-	}
+	k := flowKey(f)
 	rw := fastpath.Rewrite{
 		Src: k.Src, Dst: k.Dst, SrcPort: k.SrcPort, DstPort: k.DstPort,
 		Ifindex: hop.ifindex, DstMAC: hop.dst, SrcMAC: hop.src, Mark: mark,
@@ -328,22 +330,33 @@ func flowRewrite(ep *ipvs.Packet, hop *nextHop, mark uint32, overhead, mtu int) 
 // mark and the TC egress program of kernel encapsulation (kencap.go)
 // encapsulates, when it can write this tunnel.
 func (w *worker) offloadTunnel(ep *ipvs.Packet, p *packet.Packet, t *packet.Tunnel, hop *nextHop) {
-	if _, ok := kernelKind(t); !ok || w.kenc.tx == nil {
-		return
-	}
-	if mark := w.tunnelMark(t); mark != 0 {
-		w.offload(ep, hop, mark|tcencap.ShrinkGSO, t.Overhead(p), t.InnerMTU(p))
+	if mark, overhead, mtu, ok := w.encapMark(p, t); ok {
+		w.offload(ep, hop, mark, overhead, mtu)
 	}
 }
 
-// learnTunnel is learnHop for a tunnel the TC encapsulation can write.
+// learnTunnel is learnHop for a new connection's tunnel the TC
+// encapsulation can write (kernel scheduling).
 func (w *worker) learnTunnel(ep *ipvs.Packet, p *packet.Packet, t *packet.Tunnel, hop *nextHop) {
-	if _, ok := kernelKind(t); !ok || w.kenc.tx == nil || !ep.Verdict.NewConn {
+	if w.d.off == nil || w.d.off.ks == nil || !ep.Verdict.NewConn {
 		return
 	}
-	if mark := w.tunnelMark(t); mark != 0 {
-		w.learnHop(ep, hop, mark|tcencap.ShrinkGSO, t.Overhead(p), t.InnerMTU(p))
+	if mark, overhead, mtu, ok := w.encapMark(p, t); ok {
+		w.learnHop(ep, hop, mark, overhead, mtu)
 	}
+}
+
+// encapMark is how the kernel forwards p (an inner packet) into tunnel
+// t: the skb mark for the TC encapsulation, the tunnel's overhead and the
+// inner MTU; false when the TC encapsulation cannot write this tunnel.
+func (w *worker) encapMark(p *packet.Packet, t *packet.Tunnel) (mark uint32, overhead, mtu int, ok bool) {
+	if _, ok := kernelKind(t); !ok || w.kenc.tx == nil {
+		return 0, 0, 0, false
+	}
+	if mark = w.tunnelMark(t); mark == 0 {
+		return 0, 0, 0, false
+	}
+	return mark | tcencap.ShrinkGSO, t.Overhead(p), t.InnerMTU(p), true
 }
 
 // offloadable reports whether the kernel's programs could forward packets

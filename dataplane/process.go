@@ -436,9 +436,7 @@ func (w *worker) tunnel(in *iface, f *RxFrame, p *packet.Packet, v *ipvs.Verdict
 	if offload {
 		w.offloadTunnel(ep, p, &t, hop)
 	}
-	if w.d.off != nil && w.d.off.ks != nil {
-		w.learnTunnel(ep, p, &t, hop)
-	}
+	w.learnTunnel(ep, p, &t, hop)
 	if typ, _ := p.GSO(); typ != packet.GSONone {
 		if !w.tunnelKernel(in, f, p, &t, hop) {
 			w.tunnelGSO(in, b, p, &t, hop)
