@@ -125,7 +125,7 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 			list = append(list[:len(list):len(list)], d.lo)
 		}
 		for _, x := range list {
-			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index), FanoutByCPU: d.cfg.Fanout == FanoutByCPU, FilterFD: d.filterFD(x)})
+			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index), FanoutByCPU: d.cfg.Fanout == FanoutByCPU, FanoutFD: d.fanoutFD(), FilterFD: d.filterFD(x)})
 			if err != nil {
 				return fail(err)
 			}

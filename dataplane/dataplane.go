@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/govs/gvs/dataplane/flowhash"
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/netctl"
 	"github.com/govs/gvs/packet"
@@ -105,6 +106,8 @@ type Dataplane struct {
 	closers []func() error // the TUN device, the kernel encapsulation
 	kenc    kernelEncap    // encapsulation of tunnelled super-frames in TC; nil: none (kencap.go)
 	off     *offloader     // the kernel fast path for established connections; nil: none (offload.go)
+	// flowHash picks a frame's worker by flow; nil: the kernel's hash fanout (flowhash.go)
+	flowHash *flowhash.Program
 
 	mu     sync.Mutex // Sync
 	cancel context.CancelFunc
@@ -179,6 +182,7 @@ func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error
 	}
 	d.openKernelEncap()
 	d.openFastPath()
+	d.openFlowHash()
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := d.openWorker(i, true)
 		if err != nil {

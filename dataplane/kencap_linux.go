@@ -25,6 +25,16 @@ type kernelProgram interface {
 	Close() error
 }
 
+// turnedOff says whether env=off in gvsd's environment turns a kernel
+// feature off (for measurements), and logs it once when it does.
+func (d *Dataplane) turnedOff(env, what, without string) bool {
+	if os.Getenv(env) != "off" {
+		return false
+	}
+	d.log.Info(what+" off ("+env+"=off): "+without, "env", env)
+	return true
+}
+
 // openOnInterfaces opens a kernel program and attaches it to every
 // data-path interface, and has it closed with the data path. It says once
 // why there is none: env=off in gvsd's environment (for measurements), or
@@ -32,8 +42,7 @@ type kernelProgram interface {
 // name the feature and what the data path does instead.
 func openOnInterfaces[P kernelProgram](d *Dataplane, env, what, without string, open func() (P, error)) (P, bool) {
 	var none P
-	if os.Getenv(env) == "off" {
-		d.log.Info(what+" off ("+env+"=off): "+without, "env", env)
+	if d.turnedOff(env, what, without) {
 		return none, false
 	}
 	p, err := open()

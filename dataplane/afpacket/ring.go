@@ -33,6 +33,11 @@ type Config struct {
 	// (PACKET_FANOUT_CPU: CPU number modulo the group's size, sockets in
 	// the order they joined) instead of by flow hash.
 	FanoutByCPU bool
+	// FanoutFD, when non-zero and not FanoutByCPU, is an eBPF socket
+	// filter program that picks the group's socket for each frame
+	// (PACKET_FANOUT_EBPF: its result modulo the group's size) instead of
+	// the kernel's flow hash, which runs the flow dissector per frame.
+	FanoutFD int
 	// Filter is an optional classic BPF program run in the kernel before
 	// frames are copied to the ring.
 	Filter []unix.SockFilter
@@ -148,12 +153,22 @@ func Open(cfg Config) (*Ring, error) {
 		// flag too, or the host's own packets to a VIP (via_vip health
 		// checks) would be scheduled a second time.
 		mode := unix.PACKET_FANOUT_HASH
-		if cfg.FanoutByCPU {
+		switch {
+		case cfg.FanoutByCPU:
 			mode = unix.PACKET_FANOUT_CPU
+		case cfg.FanoutFD != 0:
+			mode = unix.PACKET_FANOUT_EBPF
 		}
 		arg := int(cfg.FanoutGroup) | (mode|unix.PACKET_FANOUT_FLAG_IGNORE_OUTGOING)<<16
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT, arg); err != nil {
 			return fail("PACKET_FANOUT", err)
+		}
+		// every member sets the program: the group's first socket gets
+		// every frame until one does, and a later one replaces it alike
+		if mode == unix.PACKET_FANOUT_EBPF {
+			if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_FANOUT_DATA, cfg.FanoutFD); err != nil {
+				return fail("PACKET_FANOUT_DATA", err)
+			}
 		}
 	}
 	return r, nil

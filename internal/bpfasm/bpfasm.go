@@ -1,6 +1,6 @@
 // Package bpfasm holds the instruction sequences GVS's BPF programs share
 // (the kernel fast path, the tunnel encapsulation, the real server's
-// decapsulation), written with cilium/ebpf's asm package. Every program
+// decapsulation, the fanout's flow hash), written with cilium/ebpf's asm package. Every program
 // keeps the skb in R6; a sequence that can fail jumps to the label it is
 // given. It imports nothing from GVS.
 package bpfasm
@@ -26,14 +26,32 @@ func StoreFrom(base asm.Register, at int16, off int32, n int32, fail string) asm
 	return skbBytes(asm.FnSkbStoreBytes, base, at, off, n, fail)
 }
 
+// LoadNetBytes copies n bytes at offset off from the network header to
+// the stack at fp+stack (bpf_skb_load_bytes_relative, BPF_HDR_START_NET:
+// right wherever the skb's data starts, as in a fanout program); a
+// failure jumps to fail.
+func LoadNetBytes(off int32, stack int16, n int32, fail string) asm.Instructions {
+	return append(asm.Instructions{asm.Mov.Imm(asm.R2, off)}, LoadNetBytesAtR2(stack, n, fail)...)
+}
+
+// LoadNetBytesAtR2 is LoadNetBytes from the offset in R2.
+func LoadNetBytesAtR2(stack int16, n int32, fail string) asm.Instructions {
+	const hdrStartNet = 1
+	return call(asm.FnSkbLoadBytesRelative, asm.RFP, stack, n, hdrStartNet, fail)
+}
+
 func skbBytes(fn asm.BuiltinFunc, base asm.Register, at int16, off int32, n int32, fail string) asm.Instructions {
+	return append(asm.Instructions{asm.Mov.Imm(asm.R2, off)}, call(fn, base, at, n, 0, fail)...)
+}
+
+// call calls fn(skb, R2, base+at, n, r5), which returns 0 or an error.
+func call(fn asm.BuiltinFunc, base asm.Register, at int16, n int32, r5 int32, fail string) asm.Instructions {
 	return asm.Instructions{
 		asm.Mov.Reg(asm.R1, asm.R6),
-		asm.Mov.Imm(asm.R2, off),
 		asm.Mov.Reg(asm.R3, base),
 		asm.Add.Imm(asm.R3, int32(at)),
 		asm.Mov.Imm(asm.R4, n),
-		asm.Mov.Imm(asm.R5, 0),
+		asm.Mov.Imm(asm.R5, r5),
 		fn.Call(),
 		asm.JNE.Imm(asm.R0, 0, fail),
 	}
