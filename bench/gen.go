@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,10 @@ type UDPFlood struct {
 	Batch    int // datagrams per sendmmsg
 	Duration time.Duration
 	CPUPid   int // a process whose CPU time to measure (0: none)
+	// Pin keeps sender g's thread on the g-th CPU the process may run on
+	// (modulo their number), so every scenario's flood runs where every
+	// other's did
+	Pin bool
 }
 
 // UDPResult is what the flood sent.
@@ -149,6 +154,13 @@ func FloodUDP(o UDPFlood) (UDPResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if o.Pin {
+				// the thread ends with the goroutine: its affinity goes with it
+				runtime.LockOSThread()
+				if err := pinToCPU(g); err != nil {
+					firstErr.CompareAndSwap(nil, "pin: "+err.Error())
+				}
+			}
 			iov := unix.Iovec{Base: &payload[0]}
 			iov.SetLen(len(payload))
 			msgs := make([]mmsghdr, o.Batch)
@@ -182,6 +194,27 @@ func FloodUDP(o UDPFlood) (UDPResult, error) {
 		res.FirstErr = v
 	}
 	return res, nil
+}
+
+// pinToCPU keeps the calling thread on the n-th CPU (modulo their
+// number) of those the process may run on.
+func pinToCPU(n int) error {
+	var allowed unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
+		return err
+	}
+	var cpus []int
+	for c := 0; c < len(allowed)*64; c++ {
+		if allowed.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	if len(cpus) == 0 {
+		return errors.New("no CPU allowed")
+	}
+	var one unix.CPUSet
+	one.Set(cpus[n%len(cpus)])
+	return unix.SchedSetaffinity(0, &one)
 }
 
 // ConnLoad is the connection load's parameters.
@@ -490,6 +523,7 @@ func GenMain(args []string, out io.Writer) error {
 	payload := fs.Int("payload", 18, "udp: payload bytes")
 	batch := fs.Int("batch", 64, "udp: datagrams per sendmmsg")
 	pid := fs.Int("cpu-pid", 0, "udp: also measure this process's CPU time")
+	pin := fs.Bool("pin", false, "udp: keep sender g on the g-th allowed CPU")
 	workers := fs.Int("workers", 32, "tcp: concurrent workers")
 	rate := fs.Int("rate", 200, "latency: requests per second")
 	timeout := fs.Duration("timeout", 2*time.Second, "tcp, latency: per request")
@@ -502,7 +536,7 @@ func GenMain(args []string, out io.Writer) error {
 	var err error
 	switch kind {
 	case "udp":
-		v, err = FloodUDP(UDPFlood{Dsts: dsts, Port: *port, Flows: *flows, Senders: *senders, Payload: *payload, Batch: *batch, Duration: *dur, CPUPid: *pid})
+		v, err = FloodUDP(UDPFlood{Dsts: dsts, Port: *port, Flows: *flows, Senders: *senders, Payload: *payload, Batch: *batch, Duration: *dur, CPUPid: *pid, Pin: *pin})
 	case "tcp":
 		v, err = Connections(context.Background(), ConnLoad{Dsts: dsts, Port: *port, Workers: *workers, Duration: *dur, Timeout: *timeout, SrcIndex: *srcIndex})
 	case "latency":

@@ -75,7 +75,7 @@ func (e *env) flood(ctx context.Context, sc Scenario, senders int, ppsID, lossID
 	var res UDPResult
 	err = e.gen(ctx, &res, "udp", "--dst", addrsFlag(dsts), "--port", strconv.Itoa(FloodPort),
 		"--flows", strconv.Itoa(e.o.Flows), "--senders", strconv.Itoa(senders), "--payload", strconv.Itoa(e.o.Payload),
-		"--duration", e.o.Duration.String(), "--cpu-pid", strconv.Itoa(pid))
+		"--duration", e.o.Duration.String(), "--cpu-pid", strconv.Itoa(pid), "--pin="+strconv.FormatBool(e.o.Pin))
 	if err != nil {
 		return "", err
 	}

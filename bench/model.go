@@ -111,6 +111,7 @@ type Settings struct {
 	Senders     int           `json:"udp_senders"`  // the first small-packet variant
 	Senders2    int           `json:"udp_senders2"` // the second (0: none)
 	Payload     int           `json:"udp_payload"`
+	Pin         bool          `json:"udp_pin"` // sender g kept on the g-th CPU
 	Workers     int           `json:"cps_workers"`
 	Rate        int           `json:"latency_rate"`
 	GVSDWorkers int           `json:"gvsd_workers"`

@@ -32,7 +32,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Prefix: "gvsbench", Scenarios: Scenarios, Loads: Loads,
-		Settings:   Settings{Runs: 3, Duration: 3 * time.Second, Flows: 8, Senders: 1, Senders2: runtime.NumCPU(), Payload: 18, Workers: 32, Rate: 200},
+		Settings:   Settings{Runs: 3, Duration: 3 * time.Second, Flows: 8, Senders: 1, Senders2: runtime.NumCPU(), Payload: 18, Pin: true, Workers: 32, Rate: 200},
 		TableCount: 3, Benchtime: "500ms",
 	}
 }

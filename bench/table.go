@@ -86,7 +86,7 @@ type section struct {
 
 var sections = []section{
 	{"1. Small-packet forwarding rate", "udp",
-		"64-byte frames (18-byte UDP payload) to the VIP (to the real servers' own addresses for (a)) from several flows, counted and dropped by an nftables netdev-ingress rule on each real server's eth0 (for TUN: the ipip packets, before the user-space decapsulator). Two variants: with one sender thread, the kernel paths forward inside the sender's CPU time (softirq) while gvsd has the other CPU; with a sender per CPU, the whole machine is loaded and gvsd competes with the senders for CPU.",
+		"64-byte frames (18-byte UDP payload) to the VIP (to the real servers' own addresses for (a)) from several flows, counted and dropped by an nftables netdev-ingress rule on each real server's eth0 (for TUN: the ipip packets, before the user-space decapsulator). Two variants: with one sender thread, the kernel paths forward inside the sender's CPU time (softirq) while gvsd has the other CPU; with a sender per CPU, the whole machine is loaded and gvsd competes with the senders for CPU. Sender thread g is kept on CPU g (see Settings) in every scenario alike: left to the scheduler, one sender's rate swung by a third between runs of the same scenario.",
 		[][]string{{"udp_pps", "udp_loss"}, {"udp_pps2", "udp_loss2"}}},
 	{"2. New TCP connections per second", "cps",
 		"A new connection per request (`GET /`, `Connection: close`) to nginx on the real servers, from concurrent workers. Source address and port pairs are explicit and never reused within a run's reach of TIME_WAIT (with ephemeral ports, a SYN meeting the previous scenario's TIME_WAIT on a real server cost about 1 % of the requests 10 ms or 1 s).",
@@ -127,8 +127,12 @@ func Markdown(r *Results, chart string) string {
 	if len(s.GVSDArgs) > 0 {
 		extra = "; gvsd arguments `" + strings.Join(s.GVSDArgs, " ") + "`"
 	}
-	fmt.Fprintf(&b, "\nSettings: %d UDP flows, %d-byte payload, from %d and %d sender threads; %d connection workers; latency at %d requests/s; gvsd workers %s%s.\n",
-		s.Flows, s.Payload, s.Senders, s.Senders2, s.Workers, s.Rate, workersText(s.GVSDWorkers), extra)
+	pinned := ""
+	if s.Pin {
+		pinned = " (sender g kept on CPU g)"
+	}
+	fmt.Fprintf(&b, "\nSettings: %d UDP flows, %d-byte payload, from %d and %d sender threads%s; %d connection workers; latency at %d requests/s; gvsd workers %s%s.\n",
+		s.Flows, s.Payload, s.Senders, s.Senders2, pinned, s.Workers, s.Rate, workersText(s.GVSDWorkers), extra)
 	b.WriteString("\n## Summary (medians)\n\n")
 	b.WriteString(summaryTable(r))
 	for _, sec := range sections {
