@@ -199,9 +199,20 @@ func FloodUDP(o UDPFlood) (UDPResult, error) {
 // pinToCPU keeps the calling thread on the n-th CPU (modulo their
 // number) of those the process may run on.
 func pinToCPU(n int) error {
+	cpus, err := allowedCPUs()
+	if err != nil {
+		return err
+	}
+	var one unix.CPUSet
+	one.Set(cpus[n%len(cpus)])
+	return unix.SchedSetaffinity(0, &one)
+}
+
+// allowedCPUs lists the CPUs the calling thread may run on, in order.
+func allowedCPUs() ([]int, error) {
 	var allowed unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
-		return err
+		return nil, err
 	}
 	var cpus []int
 	for c := 0; c < len(allowed)*64; c++ {
@@ -210,11 +221,9 @@ func pinToCPU(n int) error {
 		}
 	}
 	if len(cpus) == 0 {
-		return errors.New("no CPU allowed")
+		return nil, errors.New("no CPU allowed")
 	}
-	var one unix.CPUSet
-	one.Set(cpus[n%len(cpus)])
-	return unix.SchedSetaffinity(0, &one)
+	return cpus, nil
 }
 
 // ConnLoad is the connection load's parameters.

@@ -10,12 +10,13 @@ import "github.com/govs/gvs/dataplane/flowhash"
 // hash fanout does the same job, at that cost. GVS_FLOW_HASH=off turns it
 // off (for measurements).
 func (d *Dataplane) openFlowHash() {
-	if d.cfg.Fanout != FanoutByFlow || d.turnedOff("GVS_FLOW_HASH", "flow-hash fanout program", "the kernel's hash fanout spreads frames") {
+	const what, without = "flow-hash fanout program", "the kernel's hash fanout spreads frames"
+	if d.cfg.Fanout != FanoutByFlow || d.turnedOff("GVS_FLOW_HASH", what, without) {
 		return
 	}
 	p, err := flowhash.Open()
 	if err != nil {
-		d.log.Warn("flow-hash fanout program unavailable: the kernel's hash fanout spreads frames", "err", err)
+		d.log.Warn(what+" unavailable: "+without, "err", err)
 		return
 	}
 	d.flowHash = p

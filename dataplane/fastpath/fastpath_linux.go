@@ -619,8 +619,6 @@ func filterProgram(flows, flows6, slots, sched int) asm.Instructions {
 	v4, v6 := ipv4, ipv6
 	v4.flows, v6.flows = flows, flows6
 	v4.sched = sched
-	ne := binary.NativeEndian
-	raw16 := func(v uint16) int32 { return int32(ne.Uint16(binary.BigEndian.AppendUint16(nil, v))) }
 	in := append(asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		// a taken frame is not copied, unless the filter scheduled it
@@ -628,13 +626,13 @@ func filterProgram(flows, flows6, slots, sched int) asm.Instructions {
 	}, bpfasm.LoadBytes(0, v4.buf, udpPeek, "accept")...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+12, asm.Half),
-		asm.JEq.Imm(asm.R1, raw16(0x86dd), "v6"),
-		asm.JNE.Imm(asm.R1, raw16(0x0800), "accept"),
+		asm.JEq.Imm(asm.R1, bpfasm.Net16(0x86dd), "v6"),
+		asm.JNE.Imm(asm.R1, bpfasm.Net16(0x0800), "accept"),
 		// IPv4, no options, not a fragment, a TTL left to decrement
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ethHdr, asm.Byte),
 		asm.JNE.Imm(asm.R1, 0x45, "accept"),
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ethHdr+6, asm.Half),
-		asm.And.Imm(asm.R1, raw16(0x3fff)), // MF and the offset
+		asm.And.Imm(asm.R1, bpfasm.Net16(0x3fff)), // MF and the offset
 		asm.JNE.Imm(asm.R1, 0, "accept"),
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ipTTL, asm.Byte),
 		asm.JLE.Imm(asm.R1, 1, "accept"),

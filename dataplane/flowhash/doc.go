@@ -3,9 +3,10 @@
 // place of the kernel's PACKET_FANOUT_HASH.
 //
 // The kernel's hash fanout runs the flow dissector for every frame (its
-// symmetric hash is never cached in the skb): on the bench VM that cost a
-// plain nftables forwarder about 6 % of its small-packet rate, while a
-// CPU fanout cost nothing measurable (bench/results/profile.md). This
+// symmetric hash is never cached in the skb): on the bench VM such a tap
+// cost a plain nftables forwarder a few per cent of its small-packet
+// rate, while a CPU-fanout tap cost nothing measurable
+// (bench/results/profile.md). This
 // program reads the few header fields a flow is made of and hashes them:
 // IPv4 or IPv6 source and destination addresses, the protocol and, for
 // TCP, UDP and SCTP, the two ports. The hash is symmetric (addresses and
@@ -14,7 +15,8 @@
 // its addresses alone, as the flow dissector does, so every fragment of a
 // datagram reaches the same worker. Other frames (ARP, IPv6 with other
 // extension headers before the transport) hash on what the program reads
-// and stay on one socket per flow as well.
+// and stay on one socket per flow as well; a frame too short for its IP
+// header hashes to 0, one too short for its ports on its addresses.
 //
 // It is written with cilium/ebpf's asm package and reads a frame with two
 // helper calls at most (bpf_skb_load_bytes_relative from the network

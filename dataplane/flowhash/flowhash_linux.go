@@ -3,7 +3,6 @@
 package flowhash
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -47,9 +46,6 @@ const (
 // on any host. Two helper calls at most read a frame: the IP header, then
 // the ports.
 func instructions() asm.Instructions {
-	raw16 := func(v uint16) int32 {
-		return int32(binary.NativeEndian.Uint16(binary.BigEndian.AppendUint16(nil, v)))
-	}
 	addrs := func(from, to int16) asm.Instructions {
 		var in asm.Instructions
 		for off := from; off < to; off += 4 {
@@ -70,8 +66,8 @@ func instructions() asm.Instructions {
 		asm.Mov.Imm(asm.R7, 0),
 		asm.Mov.Imm(asm.R8, 0),
 		asm.LoadMem(asm.R1, asm.R6, skbProtocol, asm.Word),
-		asm.JEq.Imm(asm.R1, raw16(0x0800), "v4"),
-		asm.JEq.Imm(asm.R1, raw16(0x86dd), "v6"),
+		asm.JEq.Imm(asm.R1, bpfasm.Net16(0x0800), "v4"),
+		asm.JEq.Imm(asm.R1, bpfasm.Net16(0x86dd), "v6"),
 		asm.Ja.Label("mix"),
 	}
 	// IPv4: the protocol, both addresses; the ports unless a fragment
@@ -80,7 +76,7 @@ func instructions() asm.Instructions {
 	in = append(in, addrs(12, 20)...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, hdr+6, asm.Half),
-		asm.And.Imm32(asm.R1, raw16(0x3fff)), // MF and the offset
+		asm.And.Imm32(asm.R1, bpfasm.Net16(0x3fff)), // MF and the offset
 		asm.JNE.Imm(asm.R1, 0, "mix"),
 	)
 	in = append(in, transport("ports4")...)

@@ -76,23 +76,29 @@ func frame(f flow) []byte {
 
 // reference is the hash the package documents, computed independently.
 func reference(f flow) uint32 {
+	fragment := f.fragOff&0x3fff != 0
+	if f.src.Is6() {
+		fragment = f.fragOff != 0
+	}
+	proto := f.proto
+	if f.src.Is6() && fragment {
+		proto = 44
+	}
+	return referenceOf(f, proto, !fragment && (f.proto == 6 || f.proto == 17 || f.proto == 132))
+}
+
+// referenceOf is the hash of f's addresses, protocol proto and, with
+// ports, its ports.
+func referenceOf(f flow, proto uint8, ports bool) uint32 {
 	var h uint32
 	a, d := f.src.AsSlice(), f.dst.AsSlice()
 	for i := 0; i < len(a); i += 4 {
 		h ^= binary.BigEndian.Uint32(a[i:]) ^ binary.BigEndian.Uint32(d[i:])
 	}
-	fragment := f.fragOff&0x3fff != 0
-	if f.src.Is6() {
-		fragment = f.fragOff != 0
-	}
-	proto := uint32(f.proto)
-	if f.src.Is6() && fragment {
-		proto = 44
-	}
-	if !fragment && (f.proto == 6 || f.proto == 17 || f.proto == 132) {
+	if ports {
 		h ^= uint32(f.sport ^ f.dport)
 	}
-	h ^= proto
+	h ^= uint32(proto)
 	return (h * 0x9e3779b1) >> 16
 }
 
@@ -150,15 +156,23 @@ func TestHash(t *testing.T) {
 	}
 }
 
-// TestHashOddFrames: frames the program cannot read (ARP, truncated IP
-// headers) end with a result, never an error.
+// TestHashOddFrames: a frame cut before its ports hashes on its
+// addresses and protocol, one with them on the whole flow; ARP hashes to 0.
 func TestHashOddFrames(t *testing.T) {
 	p := open(t)
-	full := frame(flow{src: netip.MustParseAddr("10.0.0.1"), dst: netip.MustParseAddr("10.0.0.2"), proto: 17, sport: 1, dport: 2})
+	f := flow{src: netip.MustParseAddr("10.0.0.1"), dst: netip.MustParseAddr("10.0.0.2"), proto: 17, sport: 1, dport: 2}
+	full := frame(f)
 	// (the kernel's test run refuses an IPv4 frame shorter than the
-	// header's fixed 20 bytes; these lack its options or the ports)
+	// header's fixed 20 bytes; frame's header is 24 bytes, the ports
+	// follow it)
 	for n := 14 + 20; n < len(full); n++ {
-		run(t, p, full[:n])
+		want := referenceOf(f, f.proto, false)
+		if n >= 14+24+4 {
+			want = reference(f)
+		}
+		if h := run(t, p, full[:n]); h != want {
+			t.Fatalf("frame cut at %d bytes: hash %#x, want %#x", n, h, want)
+		}
 	}
 	arp := make([]byte, 60)
 	binary.BigEndian.PutUint16(arp[12:], 0x0806)

@@ -270,8 +270,6 @@ const (
 // program is the TCX egress program. R6 the skb, R7 the tunnel's map
 // value, R8 its kind, R9 ShrinkGSO from the mark.
 func program(mapFD int) asm.Instructions {
-	ne := binary.NativeEndian
-	raw16 := func(v uint16) int32 { return int32(ne.Uint16(binary.BigEndian.AppendUint16(nil, v))) }
 	in := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R2, asm.R6, skbMark, asm.Word),
@@ -296,8 +294,8 @@ func program(mapFD int) asm.Instructions {
 		asm.Mov.Imm(asm.R2, ip6Hdr),
 		asm.StoreMem(asm.RFP, stHdrLen, asm.R2, asm.Word).WithSymbol("hdrlen"),
 		asm.LoadMem(asm.R2, asm.R6, skbProtocol, asm.Word),
-		asm.JEq.Imm(asm.R2, raw16(0x86dd), "inner6"),
-		asm.JNE.Imm(asm.R2, raw16(0x0800), "drop"),
+		asm.JEq.Imm(asm.R2, bpfasm.Net16(0x86dd), "inner6"),
+		asm.JNE.Imm(asm.R2, bpfasm.Net16(0x0800), "drop"),
 	)
 	// an IPv4 inner packet: its header, TOS, TTL, ID, DF, protocol
 	in = append(in, bpfasm.LoadBytes(ethHdr, stInner, ipHdr, "drop")...)
@@ -314,7 +312,7 @@ func program(mapFD int) asm.Instructions {
 		asm.And.Imm(asm.R1, 0x40),
 		asm.StoreMem(asm.RFP, stDF, asm.R1, asm.Byte),
 		asm.StoreImm(asm.RFP, stNext, protoIPIP, asm.Byte),
-		asm.StoreImm(asm.RFP, stET, int64(raw16(0x0800)), asm.Half),
+		asm.StoreImm(asm.RFP, stET, int64(bpfasm.Net16(0x0800)), asm.Half),
 		asm.LoadMem(asm.R1, asm.RFP, stInner, asm.Byte),
 		asm.And.Imm(asm.R1, 0x0f),
 		asm.LSh.Imm(asm.R1, 2),
@@ -341,7 +339,7 @@ func program(mapFD int) asm.Instructions {
 		asm.StoreImm(asm.RFP, stID, 0, asm.Half),
 		asm.StoreImm(asm.RFP, stDF, 0, asm.Byte),
 		asm.StoreImm(asm.RFP, stNext, protoIPv6, asm.Byte),
-		asm.StoreImm(asm.RFP, stET, int64(raw16(0x86dd)), asm.Half),
+		asm.StoreImm(asm.RFP, stET, int64(bpfasm.Net16(0x86dd)), asm.Half),
 		asm.StoreImm(asm.RFP, stL4Off, ethHdr+ip6Hdr, asm.Word),
 
 		asm.JEq.Imm(asm.R8, int32(IPIP), "ipip").WithSymbol("kind"),
@@ -454,7 +452,7 @@ func program(mapFD int) asm.Instructions {
 
 		// IPv4: version 4, 20 bytes, TOS, length, the inner ID and DF,
 		// the inner TTL, protocol, checksum, addresses
-		asm.StoreImm(asm.RFP, stOutET, int64(raw16(0x0800)), asm.Half),
+		asm.StoreImm(asm.RFP, stOutET, int64(bpfasm.Net16(0x0800)), asm.Half),
 		asm.StoreImm(asm.RFP, stOuter, 0x45, asm.Byte),
 		asm.StoreMem(asm.RFP, stOuter+1, asm.R2, asm.Byte),
 		asm.StoreMem(asm.RFP, stOuter+9, asm.R1, asm.Byte),
@@ -499,7 +497,7 @@ func program(mapFD int) asm.Instructions {
 
 		// IPv6: version 6, the traffic class, flow label 0, payload
 		// length, next header, the inner hop limit, addresses
-		asm.StoreImm(asm.RFP, stOutET, int64(raw16(0x86dd)), asm.Half).WithSymbol("outer6"),
+		asm.StoreImm(asm.RFP, stOutET, int64(bpfasm.Net16(0x86dd)), asm.Half).WithSymbol("outer6"),
 		asm.Mov.Reg(asm.R3, asm.R2),
 		asm.RSh.Imm(asm.R3, 4),
 		asm.Or.Imm(asm.R3, 0x60),

@@ -5,7 +5,18 @@
 // given. It imports nothing from GVS.
 package bpfasm
 
-import "github.com/cilium/ebpf/asm"
+import (
+	"encoding/binary"
+
+	"github.com/cilium/ebpf/asm"
+)
+
+// Net16 is the immediate that a native-endian 16-bit load of the bytes
+// of v in network order yields: an EtherType or header field to compare
+// or mask with without swapping the loaded value.
+func Net16(v uint16) int32 {
+	return int32(binary.NativeEndian.Uint16(binary.BigEndian.AppendUint16(nil, v)))
+}
 
 // LoadBytes copies n bytes of the packet at offset off to the stack at
 // fp+stack (bpf_skb_load_bytes); a failure (a shorter packet) jumps to
