@@ -15,9 +15,11 @@
 //
 //  1. udp: 64-byte frames (18-byte UDP payload) from several client flows
 //     (source addresses and ports), sent with sendmmsg on connected UDP
-//     sockets, counted where they are delivered: an nftables netdev-ingress
-//     counter on each real server's eth0 drops them (for TUN it matches the
-//     ipip packets, so the user-space decapsulator is not measured);
+//     sockets, counted where they are delivered: a TCX program first on
+//     each real server's eth0 ingress counts and drops them (for TUN it
+//     matches the ipip packets, ahead of the real server's decapsulation,
+//     so that is not measured; sink_linux.go), with nftables netdev-ingress
+//     counters as the fallback;
 //     delivered packets per second and loss, in two variants: one sender
 //     thread (the kernel paths then forward inside the sender's CPU time
 //     while gvsd has the other CPU) and one sender per CPU (the whole

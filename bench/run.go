@@ -53,6 +53,7 @@ type env struct {
 	l    *lab.Lab
 	bin  string // gvs-bench, for the generators
 	gvsd *lab.Director
+	sink *floodSink // nil: the nftables counters of rsCounter
 
 	lastGVSDLog string
 	srcIndex    int // the next client (address, port) pair for TCP loads
@@ -131,6 +132,11 @@ func (e *env) runLab(ctx context.Context) error {
 	} else {
 		defer l.Down()
 	}
+	defer func() {
+		if e.sink != nil {
+			e.sink.close()
+		}
+	}()
 	if err := e.prepare(ctx); err != nil {
 		return err
 	}
@@ -164,9 +170,17 @@ func (e *env) prepare(ctx context.Context) error {
 			break
 		}
 	}
+	if e.r.HasLoad("udp") {
+		if e.sink, err = openFloodSink(e.l, servers); err != nil {
+			e.r.Note("the small-packet flood is counted by nftables netdev-ingress rules instead of the BPF sink, after the real servers' TC ingress (TUN: after the kernel decapsulation): %v", err)
+			e.logf("   %v; counting with nftables", err)
+		}
+	}
 	for n := 1; n <= servers; n++ {
-		if err := e.nft(ctx, lab.RS(n), rsCounter()); err != nil {
-			return err
+		if e.sink == nil {
+			if err := e.nft(ctx, lab.RS(n), rsCounter()); err != nil {
+				return err
+			}
 		}
 		if e.r.HasLoad("bulk") {
 			if err := e.l.StartIperf(ctx, n, IperfPort); err != nil {

@@ -275,10 +275,11 @@ func gvsConfig(forward string) string {
 	return b.String()
 }
 
-// rsCounter is the small-packet load's sink on every real server: an
-// nftables netdev-ingress rule on eth0 counting and dropping the flood
-// (UDP to FloodPort, or ipip carrying it for TUN) before the stack, so
-// the real servers cost as little as possible.
+// rsCounter is the small-packet load's fallback sink on every real
+// server, where the BPF one (floodSink) cannot be loaded: an nftables
+// netdev-ingress rule on eth0 counting and dropping the flood (UDP to
+// FloodPort, or ipip carrying it for TUN) before the stack. It runs after
+// TC ingress, so a TUN packet has been decapsulated in the kernel by then.
 func rsCounter() string {
 	return fmt.Sprintf(`table netdev gvsbench {
 	counter rx {}
@@ -293,6 +294,9 @@ func rsCounter() string {
 
 // rsDelivered sums the real servers' flood counters.
 func (e *env) rsDelivered(ctx context.Context) (uint64, error) {
+	if e.sink != nil {
+		return e.sink.delivered()
+	}
 	var total uint64
 	for n := 1; n <= servers; n++ {
 		out, err := e.l.Run(ctx, lab.RS(n), "nft", "list", "counter", "netdev", "gvsbench", "rx")
