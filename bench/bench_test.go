@@ -327,3 +327,55 @@ func TestConfigs(t *testing.T) {
 		}
 	}
 }
+
+// A load measured again keeps only its second run's figures, in cells
+// that existed before and in cells it made.
+func TestRollback(t *testing.T) {
+	r := NewResults(Scenarios, Loads)
+	r.Add("udp_pps", "b", 1)
+	m := r.Mark()
+	r.Add("udp_pps", "b", 2)
+	r.Fail("udp_pps", "b", errors.New("x"))
+	r.Add("cps", "d", 3)
+	r.Rollback(m)
+	if got := r.Cell("udp_pps", "b"); len(got.Values) != 1 || got.Values[0] != 1 || len(got.Errors) != 0 {
+		t.Errorf("udp_pps/b after rollback: %+v", got)
+	}
+	if got := r.Cell("cps", "d"); len(got.Values) != 0 {
+		t.Errorf("cps/d after rollback: %+v", got)
+	}
+	r.Add("udp_pps", "b", 4)
+	if got := r.Cell("udp_pps", "b").Values; len(got) != 2 || got[1] != 4 {
+		t.Errorf("udp_pps/b after a new run: %v", got)
+	}
+}
+
+// Runs flagged as measured in the host's slow mode stay in the main
+// tables and leave the normal-mode section's medians.
+func TestNormalModeSection(t *testing.T) {
+	r := NewResults(Scenarios, []string{"udp"})
+	if normalModeSection(r) != "" {
+		t.Error("a section without slow runs")
+	}
+	for _, v := range []float64{300e3, 310e3} {
+		r.Add("udp_pps", "b", v)
+	}
+	r.Add("udp_pps", "e", 330e3)
+	m := r.Mark()
+	r.Add("udp_pps", "e", 200e3)
+	r.Add("udp_pps", "e", 210e3)
+	r.MarkSlow(m)
+	if got := r.Lookup("udp_pps", "e").Summary().Median; got != 210e3 {
+		t.Errorf("all runs' median %v, want 210k", got)
+	}
+	n := r.NormalOnly()
+	if got := n.Lookup("udp_pps", "e").Values; len(got) != 1 || got[0] != 330e3 {
+		t.Errorf("normal runs %v, want [330000]", got)
+	}
+	sec := normalModeSection(r)
+	for _, want := range []string{"(e) 1 of 3", "(b) 2 of 2", "330.0 k"} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("section lacks %q:\n%s", want, sec)
+		}
+	}
+}

@@ -57,6 +57,17 @@
 // median of the rounds with min and max, and ratios compare medians from
 // the same run. A failure is recorded in its cell, never aborting the run.
 //
+// The host probe (probe.go, --probe, on by default): the bench VM's
+// kernel switches for minutes at a time into a mode where every path's
+// per-packet cost is about 1.5 times the normal one, in any scenario, and
+// which nothing in the guest reports. Before every load the runner probes
+// (datagrams through a veth pair in a namespace of its own, from each
+// CPU) and waits a little for the normal mode; after it, it probes again
+// and measures a run that fell into the slow mode again, within a budget
+// that keeps the full run under ten minutes. Runs kept although the probe
+// read slow are flagged: the tables keep them, and a section repeats the
+// targets' figures over the normal-mode runs only, with their counts.
+//
 // The load generators run as "gvs-bench gen ..." inside the client
 // namespace (a process of their own, so no namespace switching per
 // connection). Pure parts (statistics, the markdown table, the PNG chart,

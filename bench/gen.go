@@ -75,6 +75,7 @@ func (s *CPUSample) stop() {
 // UDPFlood is the small-packet load's parameters.
 type UDPFlood struct {
 	Dsts     []netip.Addr // destinations, one per flow in turn
+	Src      netip.Addr   // every flow's source; invalid: the lab's client addresses in turn
 	Port     int
 	Flows    int // connected sockets (source address and port pairs)
 	Senders  int // goroutines sending
@@ -86,6 +87,8 @@ type UDPFlood struct {
 	// (modulo their number), so every scenario's flood runs where every
 	// other's did
 	Pin bool
+	// FirstCPU shifts the pinning: sender g on CPU g+FirstCPU
+	FirstCPU int
 }
 
 // UDPResult is what the flood sent.
@@ -127,6 +130,9 @@ func FloodUDP(o UDPFlood) (UDPResult, error) {
 		fds[i] = fd
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
 		src := lab.Client(i%lab.Clients, false).As4()
+		if o.Src.IsValid() {
+			src = o.Src.As4()
+		}
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: src}); err != nil {
 			return UDPResult{}, fmt.Errorf("bind %v: %w", netip.AddrFrom4(src), err)
 		}
@@ -157,7 +163,7 @@ func FloodUDP(o UDPFlood) (UDPResult, error) {
 			if o.Pin {
 				// the thread ends with the goroutine: its affinity goes with it
 				runtime.LockOSThread()
-				if err := pinToCPU(g); err != nil {
+				if err := pinToCPU(g + o.FirstCPU); err != nil {
 					firstErr.CompareAndSwap(nil, "pin: "+err.Error())
 				}
 			}

@@ -75,8 +75,11 @@ func MetricByID(id string) (Metric, bool) {
 // Cell holds one metric's runs for one scenario.
 type Cell struct {
 	Values []float64 `json:"values,omitempty"`
-	Errors []string  `json:"errors,omitempty"`
-	NA     string    `json:"na,omitempty"` // why the load does not apply
+	// Slow, by value: the host probe read the host's slow mode before or
+	// after the run (probe.go); absent: no probe
+	Slow   []bool   `json:"slow,omitempty"`
+	Errors []string `json:"errors,omitempty"`
+	NA     string   `json:"na,omitempty"` // why the load does not apply
 }
 
 // Summary summarizes the cell's values.
@@ -104,18 +107,22 @@ type TableScale struct {
 
 // Settings are the parameters a run used, reported with its results.
 type Settings struct {
-	Runs        int           `json:"runs"`
-	Duration    time.Duration `json:"duration"`
-	Quick       bool          `json:"quick"`
-	Flows       int           `json:"udp_flows"`
-	Senders     int           `json:"udp_senders"`  // the first small-packet variant
-	Senders2    int           `json:"udp_senders2"` // the second (0: none)
-	Payload     int           `json:"udp_payload"`
-	Pin         bool          `json:"udp_pin"` // sender g kept on the g-th CPU
-	Workers     int           `json:"cps_workers"`
-	Rate        int           `json:"latency_rate"`
-	GVSDWorkers int           `json:"gvsd_workers"`
-	GVSDArgs    []string      `json:"gvsd_args,omitempty"` // extra gvsd arguments
+	Runs     int           `json:"runs"`
+	Duration time.Duration `json:"duration"`
+	Quick    bool          `json:"quick"`
+	Flows    int           `json:"udp_flows"`
+	Senders  int           `json:"udp_senders"`  // the first small-packet variant
+	Senders2 int           `json:"udp_senders2"` // the second (0: none)
+	Payload  int           `json:"udp_payload"`
+	Pin      bool          `json:"udp_pin"` // sender g kept on the g-th CPU
+	// Probe: every load runs between two host probes, after waiting for
+	// the host's normal mode, and again if it fell into the slow one
+	// (probe.go)
+	Probe       bool     `json:"host_probe"`
+	Workers     int      `json:"cps_workers"`
+	Rate        int      `json:"latency_rate"`
+	GVSDWorkers int      `json:"gvsd_workers"`
+	GVSDArgs    []string `json:"gvsd_args,omitempty"` // extra gvsd arguments
 }
 
 // Results are a run's figures and notes.
@@ -161,6 +168,80 @@ func (r *Results) Lookup(metric, scenario string) *Cell {
 func (r *Results) Add(metric, scenario string, v float64) {
 	c := r.Cell(metric, scenario)
 	c.Values = append(c.Values, v)
+	c.Slow = append(c.Slow, false)
+}
+
+// Mark is the number of values and errors every cell holds, for
+// Rollback.
+type Mark map[*Cell][2]int
+
+// Mark notes how far every cell has been filled.
+func (r *Results) Mark() Mark {
+	m := Mark{}
+	for _, byScenario := range r.Cells {
+		for _, c := range byScenario {
+			m[c] = [2]int{len(c.Values), len(c.Errors)}
+		}
+	}
+	return m
+}
+
+// Rollback takes back what was recorded since the mark: a run that is
+// measured again.
+func (r *Results) Rollback(m Mark) {
+	for _, byScenario := range r.Cells {
+		for _, c := range byScenario {
+			n := m[c] // a cell made since: nothing kept
+			c.Values, c.Slow, c.Errors = c.Values[:n[0]], c.Slow[:n[0]], c.Errors[:n[1]]
+		}
+	}
+}
+
+// MarkSlow flags the values recorded since the mark as measured in the
+// host's slow mode.
+func (r *Results) MarkSlow(m Mark) {
+	for _, byScenario := range r.Cells {
+		for _, c := range byScenario {
+			for i := m[c][0]; i < len(c.Slow); i++ {
+				c.Slow[i] = true
+			}
+		}
+	}
+}
+
+// AnySlow reports whether some value was measured in the slow mode.
+func (r *Results) AnySlow() bool {
+	for _, byScenario := range r.Cells {
+		for _, c := range byScenario {
+			for _, s := range c.Slow {
+				if s {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// NormalOnly is a copy of the results with only the values measured in
+// the host's normal mode.
+func (r *Results) NormalOnly() *Results {
+	n := *r
+	n.Cells = map[string]map[string]*Cell{}
+	for id, byScenario := range r.Cells {
+		n.Cells[id] = map[string]*Cell{}
+		for sc, c := range byScenario {
+			k := &Cell{Errors: c.Errors, NA: c.NA}
+			for i, v := range c.Values {
+				if i >= len(c.Slow) || !c.Slow[i] {
+					k.Values = append(k.Values, v)
+					k.Slow = append(k.Slow, false)
+				}
+			}
+			n.Cells[id][sc] = k
+		}
+	}
+	return &n
 }
 
 // Fail records one run's error for a metric.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/govs/gvs/lab"
@@ -32,7 +33,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Prefix: "gvsbench", Scenarios: Scenarios, Loads: Loads,
-		Settings:   Settings{Runs: 3, Duration: 3 * time.Second, Flows: 8, Senders: 1, Senders2: runtime.NumCPU(), Payload: 18, Pin: true, Workers: 32, Rate: 200},
+		Settings:   Settings{Runs: 3, Duration: 3 * time.Second, Flows: 8, Senders: 1, Senders2: runtime.NumCPU(), Payload: 18, Pin: true, Probe: true, Workers: 32, Rate: 200},
 		TableCount: 3, Benchtime: "500ms",
 	}
 }
@@ -54,6 +55,7 @@ type env struct {
 	bin  string // gvs-bench, for the generators
 	gvsd *lab.Director
 	sink *floodSink // nil: the nftables counters of rsCounter
+	host *hostProbe // nil: no probe (the runs are not checked)
 
 	lastGVSDLog string
 	srcIndex    int // the next client (address, port) pair for TCP loads
@@ -136,6 +138,10 @@ func (e *env) runLab(ctx context.Context) error {
 		if e.sink != nil {
 			e.sink.close()
 		}
+		if e.host != nil {
+			e.host.close()
+			e.noteProbe()
+		}
 	}()
 	if err := e.prepare(ctx); err != nil {
 		return err
@@ -191,7 +197,92 @@ func (e *env) prepare(ctx context.Context) error {
 	if found := e.enforceClean(ctx); len(found) > 0 {
 		e.r.Note("before the first scenario: %v", found)
 	}
+	if e.o.Probe {
+		var err error
+		if e.host, err = openProbe(ctx, e.o.Prefix); err == nil {
+			err = e.host.prime(ctx)
+		}
+		if err != nil {
+			e.r.Note("no host probe, the runs were not checked for the host's slow mode: %v", err)
+			e.logf("   host probe: %v", err)
+			if e.host != nil {
+				e.host.close()
+				e.host = nil
+			}
+		} else {
+			e.logf("   host probe: %s ns per datagram at best on each CPU", e.host.bestText())
+		}
+	}
 	return nil
+}
+
+// measure runs one load, between two host probes when there is one: it
+// waits for the host's normal mode first (probeWait at most, within the
+// probe's budget), and measures again (at most probeRedo times, within
+// the budget) a run after which the probe read slow. A run kept although
+// the probe read slow before or after it is flagged (Results.MarkSlow).
+func (e *env) measure(ctx context.Context, ld load, sc Scenario) (string, error) {
+	for attempt := 0; ; attempt++ {
+		slow := false
+		if e.host != nil {
+			if v, err := e.host.waitNormal(ctx); err != nil {
+				e.logf("   host probe: %v", err)
+			} else if slow = e.host.slow(v); slow {
+				e.logf("   host probe: still slow (%.2fx its best); measuring anyway", v)
+			}
+		}
+		mark := e.r.Mark()
+		start := time.Now()
+		summary, err := ld.run(ctx, sc)
+		if err == nil {
+			err = e.alive(sc) // died under the load?
+		}
+		if err != nil || e.host == nil {
+			return summary, err
+		}
+		v, perr := e.host.read()
+		if perr != nil {
+			e.logf("   host probe: %v", perr)
+		}
+		slow = slow || (perr == nil && e.host.slow(v))
+		if !slow {
+			return summary, nil
+		}
+		if attempt == probeRedo || !e.host.budgetLeft() {
+			e.r.MarkSlow(mark)
+			return summary + " (in the host's slow mode)", nil
+		}
+		e.r.Rollback(mark)
+		e.host.redone[sc.ID]++
+		e.host.spent += time.Since(start)
+		e.logf("   %s (not kept: the host probe read %.2fx its best around it)", summary, v)
+	}
+}
+
+// noteProbe records what the host probe saw.
+func (e *env) noteProbe() {
+	h := e.host
+	if len(h.reads) == 0 {
+		return
+	}
+	slow := 0
+	for _, v := range h.reads {
+		if h.slow(v) {
+			slow++
+		}
+	}
+	var redone []string
+	for _, sc := range e.o.Scenarios {
+		if n := h.redone[sc.ID]; n > 0 {
+			redone = append(redone, fmt.Sprintf("(%s) %d", sc.ID, n))
+		}
+	}
+	what := "no run was measured again"
+	if len(redone) > 0 {
+		what = "runs measured again because the probe read slow after them: " + strings.Join(redone, ", ")
+	}
+	e.r.Note("host probe (64-byte datagrams through a veth pair of its own from each CPU, before and after every load): %s ns per datagram at best on each CPU, %d of %d reads slow (some CPU over %.1fx its best); %s; %.0f s spent waiting for the normal mode",
+		h.bestText(), slow, len(h.reads), probeSlow, what, h.waited.Seconds())
 }
 
 type load struct {
@@ -273,10 +364,7 @@ func (e *env) runScenario(ctx context.Context, sc Scenario, round int) {
 			e.logf("   %s: %v", ld.name, err)
 			continue
 		}
-		summary, err := ld.run(ctx, sc)
-		if err == nil {
-			err = e.alive(sc) // died under the load?
-		}
+		summary, err := e.measure(ctx, ld, sc)
 		if err != nil {
 			e.failAll(ld, sc, err)
 			e.logf("   %s: error: %v", ld.name, err)

@@ -32,6 +32,21 @@ const tcActShot = 2 // TC_ACT_SHOT: drop
 // openFloodSink loads the sink and attaches it to eth0 of the real
 // servers 1..n.
 func openFloodSink(l *lab.Lab, n int) (*floodSink, error) {
+	s, err := newFloodSink()
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i <= n; i++ {
+		if err := s.attach(l.NS(lab.RS(i)), "eth0"); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// newFloodSink loads the sink, attached nowhere yet.
+func newFloodSink() (*floodSink, error) {
 	s := &floodSink{}
 	var err error
 	if s.count, err = ebpf.NewMap(&ebpf.MapSpec{Name: "gvsbench_rx", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}); err != nil {
@@ -45,25 +60,28 @@ func openFloodSink(l *lab.Lab, n int) (*floodSink, error) {
 		s.close()
 		return nil, fmt.Errorf("flood sink: load program: %w", err)
 	}
-	for i := 1; i <= n; i++ {
-		err := l.Do(lab.RS(i), func() error {
-			ifc, err := net.InterfaceByName("eth0")
-			if err != nil {
-				return err
-			}
-			ln, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: s.prog, Attach: ebpf.AttachTCXIngress, Anchor: link.Head()})
-			if err != nil {
-				return err
-			}
-			s.links = append(s.links, ln)
-			return nil
-		})
-		if err != nil {
-			s.close()
-			return nil, fmt.Errorf("flood sink: attach on %s: %w", lab.RS(i), err)
-		}
-	}
 	return s, nil
+}
+
+// attach puts the sink first on the ingress of interface ifname in
+// namespace ns.
+func (s *floodSink) attach(ns, ifname string) error {
+	err := lab.InNetns(ns, func() error {
+		ifc, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		ln, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: s.prog, Attach: ebpf.AttachTCXIngress, Anchor: link.Head()})
+		if err != nil {
+			return err
+		}
+		s.links = append(s.links, ln)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("flood sink: attach on %s in %s: %w", ifname, ns, err)
+	}
+	return nil
 }
 
 // delivered returns the number of flood packets the real servers received.

@@ -74,6 +74,7 @@ func main() {
 	fs.IntVar(&o.Flows, "flows", o.Flows, "udp: client flows (source address and port pairs)")
 	fs.IntVar(&o.Senders, "senders", o.Senders, "udp: sending threads of the first variant (which also measures the director's cost)")
 	fs.IntVar(&o.Senders2, "senders2", o.Senders2, "udp: sending threads of the second variant (0: none)")
+	fs.BoolVar(&o.Probe, "probe", o.Probe, "wait before every load until a host probe (datagrams through a veth pair of its own) reads the host's normal speed, and measure a load again when the probe reads slow after it (--probe=false: measure whatever the host does)")
 	fs.BoolVar(&o.Pin, "pin", o.Pin, "udp: keep sender thread g on the g-th CPU, the same in every scenario (--pin=false: where the scheduler puts it)")
 	fs.IntVar(&o.Payload, "payload", o.Payload, "udp: payload bytes (18: 64-byte frames)")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "cps: concurrent connection workers")
