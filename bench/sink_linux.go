@@ -127,12 +127,9 @@ func sinkProgram(port uint16, count int) asm.Instructions {
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, buf+12, asm.Half),
 		asm.JNE.Imm(asm.R1, bpfasm.Net16(0x0800), "next"),
-		asm.LoadMem(asm.R1, asm.RFP, ip, asm.Byte),
-		asm.JNE.Imm(asm.R1, 0x45, "next"),
-		asm.LoadMem(asm.R1, asm.RFP, ip+6, asm.Half),
-		asm.And.Imm(asm.R1, bpfasm.Net16(0x3fff)),
-		asm.JNE.Imm(asm.R1, 0, "next"),
-		asm.LoadMem(asm.R1, asm.RFP, ip+9, asm.Byte),
+	)
+	in = append(in, bpfasm.PlainIPv4(ip, "next")...)
+	in = append(in,
 		asm.JEq.Imm(asm.R1, 4, "ipip"),
 		asm.JNE.Imm(asm.R1, 17, "next"),
 		asm.LoadMem(asm.R1, asm.RFP, ip+22, asm.Half),
@@ -140,13 +137,8 @@ func sinkProgram(port uint16, count int) asm.Instructions {
 		asm.Ja.Label("next"),
 	)
 	in = append(in, bpfasm.Labeled("ipip", bpfasm.LoadBytes(14+20, inner, 24, "next"))...)
+	in = append(in, bpfasm.PlainIPv4(inner, "next")...)
 	in = append(in,
-		asm.LoadMem(asm.R1, asm.RFP, inner, asm.Byte),
-		asm.JNE.Imm(asm.R1, 0x45, "next"),
-		asm.LoadMem(asm.R1, asm.RFP, inner+6, asm.Half),
-		asm.And.Imm(asm.R1, bpfasm.Net16(0x3fff)),
-		asm.JNE.Imm(asm.R1, 0, "next"),
-		asm.LoadMem(asm.R1, asm.RFP, inner+9, asm.Byte),
 		asm.JNE.Imm(asm.R1, 17, "next"),
 		asm.LoadMem(asm.R1, asm.RFP, inner+22, asm.Half),
 		asm.JNE.Imm(asm.R1, bpfasm.Net16(port), "next"),

@@ -145,18 +145,13 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 		idx    = -56
 		peek   = 14 + 20 + 12
 	)
-	ne := binary.NativeEndian
-	be16 := func(v uint16) int32 { return int32(ne.Uint16(binary.BigEndian.AppendUint16(nil, v))) }
+	be16 := bpfasm.Net16
 	in := append(asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}, bpfasm.LoadBytes(0, buf, peek, "next")...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, buf+12, asm.Half),
 		asm.JNE.Imm(asm.R1, be16(0x0800), "next"),
-		asm.LoadMem(asm.R1, asm.RFP, ip, asm.Byte),
-		asm.JNE.Imm(asm.R1, 0x45, "next"),
-		asm.LoadMem(asm.R1, asm.RFP, ip+6, asm.Half),
-		asm.And.Imm(asm.R1, be16(0x3fff)),
-		asm.JNE.Imm(asm.R1, 0, "next"),
 	)
+	in = append(in, bpfasm.PlainIPv4(ip, "next")...)
 	if allow != 0 {
 		in = append(in,
 			asm.StoreImm(asm.RFP, lpmKey, 32, asm.Word),

@@ -628,15 +628,13 @@ func filterProgram(flows, flows6, slots, sched int) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+12, asm.Half),
 		asm.JEq.Imm(asm.R1, bpfasm.Net16(0x86dd), "v6"),
 		asm.JNE.Imm(asm.R1, bpfasm.Net16(0x0800), "accept"),
-		// IPv4, no options, not a fragment, a TTL left to decrement
-		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ethHdr, asm.Byte),
-		asm.JNE.Imm(asm.R1, 0x45, "accept"),
-		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ethHdr+6, asm.Half),
-		asm.And.Imm(asm.R1, bpfasm.Net16(0x3fff)), // MF and the offset
-		asm.JNE.Imm(asm.R1, 0, "accept"),
+	)
+	// IPv4, no options, not a fragment, a TTL left to decrement
+	in = append(in, bpfasm.PlainIPv4(v4.buf+ethHdr, "accept")...)
+	in = append(in,
+		asm.Mov.Reg(asm.R9, asm.R1),
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+ipTTL, asm.Byte),
 		asm.JLE.Imm(asm.R1, 1, "accept"),
-		asm.LoadMem(asm.R9, asm.RFP, v4.buf+ethHdr+9, asm.Byte),
 		asm.JEq.Imm(asm.R9, protoUDP, "key"),
 		asm.JNE.Imm(asm.R9, protoTCP, "accept"),
 	)

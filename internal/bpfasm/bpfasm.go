@@ -68,6 +68,20 @@ func call(fn asm.BuiltinFunc, base asm.Register, at int16, n int32, r5 int32, fa
 	}
 }
 
+// PlainIPv4 checks the IPv4 header copied to the stack at fp+stack: no
+// options (the first byte 0x45) and not a fragment (neither MF nor an
+// offset), or the program jumps to fail; R1 is then the protocol.
+func PlainIPv4(stack int16, fail string) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMem(asm.R1, asm.RFP, stack, asm.Byte),
+		asm.JNE.Imm(asm.R1, 0x45, fail),
+		asm.LoadMem(asm.R1, asm.RFP, stack+6, asm.Half),
+		asm.And.Imm(asm.R1, Net16(0x3fff)), // MF and the offset
+		asm.JNE.Imm(asm.R1, 0, fail),
+		asm.LoadMem(asm.R1, asm.RFP, stack+9, asm.Byte),
+	}
+}
+
 // Lookup looks the key at fp+key up in the map m: R0 is the value, or the
 // program jumps to miss.
 func Lookup(m int, key int16, miss string) asm.Instructions {
