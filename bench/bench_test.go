@@ -372,8 +372,12 @@ func TestNormalModeSection(t *testing.T) {
 	if got := n.Lookup("udp_pps", "e").Values; len(got) != 1 || got[0] != 330e3 {
 		t.Errorf("normal runs %v, want [330000]", got)
 	}
+	r.Add("udp_pps", "e", 340e3) // after the flagged runs, not flagged
+	if got := r.NormalOnly().Lookup("udp_pps", "e").Values; len(got) != 2 || got[1] != 340e3 {
+		t.Errorf("normal runs %v, want [330000 340000]", got)
+	}
 	sec := normalModeSection(r)
-	for _, want := range []string{"(e) 1 of 3", "(b) 2 of 2", "330.0 k"} {
+	for _, want := range []string{"(e) 2 of 4", "(b) 2 of 2", "335.0 k"} {
 		if !strings.Contains(sec, want) {
 			t.Errorf("section lacks %q:\n%s", want, sec)
 		}

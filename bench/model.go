@@ -76,7 +76,7 @@ func MetricByID(id string) (Metric, bool) {
 type Cell struct {
 	Values []float64 `json:"values,omitempty"`
 	// Slow, by value: the host probe read the host's slow mode before or
-	// after the run (probe.go); absent: no probe
+	// after the run (probe.go); values past its end are not flagged
 	Slow   []bool   `json:"slow,omitempty"`
 	Errors []string `json:"errors,omitempty"`
 	NA     string   `json:"na,omitempty"` // why the load does not apply
@@ -168,7 +168,6 @@ func (r *Results) Lookup(metric, scenario string) *Cell {
 func (r *Results) Add(metric, scenario string, v float64) {
 	c := r.Cell(metric, scenario)
 	c.Values = append(c.Values, v)
-	c.Slow = append(c.Slow, false)
 }
 
 // Mark is the number of values and errors every cell holds, for
@@ -192,7 +191,10 @@ func (r *Results) Rollback(m Mark) {
 	for _, byScenario := range r.Cells {
 		for _, c := range byScenario {
 			n := m[c] // a cell made since: nothing kept
-			c.Values, c.Slow, c.Errors = c.Values[:n[0]], c.Slow[:n[0]], c.Errors[:n[1]]
+			c.Values, c.Errors = c.Values[:n[0]], c.Errors[:n[1]]
+			if len(c.Slow) > n[0] {
+				c.Slow = c.Slow[:n[0]]
+			}
 		}
 	}
 }
@@ -202,8 +204,8 @@ func (r *Results) Rollback(m Mark) {
 func (r *Results) MarkSlow(m Mark) {
 	for _, byScenario := range r.Cells {
 		for _, c := range byScenario {
-			for i := m[c][0]; i < len(c.Slow); i++ {
-				c.Slow[i] = true
+			for len(c.Slow) < len(c.Values) {
+				c.Slow = append(c.Slow, len(c.Slow) >= m[c][0])
 			}
 		}
 	}
@@ -235,7 +237,6 @@ func (r *Results) NormalOnly() *Results {
 			for i, v := range c.Values {
 				if i >= len(c.Slow) || !c.Slow[i] {
 					k.Values = append(k.Values, v)
-					k.Slow = append(k.Slow, false)
 				}
 			}
 			n.Cells[id][sc] = k
