@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -53,10 +54,23 @@ func (l *Lab) Capture(ctx context.Context, role, iface, filter string) (*Capture
 	return c, nil
 }
 
-// Stop ends the capture, after a short pause so packets in flight make
-// it into the file.
+// Stop ends the capture once its file has stopped growing (200 ms
+// without a new packet, 3 s at most), so packets in flight make it into
+// the file. tcpdump writes each packet as it reads it (-U), and on a
+// loaded machine it reads late: a fixed 100 ms pause once lost the last
+// fragments of a test's exchange.
 func (c *Capture) Stop() {
-	time.Sleep(100 * time.Millisecond)
+	const quiet, most = 200 * time.Millisecond, 3 * time.Second
+	start := time.Now()
+	size, since := int64(-1), start
+	for time.Since(start) < most {
+		if st, err := os.Stat(c.File); err == nil && st.Size() != size {
+			size, since = st.Size(), time.Now()
+		} else if time.Since(since) >= quiet {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 	c.l.Kill(c.name)
 }
 
