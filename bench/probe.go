@@ -59,8 +59,7 @@ var (
 type hostProbe struct {
 	ns     string
 	sink   *floodSink
-	cpus   int
-	best   []float64 // per CPU, the fastest read so far, ns per datagram
+	best   []float64 // per allowed CPU, the fastest read so far, ns per datagram
 	spent  time.Duration
 	reads  []float64 // each read's slowest CPU, as a multiple of its best
 	waited time.Duration
@@ -74,7 +73,7 @@ func openProbe(ctx context.Context, prefix string) (*hostProbe, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &hostProbe{ns: prefix + "-probe", cpus: len(cpus), redone: map[string]int{}}
+	p := &hostProbe{ns: prefix + "-probe", redone: map[string]int{}}
 	for range cpus {
 		p.best = append(p.best, math.Inf(1))
 	}
@@ -115,7 +114,7 @@ func (p *hostProbe) close() {
 // that CPU's best read (1: as fast as ever).
 func (p *hostProbe) read() (float64, error) {
 	worst := 0.0
-	for c := 0; c < p.cpus; c++ {
+	for c := range p.best {
 		var res UDPResult
 		err := lab.InNetns(p.ns, func() error {
 			var err error

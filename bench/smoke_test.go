@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,8 +44,18 @@ func TestSmoke(t *testing.T) {
 	if loss := r.Lookup("udp_loss", "a").Summary(); loss.N != 1 || loss.Median > 50 {
 		t.Errorf("kernel routing lost %.1f %% of the small packets", loss.Median)
 	}
+	probed := false
 	for _, n := range r.Notes {
 		t.Log("note:", n)
+		// the BPF sink counted the flood and the host probe ran (a
+		// fallback would leave the figures, and this test, standing)
+		if strings.Contains(n, "instead of the BPF sink") || strings.HasPrefix(n, "no host probe") {
+			t.Error("fell back:", n)
+		}
+		probed = probed || strings.HasPrefix(n, "host probe (")
+	}
+	if !probed {
+		t.Error("no host probe note")
 	}
 }
 

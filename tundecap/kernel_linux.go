@@ -145,11 +145,10 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 		idx    = -56
 		peek   = 14 + 20 + 12
 	)
-	be16 := bpfasm.Net16
 	in := append(asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}, bpfasm.LoadBytes(0, buf, peek, "next")...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, buf+12, asm.Half),
-		asm.JNE.Imm(asm.R1, be16(0x0800), "next"),
+		asm.JNE.Imm(asm.R1, bpfasm.Net16(0x0800), "next"),
 	)
 	in = append(in, bpfasm.PlainIPv4(ip, "next")...)
 	if allow != 0 {
@@ -177,7 +176,7 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 			// GUE: the port, no UDP checksum to verify, variant 0 without
 			// options or flags
 			asm.LoadMem(asm.R1, asm.RFP, l4+2, asm.Half),
-			asm.JNE.Imm(asm.R1, be16(guePort), "next"),
+			asm.JNE.Imm(asm.R1, bpfasm.Net16(guePort), "next"),
 			asm.LoadMem(asm.R1, asm.RFP, l4+6, asm.Half),
 			asm.JNE.Imm(asm.R1, 0, "next"),
 			asm.LoadMem(asm.R1, asm.RFP, l4+8, asm.Byte),
@@ -200,9 +199,9 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 		asm.Mov.Imm(asm.R7, 20+4),
 		asm.LoadMem(asm.R1, asm.RFP, l4+2, asm.Half),
 		asm.Mov.Imm(asm.R8, adjRoomDecapIPv4|adjRoomFixedGSO),
-		asm.JEq.Imm(asm.R1, be16(0x0800), "strip"),
+		asm.JEq.Imm(asm.R1, bpfasm.Net16(0x0800), "strip"),
 		asm.Mov.Imm(asm.R8, adjRoomDecapIPv6|adjRoomFixedGSO),
-		asm.JNE.Imm(asm.R1, be16(0x86dd), "next"),
+		asm.JNE.Imm(asm.R1, bpfasm.Net16(0x86dd), "next"),
 		// the outer headers go; the skb's protocol becomes the inner one
 		asm.Mov.Reg(asm.R1, asm.R6).WithSymbol("strip"),
 		asm.Mov.Imm(asm.R2, 0),
@@ -213,7 +212,7 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 		asm.JNE.Imm(asm.R0, 0, "next"),
 		// and so does the Ethernet header's type, for whoever looks
 		asm.JNE.Imm(asm.R8, adjRoomDecapIPv6|adjRoomFixedGSO, "count"),
-		asm.StoreImm(asm.RFP, idx, int64(be16(0x86dd)), asm.Half),
+		asm.StoreImm(asm.RFP, idx, int64(bpfasm.Net16(0x86dd)), asm.Half),
 	)
 	in = append(in, bpfasm.StoreBytes(12, idx, 2, "count")...)
 	in = append(in, asm.StoreImm(asm.RFP, idx, 0, asm.Word).WithSymbol("count"))

@@ -1,6 +1,7 @@
 // Package bpfasm holds the instruction sequences GVS's BPF programs share
 // (the kernel fast path, the tunnel encapsulation, the real server's
-// decapsulation, the fanout's flow hash), written with cilium/ebpf's asm package. Every program
+// decapsulation, the fanout's flow hash, the benchmark's flood sink),
+// written with cilium/ebpf's asm package. Every program
 // keeps the skb in R6; a sequence that can fail jumps to the label it is
 // given. It imports nothing from GVS.
 package bpfasm
