@@ -383,3 +383,50 @@ func TestNormalModeSection(t *testing.T) {
 		}
 	}
 }
+
+// A pooled p99 is the percentile of every run's requests together, and
+// follows the runs a rollback or the normal-mode filter leaves.
+func TestPool(t *testing.T) {
+	r := NewResults(Scenarios, []string{"latency"})
+	ramp := func(lo float64, n int) []float64 { // lo, lo+1, ... (sorted)
+		s := make([]float64, n)
+		for i := range s {
+			s[i] = lo + float64(i)
+		}
+		return s
+	}
+	r.AddSamples("lat_p99", "d", 98, ramp(1, 100))
+	m := r.Mark()
+	r.AddSamples("lat_p99", "d", 1e6, []float64{1e6}) // measured again
+	r.Rollback(m)
+	r.AddSamples("lat_p99", "d", 198, ramp(101, 100))
+	m = r.Mark()
+	r.AddSamples("lat_p99", "d", 5000, ramp(4901, 100))
+	r.MarkSlow(m)
+	r.Pool()
+	// 300 requests 1..200 and 4901..5000: the 297th is 4997
+	if got := r.Lookup("lat_p99_all", "d").Values; len(got) != 1 || got[0] != 4997 {
+		t.Errorf("pooled p99 %v, want [4997]", got)
+	}
+	if got := r.Lookup("lat_p99", "d").Values; len(got) != 3 {
+		t.Errorf("runs kept %v, want 3", got)
+	}
+	n := r.NormalOnly() // 1..200: the 198th
+	if got := n.Lookup("lat_p99_all", "d").Values; len(got) != 1 || got[0] != 198 {
+		t.Errorf("normal-mode pooled p99 %v, want [198]", got)
+	}
+	r.AddSamples("lat_p99", "e", 9, []float64{9})
+	r.MarkSlow(Mark{})
+	r.Pool()
+	if c := r.Lookup("lat_p99_all", "e"); c == nil || len(c.Values) != 1 {
+		t.Fatalf("pooled p99 of a slow run: %+v", c)
+	}
+	if c := r.NormalOnly().Lookup("lat_p99_all", "e"); c != nil {
+		t.Errorf("a pooled figure with no normal-mode run left: %+v", c)
+	}
+	r.NA("latka_p99", "c", "no keep-alive")
+	r.Pool()
+	if c := r.Lookup("latka_p99_all", "c"); c == nil || c.NA == "" {
+		t.Errorf("the source's n/a is not carried: %+v", c)
+	}
+}

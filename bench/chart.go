@@ -142,8 +142,8 @@ func chartTitle(r *Results, m Metric) string {
 		return "BULK GBIT/S SERVER>CLIENT"
 	case "lat_p50":
 		return "LATENCY P50 (US, LOWER=BETTER)"
-	case "lat_p99":
-		return "LATENCY P99 (US, LOWER=BETTER)"
+	case "lat_p99_all":
+		return "LATENCY P99, ALL RUNS (US, LOWER=BETTER)"
 	case "cost_dir":
 		return "DIRECTOR CPU S/MPKT (LOWER)"
 	}

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -280,6 +281,24 @@ type ConnResult struct {
 	P90 float64 `json:"p90_us,omitempty"`
 	P99 float64 `json:"p99_us,omitempty"`
 	Max float64 `json:"max_us,omitempty"`
+	// Samples are every request's latency, sorted, in whole
+	// microseconds: the runner pools a scenario's runs for percentiles
+	// that stand on more requests than one run holds
+	Samples []float64 `json:"samples_us,omitempty"`
+}
+
+// setLatencies fills the percentiles and the samples from the requests'
+// latencies (microseconds; sorted in place).
+func (res *ConnResult) setLatencies(lat []float64) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Float64s(lat)
+	res.P50, res.P90, res.P99, res.Max = Percentile(lat, 50), Percentile(lat, 90), Percentile(lat, 99), lat[len(lat)-1]
+	res.Samples = make([]float64, len(lat))
+	for i, v := range lat {
+		res.Samples[i] = math.Round(v)
+	}
 }
 
 var (
@@ -374,10 +393,7 @@ func keepAliveLatency(ctx context.Context, o ConnLoad) (ConnResult, error) {
 		<-tick.C
 	}
 	res.Seconds = time.Since(start).Seconds()
-	sort.Float64s(lat)
-	if len(lat) > 0 {
-		res.P50, res.P90, res.P99, res.Max = Percentile(lat, 50), Percentile(lat, 90), Percentile(lat, 99), lat[len(lat)-1]
-	}
+	res.setLatencies(lat)
 	return res, nil
 }
 
@@ -493,10 +509,7 @@ func Connections(ctx context.Context, o ConnLoad) (ConnResult, error) {
 	if v, okv := firstErr.Load().(string); okv {
 		res.FirstErr = v
 	}
-	if len(lat) > 0 {
-		sort.Float64s(lat)
-		res.P50, res.P90, res.P99, res.Max = Percentile(lat, 50), Percentile(lat, 90), Percentile(lat, 99), lat[len(lat)-1]
-	}
+	res.setLatencies(lat)
 	return res, nil
 }
 

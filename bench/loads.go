@@ -226,7 +226,7 @@ func (e *env) loadLatency(ctx context.Context, sc Scenario) (string, error) {
 		return "", fmt.Errorf("no request completed (%d failed, first: %s)", res.Failed, res.FirstErr)
 	}
 	e.r.Add("lat_p50", sc.ID, res.P50)
-	e.r.Add("lat_p99", sc.ID, res.P99)
+	e.r.AddSamples("lat_p99", sc.ID, res.P99, res.Samples)
 	if sc.GVS {
 		e.receiveDelay(ctx, sc, delayBefore, delayErr)
 	} else {
@@ -250,6 +250,6 @@ func (e *env) loadLatency(ctx context.Context, sc Scenario) (string, error) {
 	}
 	e.srcIndex = (e.srcIndex + ka.Used) % SrcPairs
 	e.r.Add("latka_p50", sc.ID, ka.P50)
-	e.r.Add("latka_p99", sc.ID, ka.P99)
+	e.r.AddSamples("latka_p99", sc.ID, ka.P99, ka.Samples)
 	return summary + fmt.Sprintf("; keep-alive p50 %.0f µs p99 %.0f µs", ka.P50, ka.P99), nil
 }

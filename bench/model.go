@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -36,6 +37,11 @@ type Metric struct {
 	Ratio                 bool // show x (a) and x (b)
 	AddedVsA              bool // show the difference to (a)
 	Chart                 bool // a panel in the PNG chart
+	// Pools names the metric whose runs' samples this one pools: its one
+	// value is the Pctl-th percentile of every request of every run
+	// (Results.Pool), where a run's own percentile stands on too few
+	Pools string
+	Pctl  float64
 }
 
 // Metrics are every figure the harness reports.
@@ -49,9 +55,11 @@ var Metrics = []Metric{
 	{ID: "bulk_fwd", Load: "bulk", Title: "client to server", Unit: "Gbit/s", Higher: true, Ratio: true, Chart: true},
 	{ID: "bulk_rev", Load: "bulk", Title: "server to client (-R)", Unit: "Gbit/s", Higher: true, Ratio: true, Chart: true},
 	{ID: "lat_p50", Load: "latency", Title: "p50", Unit: "us", Ratio: true, AddedVsA: true, Chart: true},
-	{ID: "lat_p99", Load: "latency", Title: "p99", Unit: "us", Ratio: true, AddedVsA: true, Chart: true},
+	{ID: "lat_p99", Load: "latency", Title: "p99", Unit: "us", Ratio: true, AddedVsA: true},
+	{ID: "lat_p99_all", Load: "latency", Title: "p99, all runs' requests", Unit: "us", Ratio: true, AddedVsA: true, Chart: true, Pools: "lat_p99", Pctl: 99},
 	{ID: "latka_p50", Load: "latency", Title: "p50, keep-alive", Unit: "us", Ratio: true, AddedVsA: true},
 	{ID: "latka_p99", Load: "latency", Title: "p99, keep-alive", Unit: "us", Ratio: true, AddedVsA: true},
+	{ID: "latka_p99_all", Load: "latency", Title: "p99, keep-alive, all runs' requests", Unit: "us", Ratio: true, AddedVsA: true, Pools: "latka_p99", Pctl: 99},
 	// GVS only: how long the new-connection requests' frames waited in
 	// gvsd's rings (its metrics' receive-delay histogram)
 	{ID: "rxd_p50", Load: "latency", Title: "gvsd receive delay p50", Unit: "us"},
@@ -77,9 +85,12 @@ type Cell struct {
 	Values []float64 `json:"values,omitempty"`
 	// Slow, by value: the host probe read the host's slow mode before or
 	// after the run (probe.go); values past its end are not flagged
-	Slow   []bool   `json:"slow,omitempty"`
-	Errors []string `json:"errors,omitempty"`
-	NA     string   `json:"na,omitempty"` // why the load does not apply
+	Slow []bool `json:"slow,omitempty"`
+	// Samples, by value: the run's measurements its value summarizes
+	// (a latency run's requests, sorted), for the metrics that pool them
+	Samples [][]float64 `json:"samples,omitempty"`
+	Errors  []string    `json:"errors,omitempty"`
+	NA      string      `json:"na,omitempty"` // why the load does not apply
 }
 
 // Summary summarizes the cell's values.
@@ -170,6 +181,47 @@ func (r *Results) Add(metric, scenario string, v float64) {
 	c.Values = append(c.Values, v)
 }
 
+// AddSamples records one run's value with the samples it summarizes.
+func (r *Results) AddSamples(metric, scenario string, v float64, samples []float64) {
+	c := r.Cell(metric, scenario)
+	for len(c.Samples) < len(c.Values) {
+		c.Samples = append(c.Samples, nil)
+	}
+	c.Values = append(c.Values, v)
+	c.Samples = append(c.Samples, samples)
+}
+
+// Pool sets each pooling metric's cells (Metric.Pools) from the samples
+// of its source's runs.
+func (r *Results) Pool() {
+	for _, m := range Metrics {
+		if m.Pools == "" {
+			continue
+		}
+		for sc, src := range r.Cells[m.Pools] {
+			var all []float64
+			for _, s := range src.Samples {
+				all = append(all, s...)
+			}
+			c := &Cell{NA: src.NA}
+			if len(all) > 0 {
+				sort.Float64s(all)
+				c.Values = []float64{Percentile(all, m.Pctl)}
+			} else if len(src.Errors) > 0 {
+				c.Errors = []string{"no run completed"}
+			}
+			if c.NA == "" && len(c.Values) == 0 && len(c.Errors) == 0 {
+				delete(r.Cells[m.ID], sc) // none left (NormalOnly)
+				continue
+			}
+			if r.Cells[m.ID] == nil {
+				r.Cells[m.ID] = map[string]*Cell{}
+			}
+			r.Cells[m.ID][sc] = c
+		}
+	}
+}
+
 // Mark is the number of values and errors every cell holds, for
 // Rollback.
 type Mark map[*Cell][2]int
@@ -194,6 +246,9 @@ func (r *Results) Rollback(m Mark) {
 			c.Values, c.Errors = c.Values[:n[0]], c.Errors[:n[1]]
 			if len(c.Slow) > n[0] {
 				c.Slow = c.Slow[:n[0]]
+			}
+			if len(c.Samples) > n[0] {
+				c.Samples = c.Samples[:n[0]]
 			}
 		}
 	}
@@ -237,11 +292,15 @@ func (r *Results) NormalOnly() *Results {
 			for i, v := range c.Values {
 				if i >= len(c.Slow) || !c.Slow[i] {
 					k.Values = append(k.Values, v)
+					if i < len(c.Samples) {
+						k.Samples = append(k.Samples, c.Samples[i])
+					}
 				}
 			}
 			n.Cells[id][sc] = k
 		}
 	}
+	n.Pool()
 	return &n
 }
 

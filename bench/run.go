@@ -33,7 +33,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Prefix: "gvsbench", Scenarios: Scenarios, Loads: Loads,
-		Settings:   Settings{Runs: 3, Duration: 3 * time.Second, Flows: 8, Senders: 1, Senders2: runtime.NumCPU(), Payload: 18, Pin: true, Probe: true, Workers: 32, Rate: 200},
+		Settings:   Settings{Runs: 3, Duration: 3 * time.Second, Flows: 8, Senders: 1, Senders2: runtime.NumCPU(), Payload: 18, Pin: true, Probe: true, Workers: 32, Rate: 500},
 		TableCount: 3, Benchtime: "500ms",
 	}
 }
@@ -109,6 +109,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			e.logf("table: %s", r.Table.Error)
 		}
 	}
+	r.Pool()
 	r.Elapsed = time.Since(start)
 	return r, nil
 }

@@ -95,8 +95,8 @@ var sections = []section{
 		"One iperf3 stream each way (iperf3, iperf3 -R), default offloads; the iperf3 service balances by source address (nftables jhash, HAProxy `balance source`, GVS `sh`).",
 		[][]string{{"bulk_fwd", "bulk_rev"}}},
 	{"4. Latency at a fixed moderate rate", "latency",
-		"New connection, `GET /`, whole response, sent open-loop at a fixed rate, first of each scenario's loads (on a quiet machine) and with fresh source pairs as above; p50 and p99 per run; \"+ vs (a)\" is the added latency against kernel routing. Then the same requests at the same rate over open keep-alive connections (one per real server address, each warmed up with 10 requests first): a settled connection's round trip. Last, for GVS, how long the new-connection requests' frames waited in gvsd's rings from the kernel's receive stamp to a worker taking them (gvsd's `gvs_worker_receive_delay_seconds` histogram over the first load, quantiles interpolated within its buckets): the wake-up a packet pays for each pass through user space, of which a new connection's request makes two or more in a row.",
-		[][]string{{"lat_p50", "lat_p99"}, {"latka_p50", "latka_p99"}, {"rxd_p50", "rxd_p99"}}},
+		"New connection, `GET /`, whole response, sent open-loop at a fixed rate, first of each scenario's loads (on a quiet machine) and with fresh source pairs as above; p50 and p99 per run, and the p99 of all runs' requests pooled (a run's own p99 stands on its slowest 1 %, a handful of requests; the pooled one on as many times more as there are runs); \"+ vs (a)\" is the added latency against kernel routing. Then the same requests at the same rate over open keep-alive connections (one per real server address, each warmed up with 10 requests first): a settled connection's round trip. Last, for GVS, how long the new-connection requests' frames waited in gvsd's rings from the kernel's receive stamp to a worker taking them (gvsd's `gvs_worker_receive_delay_seconds` histogram over the first load, quantiles interpolated within its buckets): the wake-up a packet pays for each pass through user space, of which a new connection's request makes two or more in a row.",
+		[][]string{{"lat_p50", "lat_p99", "lat_p99_all"}, {"latka_p50", "latka_p99", "latka_p99_all"}, {"rxd_p50", "rxd_p99"}}},
 	{"5. Director cost", "cost",
 		"CPU seconds per million packets delivered during load 1 (its first variant). Director CPU: for GVS, gvsd's utime+stime from /proc/PID/stat; for the kernel peers, the machine's softirq time from /proc/stat (which also holds the client's, router's and real servers' softirq work: an upper bound on the director's share). Whole machine: every CPU's non-idle time from /proc/stat.",
 		[][]string{{"cost_dir", "cost_machine"}}},
@@ -186,7 +186,7 @@ func Markdown(r *Results, chart string) string {
 
 // normalTargets are the figures issue 7 sets targets for, shown again
 // over the runs in the host's normal mode.
-var normalTargets = []string{"udp_pps", "udp_pps2", "cps", "lat_p99", "bulk_fwd", "bulk_rev"}
+var normalTargets = []string{"udp_pps", "udp_pps2", "cps", "lat_p99_all", "bulk_fwd", "bulk_rev"}
 
 // normalModeSection repeats the targets' figures over the runs the host
 // probe read normal before and after, when some run was not.
@@ -203,9 +203,13 @@ func normalModeSection(r *Results) string {
 			continue
 		}
 		b.WriteString(sectionTable(n, []string{id}))
+		runs := id // a pooled figure counts its source's runs
+		if m, _ := MetricByID(id); m.Pools != "" {
+			runs = m.Pools
+		}
 		var counts []string
 		for _, sc := range r.Scenarios {
-			all, kept := r.Lookup(id, sc.ID), n.Lookup(id, sc.ID)
+			all, kept := r.Lookup(runs, sc.ID), n.Lookup(runs, sc.ID)
 			if all != nil && len(all.Values) > 0 {
 				counts = append(counts, fmt.Sprintf("(%s) %d of %d", sc.ID, len(kept.Values), len(all.Values)))
 			}
