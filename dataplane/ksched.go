@@ -243,7 +243,10 @@ func (o *offloader) adopt(r offloadReq) {
 	if o.ks != nil {
 		delete(o.ks.unrecorded, r.key)
 	}
-	o.entries[r.key] = &offloaded{flow: r.flow, hop: r.hop, rw: r.rw, packets: r.packets, bytes: r.bytes, seen: o.sweeps}
+	if o.entries[r.key] != nil {
+		return // installed since it was queued (adoptQueue): that entry's counts are the record's
+	}
+	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, hop: r.hop, rw: r.rw, packets: r.packets, bytes: r.bytes, seen: o.sweeps}
 }
 
 // kernelScheduled looks a SYN of a service the kernel schedules up in the
@@ -302,10 +305,9 @@ func (w *worker) kernelSent(in *iface, b []byte, p *packet.Packet, ep *ipvs.Pack
 		return true
 	}
 	_, rw, _ := flowRewrite(ep, hop, 0, 0, hop.mtu)
-	select {
-	case w.d.off.reqs <- offloadReq{kind: reqAdopt, key: k, rw: rw, flow: *f, hop: hop, packets: 1, bytes: uint64(p.IPLen())}:
-	default: // the offloader is busy: the sweep deletes the entry after its grace, the connection stays the engine's
-	}
+	// full: the sweep deletes the entry after its grace, the connection
+	// stays the engine's
+	w.d.off.adopts.push(offloadReq{kind: reqAdopt, key: k, rw: rw, flow: *f, hop: hop, packets: 1, bytes: uint64(p.IPLen())})
 	if v.Method == ipvs.Masq {
 		w.kernelReply(in, b, ep, k)
 	}
@@ -338,10 +340,7 @@ func (w *worker) kernelReply(in *iface, b []byte, ep *ipvs.Packet, k fastpath.Ke
 		Src: v.VAddr.Netip(f.Family), Dst: rk.Dst, SrcPort: v.VPort, DstPort: rk.DstPort,
 		Ifindex: hop.ifindex, DstMAC: hop.dst, SrcMAC: hop.src, MTU: ks.replyMTU, Timeout: time.Duration(v.Timeout) * time.Millisecond,
 	}
-	select {
-	case w.d.off.reqs <- offloadReq{kind: reqAdopt, key: rk, rw: rw, flow: reply, reply: true, hop: hop}:
-	default:
-	}
+	w.d.off.adopts.push(offloadReq{kind: reqAdopt, key: rk, rw: rw, flow: reply, reply: true, hop: hop})
 }
 
 // learnHop tells the offloader where destination v.DestID's packets went

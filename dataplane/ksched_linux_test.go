@@ -80,3 +80,53 @@ func TestRecordUnrecorded(t *testing.T) {
 		t.Fatalf("connections %+v, want ports 40000 and 40001 to %v", conns, want.Addr)
 	}
 }
+
+// Adoptions wait in a queue that wakes the offloader once, when it was
+// empty, and is taken in one batch; a full queue refuses.
+func TestAdoptQueue(t *testing.T) {
+	a := adoptQueue{kick: make(chan struct{}, 1)}
+	k := func(port uint16) fastpath.Key { return fastpath.Key{SrcPort: port, Proto: 6} }
+	for p := uint16(1); p <= 3; p++ {
+		if !a.push(offloadReq{kind: reqAdopt, key: k(p)}) {
+			t.Fatal("push refused")
+		}
+	}
+	if len(a.kick) != 1 {
+		t.Fatalf("%d kicks queued, want 1", len(a.kick))
+	}
+	<-a.kick
+	got := a.take(nil)
+	if len(got) != 3 || got[2].key != k(3) {
+		t.Fatalf("took %v", got)
+	}
+	if len(a.take(got)) != 0 {
+		t.Error("the queue is not empty after take")
+	}
+	a.push(offloadReq{key: k(4)})
+	if len(a.kick) != 1 {
+		t.Error("no kick after the queue emptied")
+	}
+	for i := 1; i < maxQueuedAdopts; i++ {
+		a.push(offloadReq{key: k(5)})
+	}
+	if a.push(offloadReq{key: k(6)}) {
+		t.Error("a full queue took more")
+	}
+
+	// the offloader records a queued adoption, a reply entry as a reply,
+	// unless an entry was installed for the key meanwhile
+	o := &offloader{adopts: adoptQueue{kick: make(chan struct{}, 1)}, entries: map[fastpath.Key]*offloaded{}}
+	o.entries[k(9)] = &offloaded{packets: 7}
+	o.adopts.push(offloadReq{kind: reqAdopt, key: k(8), reply: true, packets: 1})
+	o.adopts.push(offloadReq{kind: reqAdopt, key: k(9), packets: 1})
+	o.adoptQueued()
+	if e := o.entries[k(8)]; e == nil || !e.reply || e.packets != 1 {
+		t.Errorf("adopted reply entry %+v", e)
+	}
+	if e := o.entries[k(9)]; e.packets != 7 {
+		t.Errorf("an installed entry was overwritten by a stale adoption: %+v", e)
+	}
+	if len(o.adopts.take(nil)) != 0 {
+		t.Error("adoptQueued left some")
+	}
+}

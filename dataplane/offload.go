@@ -5,6 +5,7 @@ package dataplane
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/govs/gvs/dataplane/fastpath"
@@ -78,9 +79,11 @@ type offloader struct {
 	ew      *ipvs.Worker // its own engine handle: the counters it adds
 	reqs    chan offloadReq
 	flushes chan struct{}
+	adopts  adoptQueue
 	entries map[fastpath.Key]*offloaded
 	sweeps  uint64
 	ks      *kernelScheduler // nil: off (ksched.go)
+	batch   []offloadReq     // adoptQueued's buffer
 
 	log     *slog.Logger
 	refused int // entries the map refused (full); the first is logged
@@ -99,6 +102,7 @@ func (d *Dataplane) openFastPath() {
 	d.off = &offloader{
 		fp: fp, eng: d.eng, ew: d.eng.NewWorker(),
 		reqs: make(chan offloadReq, 1024), flushes: make(chan struct{}, 1),
+		adopts:  adoptQueue{kick: make(chan struct{}, 1)},
 		entries: map[fastpath.Key]*offloaded{}, log: d.log,
 	}
 	switch {
@@ -146,25 +150,94 @@ func (d *Dataplane) flushFastPath() {
 func (o *offloader) run(ctx context.Context) {
 	tick := time.NewTicker(sweepEvery)
 	defer tick.Stop()
+	adoptLater := time.NewTimer(time.Hour)
+	adoptLater.Stop()
+	armed := false
 	var last time.Time
 	var took time.Duration
 	for {
 		select {
 		case <-ctx.Done():
+			o.adoptQueued()
 			o.sweep(true)
 			return
 		case r := <-o.reqs:
 			o.handle(r)
+		case <-o.adopts.kick:
+			if !armed {
+				adoptLater.Reset(adoptDelay)
+				armed = true
+			}
+		case <-adoptLater.C:
+			armed = false
+			o.adoptQueued()
 		case <-o.flushes:
+			o.adoptQueued()
 			o.sweep(true)
 		case now := <-tick.C:
 			if now.Sub(last) < 10*took {
 				continue
 			}
+			o.adoptQueued()
 			o.sweep(false)
 			last, took = time.Now(), time.Since(now)
 		}
 	}
+}
+
+// adoptDelay is how long the offloader lets the workers' adoptions
+// (reqAdopt) gather before it records them: they are bookkeeping, the
+// kernel forwards the connection meanwhile, and waking the offloader for
+// each new connection cost more than its work (a thread wake-up, often
+// of an idle CPU, per connection).
+const adoptDelay = 4 * time.Millisecond
+
+// maxQueuedAdopts bounds the queue; past it an adoption is dropped, and
+// the sweep records the entry after its grace (ksched.go, unrecorded).
+const maxQueuedAdopts = 1 << 16
+
+// adoptQueue holds the workers' adoptions until the offloader takes them
+// in a batch. A worker wakes the offloader (kick) only when the queue was
+// empty.
+type adoptQueue struct {
+	mu   sync.Mutex
+	q    []offloadReq
+	kick chan struct{}
+}
+
+// push queues r; false when the queue is full.
+func (a *adoptQueue) push(r offloadReq) bool {
+	a.mu.Lock()
+	n := len(a.q)
+	if n < maxQueuedAdopts {
+		a.q = append(a.q, r)
+	}
+	a.mu.Unlock()
+	if n == 0 {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+	return n < maxQueuedAdopts
+}
+
+// take empties the queue into buf.
+func (a *adoptQueue) take(buf []offloadReq) []offloadReq {
+	a.mu.Lock()
+	buf = append(buf[:0], a.q...)
+	a.q = a.q[:0]
+	a.mu.Unlock()
+	return buf
+}
+
+// adoptQueued records every queued adoption.
+func (o *offloader) adoptQueued() {
+	o.batch = o.adopts.take(o.batch)
+	for _, r := range o.batch {
+		o.adopt(r)
+	}
+	clear(o.batch) // no flows or next hops kept alive by the buffer
 }
 
 // handle carries out one worker request.
@@ -172,7 +245,7 @@ func (o *offloader) handle(r offloadReq) {
 	switch r.kind {
 	case reqOffload:
 		o.install(r)
-	case reqAdopt:
+	case reqAdopt: // queued rather than sent (adoptQueue); kept for tests
 		o.adopt(r)
 	case reqRetire:
 		o.retireScheduled(r.key)
