@@ -2,7 +2,9 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"image/png"
 	"math"
 	"os/exec"
@@ -428,5 +430,32 @@ func TestPool(t *testing.T) {
 	r.Pool()
 	if c := r.Lookup("latka_p99_all", "c"); c == nil || c.NA == "" {
 		t.Errorf("the source's n/a is not carried: %+v", c)
+	}
+}
+
+// Samples travel in results.json as one string each, and the list form
+// of earlier files still reads.
+func TestSamplesJSON(t *testing.T) {
+	r := NewResults(Scenarios, []string{"latency"})
+	r.AddSamples("lat_p99", "d", 3, []float64{1, 2.5, 1000})
+	b, err := json.Marshal(r.Cells["lat_p99"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"samples":["1 2.5 1000"]`) {
+		t.Errorf("samples written as %s", b)
+	}
+	for _, in := range []string{string(b), `{"d":{"values":[3],"samples":[[1,2.5,1000]]}}`} {
+		var back map[string]*Cell
+		if err := json.Unmarshal([]byte(in), &back); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if got := back["d"].Samples; len(got) != 1 || fmt.Sprint(got[0]) != "[1 2.5 1000]" {
+			t.Errorf("%s read back as %v", in, got)
+		}
+	}
+	var bad map[string]*Cell
+	if err := json.Unmarshal([]byte(`{"d":{"samples":["1 x"]}}`), &bad); err == nil {
+		t.Error("a sample that is not a number was read")
 	}
 }

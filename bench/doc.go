@@ -33,7 +33,10 @@
 //     at the kernel's defaults; the iperf3 service balances by source
 //     address so its control and data connections meet on one server;
 //  4. latency: p50 and p99 of a request (new connection, HTTP request,
-//     whole response) sent open-loop at a fixed moderate rate;
+//     whole response) sent open-loop at a fixed moderate rate (500/s,
+//     under a tenth of the slowest peer's connection rate); besides each
+//     run's p99, the p99 of every run's requests pooled, since one run's
+//     stands on a few of its slowest requests;
 //  5. cost: CPU seconds per million delivered packets during load 1 (its
 //     one-sender variant): for GVS gvsd's own utime+stime (/proc/PID/stat);
 //     for the kernel peers the machine's softirq time (/proc/stat), which

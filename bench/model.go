@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -88,9 +90,9 @@ type Cell struct {
 	Slow []bool `json:"slow,omitempty"`
 	// Samples, by value: the run's measurements its value summarizes
 	// (a latency run's requests, sorted), for the metrics that pool them
-	Samples [][]float64 `json:"samples,omitempty"`
-	Errors  []string    `json:"errors,omitempty"`
-	NA      string      `json:"na,omitempty"` // why the load does not apply
+	Samples []Samples `json:"samples,omitempty"`
+	Errors  []string  `json:"errors,omitempty"`
+	NA      string    `json:"na,omitempty"` // why the load does not apply
 }
 
 // Summary summarizes the cell's values.
@@ -179,6 +181,43 @@ func (r *Results) Lookup(metric, scenario string) *Cell {
 func (r *Results) Add(metric, scenario string, v float64) {
 	c := r.Cell(metric, scenario)
 	c.Values = append(c.Values, v)
+}
+
+// Samples are one run's measurements. In results.json they are one
+// string of numbers: as a list, thousands of them would take a line each.
+type Samples []float64
+
+// MarshalJSON writes the samples as one string.
+func (s Samples) MarshalJSON() ([]byte, error) {
+	var b []byte
+	for i, v := range s {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
+	return json.Marshal(string(b))
+}
+
+// UnmarshalJSON reads the samples as written, or as a list.
+func (s *Samples) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '[' {
+		return json.Unmarshal(b, (*[]float64)(s))
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return err
+	}
+	f := strings.Fields(str)
+	*s = make(Samples, len(f))
+	for i, x := range f {
+		v, err := strconv.ParseFloat(x, 64)
+		if err != nil {
+			return fmt.Errorf("samples: %w", err)
+		}
+		(*s)[i] = v
+	}
+	return nil
 }
 
 // AddSamples records one run's value with the samples it summarizes.
