@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -109,16 +108,17 @@ type Dataplane struct {
 	// flowHash picks a frame's worker by flow; nil: the kernel's hash fanout (flowhash.go)
 	flowHash *flowhash.Program
 
-	mu     sync.Mutex // Sync
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	closed atomic.Bool
+	mu           sync.Mutex // Sync
+	cancel       context.CancelFunc
+	releaseProcs func() // the Ps Start reserved for blocking workers
+	wg           sync.WaitGroup
+	closed       atomic.Bool
 }
 
 // New attaches to the interfaces and prepares the workers; Start runs them.
 func New(eng *ipvs.Engine, ctl netctl.Controller, cfg Config) (*Dataplane, error) {
 	if cfg.Workers <= 0 {
-		cfg.Workers = runtime.GOMAXPROCS(0)
+		cfg.Workers = baseProcs()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -256,13 +256,18 @@ func (d *Dataplane) Start(ctx context.Context) error {
 			d.off.run(ctx)
 		}()
 	}
+	blocking := 0
 	for _, w := range d.workers {
+		if w.wait != nil {
+			blocking++ // it sleeps in ppoll (procs.go)
+		}
 		d.wg.Add(1)
 		go func(w *worker) {
 			defer d.wg.Done()
 			w.run(ctx)
 		}(w)
 	}
+	d.releaseProcs = reserveProcs(blocking)
 	return d.Sync()
 }
 
@@ -389,6 +394,9 @@ func (d *Dataplane) Close() error {
 		d.cancel()
 	}
 	d.wg.Wait()
+	if d.releaseProcs != nil {
+		d.releaseProcs()
+	}
 	d.closeWorkers()
 	d.closeTun()
 	return d.ctl.RemoveSteering()
