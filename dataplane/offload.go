@@ -57,7 +57,7 @@ type reqKind uint8
 
 const (
 	reqOffload reqKind = iota
-	reqAdopt           // the engine recorded a connection the kernel scheduled: the entry is ours
+	reqAdopt           // the engine recorded a connection the kernel scheduled: the entry is ours (queued: adoptQueue)
 	reqRetire          // the engine overruled the kernel's choice: delete its entry
 	reqLearn           // a destination's next hop, for the scheduling tables
 )
@@ -245,8 +245,6 @@ func (o *offloader) handle(r offloadReq) {
 	switch r.kind {
 	case reqOffload:
 		o.install(r)
-	case reqAdopt: // queued rather than sent (adoptQueue); kept for tests
-		o.adopt(r)
 	case reqRetire:
 		o.retireScheduled(r.key)
 	case reqLearn:
