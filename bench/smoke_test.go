@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,8 @@ import (
 )
 
 // TestSmoke runs one tiny scenario for real: kernel routing through the
-// director namespace, the small-packet and connection loads for a second
-// each. It needs root and the lab's packages; the full benchmark is
+// director namespace, the small-packet, connection and latency loads for
+// a second each. It needs root and the lab's packages; the full benchmark is
 // ./scripts/bench, never go test.
 func TestSmoke(t *testing.T) {
 	if err := lab.Available(); err != nil {
@@ -27,7 +28,7 @@ func TestSmoke(t *testing.T) {
 	o := DefaultOptions()
 	o.Prefix = "gvsbsmoke"
 	o.Scenarios, _ = SelectScenarios("a")
-	o.Loads = []string{"udp", "cps", "cost"}
+	o.Loads = []string{"udp", "cps", "latency", "cost"}
 	o.Runs, o.Duration, o.Senders2 = 1, time.Second, 0
 	start := time.Now()
 	r, err := Run(ctx, o)
@@ -35,11 +36,23 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("smoke run in %s", time.Since(start).Round(time.Millisecond))
-	for _, m := range []string{"udp_pps", "cps", "cost_machine"} {
+	for _, m := range []string{"udp_pps", "cps", "lat_p99", "lat_p99_all", "cost_machine"} {
 		c := r.Lookup(m, "a")
 		if c == nil || len(c.Errors) > 0 || c.Summary().N != 1 || c.Summary().Median <= 0 {
 			t.Errorf("%s: %+v; notes %v", m, c, r.Notes)
 		}
+	}
+	// one run: the pooled p99 is the run's own, from its requests'
+	// samples (whole microseconds)
+	if c := r.Lookup("lat_p99", "a"); c != nil && len(c.Samples) == 1 {
+		if n := len(c.Samples[0]); n < o.Rate/2 {
+			t.Errorf("%d latency samples from a 1-s run at %d/s", n, o.Rate)
+		}
+		if all := r.Lookup("lat_p99_all", "a"); all != nil && math.Abs(all.Summary().Median-c.Summary().Median) > 1 {
+			t.Errorf("pooled p99 %.1f µs, the run's %.1f µs", all.Summary().Median, c.Summary().Median)
+		}
+	} else {
+		t.Errorf("lat_p99 samples: %+v", c)
 	}
 	if loss := r.Lookup("udp_loss", "a").Summary(); loss.N != 1 || loss.Median > 50 {
 		t.Errorf("kernel routing lost %.1f %% of the small packets", loss.Median)
