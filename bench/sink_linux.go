@@ -49,7 +49,7 @@ func openFloodSink(l *lab.Lab, n int) (*floodSink, error) {
 func newFloodSink() (*floodSink, error) {
 	s := &floodSink{}
 	var err error
-	if s.count, err = ebpf.NewMap(&ebpf.MapSpec{Name: "gvsbench_rx", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}); err != nil {
+	if s.count, err = bpfasm.NewCounter("gvsbench_rx"); err != nil {
 		return nil, fmt.Errorf("flood sink: counter map: %w", err)
 	}
 	s.prog, err = ebpf.NewProgram(&ebpf.ProgramSpec{
@@ -85,17 +85,7 @@ func (s *floodSink) attach(ns, ifname string) error {
 }
 
 // delivered returns the number of flood packets the real servers received.
-func (s *floodSink) delivered() (uint64, error) {
-	var per []uint64
-	if err := s.count.Lookup(uint32(0), &per); err != nil {
-		return 0, err
-	}
-	var n uint64
-	for _, v := range per {
-		n += v
-	}
-	return n, nil
-}
+func (s *floodSink) delivered() (uint64, error) { return bpfasm.CounterSum(s.count) }
 
 func (s *floodSink) close() error {
 	var err error
@@ -103,13 +93,7 @@ func (s *floodSink) close() error {
 		err = errors.Join(err, l.Close())
 	}
 	s.links = nil
-	if s.prog != nil {
-		err = errors.Join(err, s.prog.Close())
-	}
-	if s.count != nil {
-		err = errors.Join(err, s.count.Close())
-	}
-	return err
+	return errors.Join(err, s.prog.Close(), s.count.Close()) // nil-safe
 }
 
 // sinkProgram matches what rsCounter's nftables rules match: IPv4 (no
@@ -142,13 +126,9 @@ func sinkProgram(port uint16, count int) asm.Instructions {
 		asm.JNE.Imm(asm.R1, 17, "next"),
 		asm.LoadMem(asm.R1, asm.RFP, inner+22, asm.Half),
 		asm.JNE.Imm(asm.R1, bpfasm.Net16(port), "next"),
-		asm.StoreImm(asm.RFP, key, 0, asm.Word).WithSymbol("count"),
 	)
-	in = append(in, bpfasm.Lookup(count, key, "drop")...)
+	in = append(in, bpfasm.Labeled("count", bpfasm.Count(count, key, "drop"))...)
 	return append(in,
-		asm.LoadMem(asm.R1, asm.R0, 0, asm.DWord),
-		asm.Add.Imm(asm.R1, 1),
-		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
 		asm.Mov.Imm(asm.R0, tcActShot).WithSymbol("drop"),
 		asm.Return(),
 		asm.Mov.Imm(asm.R0, -1).WithSymbol("next"), // TCX_NEXT

@@ -45,7 +45,7 @@ const (
 func openKernelDecap(guePort uint16, allowFrom []netip.Prefix) (*kernelDecap, error) {
 	k := &kernelDecap{}
 	var err error
-	if k.count, err = ebpf.NewMap(&ebpf.MapSpec{Name: "gvs_decap_n", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1}); err != nil {
+	if k.count, err = bpfasm.NewCounter("gvs_decap_n"); err != nil {
 		return nil, fmt.Errorf("tundecap: kernel decapsulation: counter map: %w", err)
 	}
 	allowFD := 0
@@ -104,14 +104,7 @@ func openKernelDecap(guePort uint16, allowFrom []netip.Prefix) (*kernelDecap, er
 
 // packets returns the number of packets decapsulated in the kernel.
 func (k *kernelDecap) packets() uint64 {
-	var per []uint64
-	if err := k.count.Lookup(uint32(0), &per); err != nil {
-		return 0
-	}
-	var n uint64
-	for _, v := range per {
-		n += v
-	}
+	n, _ := bpfasm.CounterSum(k.count) // 0 when unreadable
 	return n
 }
 
@@ -121,15 +114,7 @@ func (k *kernelDecap) close() error {
 		err = errors.Join(err, l.Close())
 	}
 	k.links = nil
-	if k.prog != nil {
-		err = errors.Join(err, k.prog.Close())
-	}
-	for _, m := range []*ebpf.Map{k.allow, k.count} {
-		if m != nil {
-			err = errors.Join(err, m.Close())
-		}
-	}
-	return err
+	return errors.Join(err, k.prog.Close(), k.allow.Close(), k.count.Close()) // nil-safe
 }
 
 // decapProgram is the TCX ingress program. R6 the skb, R7 the outer
@@ -215,11 +200,8 @@ func decapProgram(guePort uint16, count, allow int) asm.Instructions {
 		asm.StoreImm(asm.RFP, idx, int64(bpfasm.Net16(0x86dd)), asm.Half),
 	)
 	in = append(in, bpfasm.StoreBytes(12, idx, 2, "count")...)
-	in = append(in, asm.StoreImm(asm.RFP, idx, 0, asm.Word).WithSymbol("count"))
-	in = append(in, bpfasm.Lookup(count, idx, "pass")...)
+	in = append(in, bpfasm.Labeled("count", bpfasm.Count(count, idx, "pass"))...)
 	return append(in,
-		asm.Mov.Imm(asm.R1, 1),
-		asm.AddAtomic.Mem(asm.R0, asm.R1, asm.DWord, 0),
 		asm.Mov.Imm(asm.R0, tcxPass).WithSymbol("pass"),
 		asm.Return(),
 		asm.Mov.Imm(asm.R0, tcxNext).WithSymbol("next"),

@@ -3,7 +3,8 @@
 // decapsulation, the fanout's flow hash, the benchmark's flood sink),
 // written with cilium/ebpf's asm package. Every program
 // keeps the skb in R6; a sequence that can fail jumps to the label it is
-// given. It imports nothing from GVS.
+// given. Beside the sequences, the packet counter those programs keep
+// (counter.go). It imports nothing from GVS.
 package bpfasm
 
 import (
