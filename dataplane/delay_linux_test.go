@@ -39,13 +39,16 @@ func TestWorkerReceiveDelay(t *testing.T) {
 		t.Fatalf("%d counts for %d bounds", len(counts), len(bounds))
 	}
 	var total uint64
-	for i, c := range counts {
+	for _, c := range counts {
 		total += c
-		if c > 0 && (i == 0 || bounds[i-1] >= 3*time.Millisecond || (i < len(bounds) && bounds[i] < 3*time.Millisecond)) {
-			t.Errorf("%d frames in bucket %d, want them in the one holding 3 ms", c, i)
-		}
 	}
 	if total != 2 || sum < 6*time.Millisecond || sum > 6*time.Millisecond+time.Second {
 		t.Fatalf("%d frames, sum %v: want 2 frames of a little over 3 ms", total, sum)
+	}
+	// Both frames came in one batch, so each waited half the sum; how much
+	// over 3 ms depends on this machine's load, so the bucket follows the
+	// measured wait rather than an assumed one.
+	if want := bucket(sum / 2); counts[want] != 2 {
+		t.Errorf("counts %v: want both frames in bucket %d (a wait of %v)", counts, want, sum/2)
 	}
 }
