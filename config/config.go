@@ -26,8 +26,9 @@ type Config struct {
 	// KernelScheduling lets the kernel fast path schedule new connections
 	// of IPv4 TCP rr or wrr services (DR, TUN or NAT) with no persistence
 	// or thresholds, so a SYN does not wait for gvsd (docs/dataplane.md,
-	// "Kernel scheduling"). Off by default; needs the flow fanout.
-	KernelScheduling bool     `yaml:"kernel_scheduling,omitempty"`
+	// "Kernel scheduling"). On when unset (KernelSchedulingOn); needs
+	// the flow fanout.
+	KernelScheduling *bool    `yaml:"kernel_scheduling,omitempty"`
 	API              API      `yaml:"api,omitempty"`
 	Metrics          Metrics  `yaml:"metrics,omitempty"`
 	Options          Options  `yaml:"options,omitempty"`
@@ -37,6 +38,11 @@ type Config struct {
 	VIPs     []Addr       `yaml:"vips,omitempty"`
 	FWMarks  []FWMarkRule `yaml:"fwmarks,omitempty"`
 	Services []Service    `yaml:"services,omitempty"`
+}
+
+// KernelSchedulingOn reports kernel_scheduling: on unless set to false.
+func (c *Config) KernelSchedulingOn() bool {
+	return c.KernelScheduling == nil || *c.KernelScheduling
 }
 
 // API configures gvsd's control API.

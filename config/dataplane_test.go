@@ -37,23 +37,24 @@ func TestFanout(t *testing.T) {
 	}
 }
 
-// TestKernelScheduling: kernel_scheduling is a boolean (off when unset)
-// that survives Marshal and Parse; a non-boolean is refused.
+// TestKernelScheduling: kernel_scheduling is a boolean, on when unset,
+// that survives Marshal and Parse (false included); a non-boolean is
+// refused.
 func TestKernelScheduling(t *testing.T) {
-	for _, v := range []bool{false, true} {
-		in := "workers: 2\n"
-		if v {
-			in += "kernel_scheduling: true\n"
-		}
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{{"", true}, {"kernel_scheduling: true\n", true}, {"kernel_scheduling: false\n", false}} {
+		in := "workers: 2\n" + tc.in
 		c, err := config.Parse([]byte(in), "k.yaml")
-		if err != nil || c.KernelScheduling != v {
-			t.Fatalf("%q: kernel_scheduling %v, %v", in, c.KernelScheduling, err)
+		if err != nil || c.KernelSchedulingOn() != tc.want {
+			t.Fatalf("%q: kernel scheduling %v, %v", in, c.KernelSchedulingOn(), err)
 		}
 		out, err := config.Marshal(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if back, err := config.Parse(out, "back.yaml"); err != nil || back.KernelScheduling != v {
+		if back, err := config.Parse(out, "back.yaml"); err != nil || back.KernelSchedulingOn() != tc.want || (back.KernelScheduling == nil) != (tc.in == "") {
 			t.Errorf("%q: round trip gave %v, %v\n%s", in, back.KernelScheduling, err, out)
 		}
 	}

@@ -119,8 +119,8 @@ func (o *offloader) plan() {
 			continue
 		}
 		want[k] = slots
-		if slices.Equal(ks.installed[k], slots) {
-			continue
+		if rotationOf(ks.installed[k], slots) {
+			continue // the kernel is where the engine is in the same cycle
 		}
 		if err := o.fp.SetSchedule(k, time.Duration(p.Timeout)*time.Second, ks.replyMTU, slots); err != nil {
 			o.log.Warn("kernel scheduling: service left to gvsd", "service", netip.AddrPortFrom(k.Addr, k.Port), "err", err)
@@ -149,6 +149,21 @@ func (o *offloader) plan() {
 	}
 	ks.announced = set // logged on a change only, not at each flush and plan again
 	ks.scheduled.Store(&set)
+}
+
+// rotationOf reports whether cycle b is cycle a from some position on.
+// The engine's cycle starts at its next pick (ipvs.Cycler), which moves
+// with every connection while the installed one stays put.
+func rotationOf(a, b []fastpath.Slot) bool {
+	if len(a) != len(b) || len(a) == 0 {
+		return false
+	}
+	for r := range a {
+		if slices.Equal(a[r:], b[:len(a)-r]) && slices.Equal(a[:r], b[len(a)-r:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // unschedule empties the scheduling map at once (a configuration

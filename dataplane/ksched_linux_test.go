@@ -130,3 +130,28 @@ func TestAdoptQueue(t *testing.T) {
 		t.Error("adoptQueued left some")
 	}
 }
+
+// The installed cycle stays while the engine's is the same cycle from
+// another position (the engine's moves with each connection); any other
+// difference installs the engine's.
+func TestRotationOf(t *testing.T) {
+	s := func(dests ...uint32) []fastpath.Slot {
+		var out []fastpath.Slot
+		for _, d := range dests {
+			out = append(out, fastpath.Slot{Dest: d})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		a, b []fastpath.Slot
+		want bool
+	}{
+		{s(1, 2, 3), s(1, 2, 3), true}, {s(1, 2, 3), s(2, 3, 1), true}, {s(1, 2, 3), s(3, 1, 2), true},
+		{s(1, 1, 2), s(1, 2, 1), true}, {s(1, 2, 3), s(1, 3, 2), false}, {s(1, 2, 3), s(1, 2), false},
+		{s(1, 1, 2), s(1, 2, 2), false}, {nil, nil, false}, {s(1), s(1), true},
+	} {
+		if got := rotationOf(tc.a, tc.b); got != tc.want {
+			t.Errorf("rotationOf(%v, %v) = %v", tc.a, tc.b, got)
+		}
+	}
+}

@@ -28,10 +28,14 @@ type Scheduler interface {
 
 // Cycler is implemented by schedulers whose picks repeat one fixed
 // cycle while the destinations do not change (rr, wrr): Cycle returns the
-// destinations of one full cycle in the order the scheduler takes them,
-// or nil when there is none or it is longer than limit. A kernel program
-// may then schedule for the service (Engine.KernelPlans).
+// destinations of one full cycle in the order the scheduler will take
+// them from its next pick on, without moving it, or nil when there is
+// none or it is longer than limit. A kernel program may then schedule for
+// the service (Engine.KernelPlans); the engine makes each pick the kernel
+// made as well (a Schedule whose result it drops), so its position stays
+// the kernel's and either can take over where the other stopped.
 type Cycler interface {
+	Scheduler
 	Cycle(svc *Service, limit int) []*Dest
 }
 

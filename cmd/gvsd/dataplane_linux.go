@@ -21,7 +21,7 @@ import (
 // linuxDataplane builds the AF_PACKET data path on the kernel's tables.
 // The data path it builds is also stored in built (for via_vip checks of
 // tunnel real servers, which it encapsulates).
-func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, fanout string, kernelSched bool, built *atomic.Pointer[dataplane.Dataplane]) func(*ipvs.Engine, *config.Config, *slog.Logger) (daemon.Dataplane, error) {
+func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, fanout string, kernelSched *bool, built *atomic.Pointer[dataplane.Dataplane]) func(*ipvs.Engine, *config.Config, *slog.Logger) (daemon.Dataplane, error) {
 	return func(eng *ipvs.Engine, cfg *config.Config, log *slog.Logger) (daemon.Dataplane, error) {
 		if len(ifaces) == 0 {
 			ifaces = cfg.Interfaces
@@ -46,6 +46,13 @@ func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, fanout s
 		if fanout == config.FanoutCPU {
 			mode = dataplane.FanoutByCPU
 		}
+		// Kernel scheduling is on unless turned off; with fanout: cpu,
+		// which it cannot work with, it is off unless asked for (the data
+		// path then warns).
+		ksched := cfg.KernelSchedulingOn() && (mode == dataplane.FanoutByFlow || cfg.KernelScheduling != nil)
+		if kernelSched != nil {
+			ksched = *kernelSched
+		}
 		var vips []netip.Addr
 		for _, v := range cfg.VIPs {
 			vips = append(vips, netip.Addr(v))
@@ -56,7 +63,7 @@ func linuxDataplane(ifaces []string, workers int, busyPoll optDuration, fanout s
 				marks = append(marks, dataplane.MarkRule{Mark: r.Mark, Protocol: ipvs.Protocol(m.Protocol), Prefix: netip.Prefix(m.Address), Ports: m.Ports})
 			}
 		}
-		d, err := dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, BusyPoll: poll, Fanout: mode, KernelScheduling: kernelSched || cfg.KernelScheduling, VIPs: vips, MarkRules: marks, Logger: log})
+		d, err := dataplane.New(eng, netctl.NewLinux(), dataplane.Config{Interfaces: ifaces, Workers: workers, BusyPoll: poll, Fanout: mode, KernelScheduling: ksched, VIPs: vips, MarkRules: marks, Logger: log})
 		if err != nil {
 			return nil, err
 		}

@@ -70,7 +70,7 @@ func main() {
 		socket      = flag.String("socket", "", "API Unix socket `path` (default /run/gvsd/gvsd.sock)")
 		workers     = flag.Int("workers", 0, "packet workers (default: one per CPU)")
 		fanout      = flag.String("fanout", "", "how received frames are spread over the workers: flow (a flow's frames to one worker) or cpu (to the worker of the CPU that received them, each worker kept on its CPUs); default: the configuration's fanout, else flow")
-		kernelSched = flag.Bool("kernel-sched", false, "let the kernel fast path schedule new connections of IPv4 TCP rr/wrr services (DR, TUN, NAT) without persistence or thresholds (also: kernel_scheduling in the configuration)")
+		kernelSched = flag.Bool("kernel-sched", true, "let the kernel fast path schedule new connections of IPv4 TCP rr/wrr services (DR, TUN, NAT) without persistence or thresholds; --kernel-sched=false leaves every new connection to gvsd's workers (default: the configuration's kernel_scheduling, else on)")
 		controlOnly = flag.Bool("control-only", false, "run the engine and API without touching the network (no data path)")
 		logLevel    = flag.String("log-level", "info", "debug, info, warn or error")
 		version     = flag.Bool("version", false, "print the version and exit")
@@ -84,6 +84,12 @@ func main() {
 	flag.Var(&busyPoll, "busy-poll", "keep polling the packet rings this `long` after the last packet before sleeping (e.g. 50us; default: the configuration's busy_poll, else 0: off)")
 	flag.Var(&ignore, "ignore", "allow these unsupported keepalived/ldirectord `keyword`s to be dropped (comma-separated, repeatable; all: every one)")
 	flag.Parse()
+	var kernelSchedSet *bool // nil: the configuration decides
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "kernel-sched" {
+			kernelSchedSet = kernelSched
+		}
+	})
 	if *version {
 		fmt.Println("gvsd", daemon.Version)
 		return
@@ -98,7 +104,7 @@ func main() {
 		Socket: *socket, Logger: log}
 	if !*controlOnly {
 		var dp atomic.Pointer[dataplane.Dataplane]
-		opts.NewDataplane = linuxDataplane(ifaces, *workers, busyPoll, *fanout, *kernelSched, &dp)
+		opts.NewDataplane = linuxDataplane(ifaces, *workers, busyPoll, *fanout, kernelSchedSet, &dp)
 		// via_vip health checks need policy routing: root on Linux only
 		// (without a router they are reported as errors, never failures)
 		opts.Health.Router = pathRouter(log, &dp)

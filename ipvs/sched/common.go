@@ -175,3 +175,19 @@ func position(list []*ipvs.Dest, d *ipvs.Dest, hint int) int {
 	}
 	return -1
 }
+
+// nextPicks makes a cycle of n picks for Cycler.Cycle: nil when n is 0 or
+// over limit, or when a pick finds no destination. The caller restores
+// the scheduler's state afterwards, so the picks are a look ahead.
+func nextPicks(n, limit int, pick func() *ipvs.Dest) []*ipvs.Dest {
+	if n == 0 || n > limit {
+		return nil
+	}
+	cycle := make([]*ipvs.Dest, n)
+	for i := range cycle {
+		if cycle[i] = pick(); cycle[i] == nil {
+			return nil
+		}
+	}
+	return cycle
+}

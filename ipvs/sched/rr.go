@@ -27,7 +27,11 @@ func init() { register("rr", func(*ipvs.Service) ipvs.Scheduler { return &rr{hin
 func (s *rr) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
 	svc.Lock()
 	defer svc.Unlock()
-	list := svc.Dests()
+	return s.pick(svc.Dests())
+}
+
+// pick is Schedule with the service locked.
+func (s *rr) pick(list []*ipvs.Dest) *ipvs.Dest {
 	n := len(list)
 	at := position(list, s.cursor, s.hint) // -1: start at the head
 	// after the cursor to the end, then the head up to the cursor itself
@@ -62,17 +66,19 @@ func (s *rr) UpdateDests(svc *ipvs.Service) {
 	s.hint = position(list, s.cursor, -1)
 }
 
-// Cycle is one round: every destination with a weight that is not
-// overloaded, in list order.
+// Cycle is one round from the next pick on: every destination with a
+// weight that is not overloaded, in list order after the cursor.
 func (s *rr) Cycle(svc *ipvs.Service, limit int) []*ipvs.Dest {
-	var cycle []*ipvs.Dest
-	for _, d := range svc.Dests() {
+	svc.Lock()
+	defer svc.Unlock()
+	list := svc.Dests()
+	n := 0
+	for _, d := range list {
 		if !d.Overloaded() && d.Weight() > 0 {
-			cycle = append(cycle, d)
+			n++
 		}
 	}
-	if len(cycle) > limit {
-		return nil
-	}
-	return cycle
+	saved := *s
+	defer func() { *s = saved }()
+	return nextPicks(n, limit, func() *ipvs.Dest { return s.pick(list) })
 }

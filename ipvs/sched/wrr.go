@@ -51,10 +51,14 @@ func (s *wrr) UpdateDests(svc *ipvs.Service) {
 func (s *wrr) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
 	svc.Lock()
 	defer svc.Unlock()
+	return s.pick(svc.Dests())
+}
+
+// pick is Schedule with the service locked.
+func (s *wrr) pick(list []*ipvs.Dest) *ipvs.Dest {
 	if s.mw == 0 {
 		return nil // no destination has a weight
 	}
-	list := svc.Dests()
 	last := position(list, s.cl, s.hint) // -1: the head
 	stop := -2                           // index whose failed check ends the search; none yet
 	lastPass, restarted := false, false
@@ -92,24 +96,28 @@ func (s *wrr) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
 	}
 }
 
-// Cycle is one full round of the current weight, from the largest weight
-// down by the weights' gcd: at each step the destinations whose weight
-// reaches it, in list order (overloaded ones skipped, as Schedule does).
+// Cycle is one full round from the next pick on. A round has, for each
+// current weight from the largest weight down by the weights' gcd, the
+// destinations whose weight reaches it (overloaded ones skipped, as
+// Schedule does); from any state the next that many picks are that round,
+// rotated.
 func (s *wrr) Cycle(svc *ipvs.Service, limit int) []*ipvs.Dest {
+	svc.Lock()
+	defer svc.Unlock()
 	list := svc.Dests()
 	g, mw := weightsGCD(list, curWeight), maxWeight(list, curWeight)
 	if g <= 0 {
 		return nil
 	}
-	var cycle []*ipvs.Dest
+	n := 0
 	for cw := mw; cw > 0; cw -= g {
 		for _, d := range list {
 			if !d.Overloaded() && d.Weight() >= cw {
-				if cycle = append(cycle, d); len(cycle) > limit {
-					return nil
-				}
+				n++
 			}
 		}
 	}
-	return cycle
+	saved := *s
+	defer func() { *s = saved }()
+	return nextPicks(n, limit, func() *ipvs.Dest { return s.pick(list) })
 }
