@@ -167,17 +167,20 @@ func rotationOf(a, b []fastpath.Slot) bool {
 }
 
 // unschedule empties the scheduling map at once (a configuration
-// change: no SYN may follow the old plans).
-func (o *offloader) unschedule() {
+// change: no SYN may follow the old plans) and returns the plans it
+// withdrew.
+func (o *offloader) unschedule() map[fastpath.SchedKey][]fastpath.Slot {
 	if o.ks == nil {
-		return
+		return nil
 	}
 	for k := range o.ks.installed {
 		_ = o.fp.DeleteSchedule(k)
 	}
-	clear(o.ks.installed)
+	planned := o.ks.installed
+	o.ks.installed = map[fastpath.SchedKey][]fastpath.Slot{}
 	clear(o.ks.unrecorded) // the flush deletes their entries
 	o.ks.scheduled.Store(&map[fastpath.SchedKey]bool{})
+	return planned
 }
 
 // unrecorded reports whether the sweep should leave entry k alone for
@@ -195,19 +198,21 @@ func (o *offloader) unrecorded(k fastpath.Key, c fastpath.Counters) bool {
 		return true
 	}
 	delete(o.ks.unrecorded, k)
-	o.record(k, c)
+	o.record(o.ks.installed, k, c)
 	return false
 }
 
 // record gives the engine a connection the kernel scheduled whose SYN's
-// copy never reached a worker (a full ring), with the kernel's counts,
-// before the sweep deletes its entry: the engine then follows the
+// copy never reached a worker (a full ring), or not yet when a
+// configuration change drains every entry, with the kernel's counts,
+// before its entry is deleted: the engine then follows the
 // connection's next packets, which come to the workers. A retired entry
 // too: the FIN that retired it went to a full ring as well, and its
 // retransmission must find the connection. Forward entries only (a NAT
-// reply entry's connection is its forward entry's).
-func (o *offloader) record(k fastpath.Key, c fastpath.Counters) {
-	if _, ok := o.ks.installed[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}]; !ok {
+// reply entry's connection is its forward entry's: planned, the
+// services the kernel schedules, tells them apart).
+func (o *offloader) record(planned map[fastpath.SchedKey][]fastpath.Slot, k fastpath.Key, c fastpath.Counters) {
+	if _, ok := planned[fastpath.SchedKey{Addr: k.Dst, Port: k.DstPort, Proto: k.Proto}]; !ok {
 		return
 	}
 	f := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.Protocol(k.Proto), Src: ipvs.AddrFrom(k.Src), Dst: ipvs.AddrFrom(k.Dst), SrcPort: k.SrcPort, DstPort: k.DstPort}
@@ -269,8 +274,12 @@ func (o *offloader) adopt(r offloadReq) {
 // this very SYN, 0 if it did not. The entry's SYN sequence number tells
 // the copy of the SYN the filter forwarded from a later SYN on the same
 // ports that met the entry and was left to gvsd (a new connection reusing
-// the ports); a retransmission of the SYN met the entry too and so left
-// its deadline at 0 with only the first SYN counted, and is gvsd's to send.
+// the ports); a retransmission of the SYN has the same number, but it
+// marked the entry when it met it (Counters.SYNAgain), and is gvsd's to
+// send. (The first SYN's copy read after an RST retired the entry is
+// still the kernel's: until 2026-12-06 the worker took a retired entry
+// with one packet for a retransmission's, and the engine scheduled that
+// connection a second time.)
 //
 // A later client packet (not an RST) of such a service whose connection
 // the engine does not know is looked up too: the SYN's copy was lost (a
@@ -295,10 +304,28 @@ func (w *worker) kernelScheduled(in *iface, b []byte, p *packet.Packet, ep *ipvs
 	if !ok || c.Dest == 0 {
 		return 0
 	}
-	if syn && (c.SYNSeq != binary.BigEndian.Uint32(b[p.L4Off+4:]) || (c.Deadline == 0 && c.Packets <= 1)) {
+	if syn && (c.SYNSeq != binary.BigEndian.Uint32(b[p.L4Off+4:]) || c.SYNAgain) {
 		return 0
 	}
 	return c.Dest
+}
+
+// ownPick keeps the kernel's round where the engine's is after the engine
+// scheduled a SYN of a service the kernel schedules (ipvs.Cycler): one
+// that reached gvsd while the table was being written, or met an old
+// connection's entry. Without it the kernel's next slot would be the
+// server the engine just picked.
+func (w *worker) ownPick(p *packet.Packet, ep *ipvs.Packet) {
+	off := w.d.off
+	if off == nil || off.ks == nil || ep.Reply || ep.Flow.Family != ipvs.IPv4 || p.Key.Proto != packet.ProtoTCP ||
+		p.TCPFlags&(ipvs.TCPSyn|ipvs.TCPAck|ipvs.TCPFin|ipvs.TCPRst) != ipvs.TCPSyn {
+		return
+	}
+	f := &ep.Flow
+	k := fastpath.SchedKey{Addr: f.Dst.Netip(f.Family), Port: f.DstPort, Proto: uint8(f.Protocol)}
+	if (*off.ks.scheduled.Load())[k] {
+		_ = off.fp.SkipSlot(k)
+	}
 }
 
 // kernelSent settles a SYN the kernel has forwarded already (its copy b,

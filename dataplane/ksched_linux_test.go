@@ -65,13 +65,13 @@ func TestRecordUnrecorded(t *testing.T) {
 		return fastpath.Key{Src: client, Dst: vip, SrcPort: port, DstPort: 80, Proto: 6}
 	}
 	want := plan.Slots[1]
-	o.record(key(40000), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: want.DestID})
-	o.record(key(40000), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: plan.Slots[0].DestID}) // known: no second record
-	o.record(key(40001), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 0, Dest: want.DestID})          // retired: recorded too
-	o.record(key(40002), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: 9999})                 // gone
+	o.record(o.ks.installed, key(40000), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: want.DestID})
+	o.record(o.ks.installed, key(40000), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: plan.Slots[0].DestID}) // known: no second record
+	o.record(o.ks.installed, key(40001), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 0, Dest: want.DestID})          // retired: recorded too
+	o.record(o.ks.installed, key(40002), fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: 9999})                 // gone
 	other := key(40003)
 	other.DstPort = 81
-	o.record(other, fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: want.DestID}) // no table
+	o.record(o.ks.installed, other, fastpath.Counters{Packets: 5, Bytes: 500, Deadline: 1, Dest: want.DestID}) // no table
 	var conns []ipvs.ConnInfo
 	eng.Conns(func(c ipvs.ConnInfo) bool { conns = append(conns, c); return true })
 	slices.SortFunc(conns, func(a, b ipvs.ConnInfo) int { return int(a.ClientPort) - int(b.ClientPort) })

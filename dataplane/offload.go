@@ -318,8 +318,20 @@ func (o *offloader) sweep(all bool) {
 	o.sweeps++
 	now := o.now()
 	if all {
-		o.unschedule() // the configuration changed: plan again below
+		planned := o.unschedule() // the configuration changed: plan again below
 		defer o.plan()
+		if len(planned) > 0 {
+			// connections the kernel scheduled that no worker has
+			// recorded yet: the engine takes them over where the kernel
+			// sent them, while their entries still tell a worker reading
+			// a SYN's copy the kernel's choice; otherwise the copy would
+			// be scheduled again, maybe elsewhere
+			_ = o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) {
+				if o.entries[k] == nil && c.Dest != 0 {
+					o.record(planned, k, c)
+				}
+			})
+		}
 		_ = o.fp.Drain(func(k fastpath.Key, c fastpath.Counters) {
 			if e := o.entries[k]; e != nil {
 				o.touch(e, c, now)

@@ -85,7 +85,8 @@ func TestKernelScheduling(t *testing.T) {
 				// established.
 				out, err := l.HTTPGet(ctx(t), lab.Client(1+i, false).String(), url)
 				if err != nil {
-					t.Fatalf("request %d with gvsd stopped: %v", i, err)
+					neigh, _ := l.Exec(context.Background(), "router", "ip", "neigh", "show", "10.0.2.100")
+					t.Fatalf("request %d with gvsd stopped: %v\nthe router's neighbour entry of the VIP: %s", i, err, neigh)
 				}
 				order = append(order, strings.Fields(out)[0])
 			}

@@ -53,6 +53,9 @@ type Counters struct {
 	// connection it scheduled (SetSchedule), and SYNSeq the sequence
 	// number of the SYN it forwarded; 0 for an entry gvsd added.
 	Dest, SYNSeq uint32
+	// SYNAgain: a later SYN met the kernel-scheduled entry and retired it
+	// (a retransmission, a new connection on the same ports).
+	SYNAgain bool
 }
 
 // Now returns CLOCK_MONOTONIC, the clock of the programs' deadlines.
@@ -137,6 +140,12 @@ const (
 	// follows it from the client's packets, as IPVS follows a DR
 	// connection.
 	flagKernelReply = 8
+	// flagSYNAgain marks an entry a later SYN met (a retransmission, or a
+	// new connection on the same ports), which retired it: that SYN's copy
+	// has the first one's sequence number, maybe, but is gvsd's to
+	// schedule. Without the mark a worker could not tell it from the first
+	// SYN's copy read late, after an RST had retired the entry.
+	flagSYNAgain = 16
 
 	// The kernel scheduling table (IPv4 TCP services): the key is the
 	// virtual address, port (network order) and protocol; the value a
@@ -348,8 +357,11 @@ func counters(vb []byte) Counters {
 		Packets: ne.Uint64(vb[vPackets:]), Bytes: ne.Uint64(vb[vBytes:]),
 		Deadline: time.Duration(ne.Uint64(vb[vDeadline:])), Timeout: time.Duration(ne.Uint64(vb[vTimeout:])),
 	}
-	if len(vb) == valueLen && ne.Uint32(vb[vFlags:])&flagKernel != 0 {
-		c.Dest, c.SYNSeq = ne.Uint32(vb[vDest:]), binary.BigEndian.Uint32(vb[vSYNSeq:])
+	if len(vb) == valueLen {
+		if flags := ne.Uint32(vb[vFlags:]); flags&flagKernel != 0 {
+			c.Dest, c.SYNSeq = ne.Uint32(vb[vDest:]), binary.BigEndian.Uint32(vb[vSYNSeq:])
+			c.SYNAgain = flags&flagSYNAgain != 0
+		}
 	}
 	return c
 }
@@ -432,6 +444,32 @@ func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, replyMTU int,
 		ne.PutUint32(at[vDest-vNewSrc:], sl.Dest)
 	}
 	if err := fp.sched.Put(kb, v); err != nil {
+		return fmt.Errorf("fastpath: schedule %v:%d: %w", k.Addr, k.Port, err)
+	}
+	return nil
+}
+
+// SkipSlot moves service k's position on by one: gvsd scheduled a new
+// connection itself (its SYN came before the table, or met an old entry)
+// and its scheduler moved on, so the kernel's round moves with it. A read
+// and a write, not an atomic add: a SYN the filter schedules in between
+// is not counted, as two CPUs can take one position. No table, nothing to
+// do.
+func (fp *FastPath) SkipSlot(k SchedKey) error {
+	kb, err := k.bytes()
+	if err != nil {
+		return err
+	}
+	v := make([]byte, schedValLen)
+	if err := fp.sched.Lookup(kb, v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
+		}
+		return fmt.Errorf("fastpath: schedule %v:%d: %w", k.Addr, k.Port, err)
+	}
+	ne := binary.NativeEndian
+	ne.PutUint64(v[schedPos:], ne.Uint64(v[schedPos:])+1)
+	if err := fp.sched.Update(kb, v, ebpf.UpdateExist); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("fastpath: schedule %v:%d: %w", k.Addr, k.Port, err)
 	}
 	return nil
@@ -698,6 +736,10 @@ func decide(f family, slots int) asm.Instructions {
 	if f.sched != 0 {
 		miss = label("schedule")
 	}
+	retire := "forget"
+	if f.sched != 0 {
+		retire = label("retire")
+	}
 	in := bpfasm.Lookup(f.flows, f.key, miss)
 	in = append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
@@ -712,7 +754,7 @@ func decide(f family, slots int) asm.Instructions {
 		asm.JEq.Imm(asm.R1, 0, label("alive")),
 		asm.LoadMem(asm.R3, asm.R7, f.flags, asm.Word),
 		asm.And.Imm(asm.R3, flagKernelReply),
-		asm.JEq.Imm(asm.R3, 0, "forget"),
+		asm.JEq.Imm(asm.R3, 0, retire),
 		asm.JEq.Imm(asm.R1, tcpFIN, label("alive")),
 		asm.And.Imm(asm.R2, tcpFINSYNRST|tcpACK),
 		asm.JNE.Imm(asm.R2, tcpSYN|tcpACK, "forget"),
@@ -782,6 +824,15 @@ func decide(f family, slots int) asm.Instructions {
 		asm.Return(),
 	)
 	if f.sched != 0 {
+		in = append(in,
+			// R2 the TCP flags: a SYN marks the entry it retires
+			asm.And.Imm(asm.R2, tcpSYN).WithSymbol(retire),
+			asm.JEq.Imm(asm.R2, 0, "forget"),
+			asm.LoadMem(asm.R3, asm.R7, f.flags, asm.Word),
+			asm.Or.Imm(asm.R3, flagSYNAgain),
+			asm.StoreMem(asm.R7, f.flags, asm.R3, asm.Word),
+			asm.Ja.Label("forget"),
+		)
 		in = append(in, schedule(f)...)
 	}
 	return in
