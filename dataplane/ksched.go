@@ -4,6 +4,7 @@ package dataplane
 
 import (
 	"encoding/binary"
+	"errors"
 	"maps"
 	"net/netip"
 	"slices"
@@ -86,7 +87,9 @@ func (o *offloader) learn(r offloadReq) {
 }
 
 // plan brings the scheduling map in line with the engine's plans and the
-// learned next hops.
+// learned next hops. A table is written under the service's scheduling
+// lock (ipvs.Engine.HandOver), from the engine's next pick, so the round
+// goes on exactly.
 func (o *offloader) plan() {
 	ks := o.ks
 	if ks == nil {
@@ -95,26 +98,7 @@ func (o *offloader) plan() {
 	want := map[fastpath.SchedKey][]fastpath.Slot{}
 	for _, p := range o.eng.KernelPlans(fastpath.MaxSlots) {
 		k := fastpath.SchedKey{Addr: p.Key.Addr, Port: p.Key.Port, Proto: uint8(p.Key.Protocol)}
-		slots := make([]fastpath.Slot, 0, len(p.Slots))
-		for _, s := range p.Slots {
-			lh, ok := ks.hops[s.DestID]
-			if !ok || lh.addr != s.Addr || lh.fwd != s.Fwd || lh.hop.stale.Load() || lh.hop.held != nil || lh.hop.local {
-				if ok && lh.hop.stale.Load() {
-					delete(ks.hops, s.DestID) // a later connection learns it again
-				}
-				slots = nil
-				break
-			}
-			h := lh.hop
-			dst, port := k.Addr, k.Port // DR and TUN: the packet as it came
-			if s.Fwd.Method == ipvs.Masq {
-				dst, port = s.Addr, s.Port
-			}
-			slots = append(slots, fastpath.Slot{Dest: s.DestID, Rewrite: fastpath.Rewrite{
-				Src: k.Addr, Dst: dst, DstPort: port, Ifindex: h.ifindex, DstMAC: h.dst, SrcMAC: h.src,
-				Mark: lh.mark, MTU: lh.mtu, Overhead: lh.overhead, Timeout: time.Duration(p.Timeout) * time.Second,
-			}})
-		}
+		slots := o.slots(p)
 		if len(slots) == 0 {
 			continue
 		}
@@ -122,22 +106,34 @@ func (o *offloader) plan() {
 		if rotationOf(ks.installed[k], slots) {
 			continue // the kernel is where the engine is in the same cycle
 		}
-		if err := o.fp.SetSchedule(k, time.Duration(p.Timeout)*time.Second, ks.replyMTU, slots); err != nil {
+		err := o.eng.HandOver(p.Key, fastpath.MaxSlots, func(p ipvs.KernelPlan) (ipvs.KernelPicker, error) {
+			slots := o.slots(p) // the plan again, now from the engine's position
+			if len(slots) == 0 {
+				return nil, errors.New("a next hop went away")
+			}
+			// the workers learn of the table before the filter uses it:
+			// the copy of a SYN the filter scheduled must be looked up
+			// (kernelScheduled), never scheduled again
+			ks.installed[k] = slots
+			o.publish()
+			if err := o.fp.SetSchedule(k, time.Duration(p.Timeout)*time.Second, ks.replyMTU, slots); err != nil {
+				return nil, err // withdrawn below, with any table it had
+			}
+			return func() (uint32, bool) { return o.fp.TakeSlot(k) }, nil
+		})
+		if err != nil {
 			o.log.Warn("kernel scheduling: service left to gvsd", "service", netip.AddrPortFrom(k.Addr, k.Port), "err", err)
 			delete(want, k)
-			continue
 		}
-		ks.installed[k] = slots
 	}
 	for k := range ks.installed {
 		if want[k] == nil {
-			_ = o.fp.DeleteSchedule(k)
+			o.withdraw(k)
 			delete(ks.installed, k)
 		}
 	}
-	set := map[fastpath.SchedKey]bool{}
-	for k := range maps.Keys(ks.installed) {
-		set[k] = true
+	set := o.publish()
+	for k := range set {
 		if !ks.announced[k] {
 			o.log.Info("kernel scheduling: the kernel schedules this service's new connections", "service", netip.AddrPortFrom(k.Addr, k.Port), "slots", len(ks.installed[k]))
 		}
@@ -148,7 +144,51 @@ func (o *offloader) plan() {
 		}
 	}
 	ks.announced = set // logged on a change only, not at each flush and plan again
-	ks.scheduled.Store(&set)
+}
+
+// publish tells the workers which services have a table (kernelScheduled)
+// and returns that set.
+func (o *offloader) publish() map[fastpath.SchedKey]bool {
+	set := map[fastpath.SchedKey]bool{}
+	for k := range maps.Keys(o.ks.installed) {
+		set[k] = true
+	}
+	o.ks.scheduled.Store(&set)
+	return set
+}
+
+// slots are plan p's table: nil unless every destination's next hop is
+// learned, current and one a kernel entry can take.
+func (o *offloader) slots(p ipvs.KernelPlan) []fastpath.Slot {
+	ks := o.ks
+	k := fastpath.SchedKey{Addr: p.Key.Addr, Port: p.Key.Port, Proto: uint8(p.Key.Protocol)}
+	slots := make([]fastpath.Slot, 0, len(p.Slots))
+	for _, s := range p.Slots {
+		lh, ok := ks.hops[s.DestID]
+		if !ok || lh.addr != s.Addr || lh.fwd != s.Fwd || lh.hop.stale.Load() || lh.hop.held != nil || lh.hop.local {
+			if ok && lh.hop.stale.Load() {
+				delete(ks.hops, s.DestID) // a later connection learns it again
+			}
+			return nil
+		}
+		h := lh.hop
+		dst, port := k.Addr, k.Port // DR and TUN: the packet as it came
+		if s.Fwd.Method == ipvs.Masq {
+			dst, port = s.Addr, s.Port
+		}
+		slots = append(slots, fastpath.Slot{Dest: s.DestID, Rewrite: fastpath.Rewrite{
+			Src: k.Addr, Dst: dst, DstPort: port, Ifindex: h.ifindex, DstMAC: h.dst, SrcMAC: h.src,
+			Mark: lh.mark, MTU: lh.mtu, Overhead: lh.overhead, Timeout: time.Duration(p.Timeout) * time.Second,
+		}})
+	}
+	return slots
+}
+
+// withdraw hands service k's new connections back to the engine, which
+// goes on from the kernel's position, and deletes its table.
+func (o *offloader) withdraw(k fastpath.SchedKey) {
+	o.eng.TakeBack(ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.Protocol(k.Proto), Addr: k.Addr, Port: k.Port})
+	_ = o.fp.DeleteSchedule(k)
 }
 
 // rotationOf reports whether cycle b is cycle a from some position on.
@@ -174,7 +214,7 @@ func (o *offloader) unschedule() map[fastpath.SchedKey][]fastpath.Slot {
 		return nil
 	}
 	for k := range o.ks.installed {
-		_ = o.fp.DeleteSchedule(k)
+		o.withdraw(k)
 	}
 	planned := o.ks.installed
 	o.ks.installed = map[fastpath.SchedKey][]fastpath.Slot{}
@@ -308,24 +348,6 @@ func (w *worker) kernelScheduled(in *iface, b []byte, p *packet.Packet, ep *ipvs
 		return 0
 	}
 	return c.Dest
-}
-
-// ownPick keeps the kernel's round where the engine's is after the engine
-// scheduled a SYN of a service the kernel schedules (ipvs.Cycler): one
-// that reached gvsd while the table was being written, or met an old
-// connection's entry. Without it the kernel's next slot would be the
-// server the engine just picked.
-func (w *worker) ownPick(p *packet.Packet, ep *ipvs.Packet) {
-	off := w.d.off
-	if off == nil || off.ks == nil || ep.Reply || ep.Flow.Family != ipvs.IPv4 || p.Key.Proto != packet.ProtoTCP ||
-		p.TCPFlags&(ipvs.TCPSyn|ipvs.TCPAck|ipvs.TCPFin|ipvs.TCPRst) != ipvs.TCPSyn {
-		return
-	}
-	f := &ep.Flow
-	k := fastpath.SchedKey{Addr: f.Dst.Netip(f.Family), Port: f.DstPort, Proto: uint8(f.Protocol)}
-	if (*off.ks.scheduled.Load())[k] {
-		_ = off.fp.SkipSlot(k)
-	}
 }
 
 // kernelSent settles a SYN the kernel has forwarded already (its copy b,

@@ -184,9 +184,6 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 	if ep.Info.KernelDest != 0 && p.TCPFlags&ipvs.TCPSyn != 0 && w.kernelSent(in, b, p, ep) {
 		return // the socket filter scheduled it and the kernel forwarded it
 	}
-	if v.NewConn && ep.Info.KernelDest == 0 {
-		w.ownPick(p, ep)
-	}
 	switch v.Action {
 	case ipvs.ActionPass:
 		st := w.d.state.Load()

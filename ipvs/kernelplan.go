@@ -43,13 +43,86 @@ func (e *Engine) KernelPlans(maxSlots int) []KernelPlan {
 	est := e.Timeouts().TCP[TCPEstablished]
 	var out []KernelPlan
 	for _, s := range svcs {
-		if slots := kernelSlots(s, maxSlots); len(slots) > 0 {
+		s.Lock()
+		slots := kernelSlots(s, maxSlots)
+		s.Unlock()
+		if len(slots) > 0 {
 			out = append(out, KernelPlan{Key: s.key, Timeout: est, Slots: slots})
 		}
 	}
 	return out
 }
 
+// KernelPicker takes the next position of a service's kernel round and
+// returns its destination's id; false when there is no round.
+type KernelPicker func() (destID uint32, ok bool)
+
+// HandOver gives service k's new connections to a kernel round robin
+// exactly where the engine's stands. Under the service's scheduling lock
+// it states the plan from the scheduler's next pick (as KernelPlans) and
+// calls install with it; when install succeeds, the engine's own picks
+// for the service (a SYN that reached gvsd anyway: one already on its
+// way, a retransmission) take the kernel's next position through the
+// picker install returns, until TakeBack. No engine pick falls between
+// the plan and the kernel's table, and every pick after it, the
+// kernel's or the engine's, takes one position of the one round, so the
+// round continues exactly across the hand-over.
+func (e *Engine) HandOver(k ServiceKey, maxSlots int, install func(KernelPlan) (KernelPicker, error)) error {
+	svc, err := e.Service(k)
+	if err != nil {
+		return err
+	}
+	est := e.Timeouts().TCP[TCPEstablished]
+	svc.Lock()
+	defer svc.Unlock()
+	slots := kernelSlots(svc, maxSlots)
+	if len(slots) == 0 {
+		return errf(OpGetService, ErrInvalid, "service %s cannot be scheduled by a kernel round robin", k)
+	}
+	pick, err := install(KernelPlan{Key: svc.key, Timeout: est, Slots: slots})
+	if err != nil {
+		return err
+	}
+	svc.kernelPick.Store(&pick)
+	return nil
+}
+
+// TakeBack ends a HandOver: the service's scheduler picks by itself again,
+// from where the kernel's round stands (the engine makes each pick the
+// kernel made as well: Cycler.Advance). A service that is gone is no
+// error.
+func (e *Engine) TakeBack(k ServiceKey) {
+	svc, err := e.Service(k)
+	if err != nil {
+		return
+	}
+	svc.Lock()
+	svc.kernelPick.Store(nil)
+	svc.Unlock()
+}
+
+// KernelPick is for schedulers that state a cycle (Cycler), called with
+// the service locked: the destination the kernel's round gives the next
+// connection while the kernel schedules the service (HandOver); nil
+// otherwise, and the scheduler picks by itself.
+func (s *Service) KernelPick() *Dest {
+	p := s.kernelPick.Load()
+	if p == nil {
+		return nil
+	}
+	id, ok := (*p)()
+	if !ok {
+		return nil
+	}
+	for _, d := range s.Dests() {
+		if d.id == id {
+			return d
+		}
+	}
+	return nil
+}
+
+// kernelSlots is called with s locked (the scheduler's position).
 func kernelSlots(s *Service, maxSlots int) []KernelSlot {
 	k := s.key
 	p := s.params.Load()

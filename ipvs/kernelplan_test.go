@@ -10,6 +10,8 @@ import (
 // states a cycle, each destination as often as its weight, in list order.
 type cycler struct{ roundRobin }
 
+func (cycler) Advance(*Service) {}
+
 func (cycler) Cycle(svc *Service, limit int) []*Dest {
 	var out []*Dest
 	for _, d := range svc.Dests() {

@@ -55,7 +55,7 @@ func (w *Worker) schedule(f *Flow, pi *PacketInfo, now int64, opts *Options, h u
 		if d := e.dest(pi.KernelDest); d != nil && d.svc == svc && d.Available() {
 			dest = d
 			if c, ok := p.sched.(Cycler); ok {
-				c.Schedule(svc, f, now) // the kernel's pick, made here too: the engine's position follows the kernel's (Cycler)
+				c.Advance(svc) // the kernel's pick, made here too: the engine's position follows the kernel's
 			}
 		} else if f.Protocol == ProtoTCP && pi.TCPFlags&TCPSyn == 0 && !opts.SloppyTCP {
 			return w.drop(DropNoConn) // mid-connection: never to a server of the engine's choosing

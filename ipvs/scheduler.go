@@ -27,16 +27,21 @@ type Scheduler interface {
 }
 
 // Cycler is implemented by schedulers whose picks repeat one fixed
-// cycle while the destinations do not change (rr, wrr): Cycle returns the
-// destinations of one full cycle in the order the scheduler will take
-// them from its next pick on, without moving it, or nil when there is
-// none or it is longer than limit. A kernel program may then schedule for
-// the service (Engine.KernelPlans); the engine makes each pick the kernel
-// made as well (a Schedule whose result it drops), so its position stays
-// the kernel's and either can take over where the other stopped.
+// cycle while the destinations do not change (rr, wrr). A kernel program
+// may then schedule for the service (Engine.KernelPlans, HandOver).
+//
+// Cycle, called with svc locked, returns the destinations of one full
+// cycle in the order the scheduler will take them from its next pick on,
+// without moving it, or nil when there is none or it is longer than
+// limit. Advance moves the scheduler on by one pick, as if it had made
+// it: the engine calls it for each connection the kernel scheduled, so
+// its position stays the kernel's. While the kernel schedules the
+// service, Schedule takes the kernel's next position instead of its own
+// (Service.KernelPick) and moves on with it.
 type Cycler interface {
 	Scheduler
 	Cycle(svc *Service, limit int) []*Dest
+	Advance(svc *Service)
 }
 
 // DestUpdater is implemented by schedulers that precompute state from the

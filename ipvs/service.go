@@ -83,6 +83,9 @@ type Service struct {
 	// schedMu serializes schedulers that keep a position (rr, wrr, ...),
 	// the kernel's svc->sched_lock. Only new connections take it.
 	schedMu sync.Mutex
+	// kernelPick is set while a kernel round robin schedules the
+	// service (Engine.HandOver); under schedMu
+	kernelPick atomic.Pointer[KernelPicker]
 
 	stats statsBlock
 }

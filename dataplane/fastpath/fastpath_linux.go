@@ -449,30 +449,31 @@ func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, replyMTU int,
 	return nil
 }
 
-// SkipSlot moves service k's position on by one: gvsd scheduled a new
-// connection itself (its SYN came before the table, or met an old entry)
-// and its scheduler moved on, so the kernel's round moves with it. A read
-// and a write, not an atomic add: a SYN the filter schedules in between
-// is not counted, as two CPUs can take one position. No table, nothing to
-// do.
-func (fp *FastPath) SkipSlot(k SchedKey) error {
+// TakeSlot takes service k's next position for a new connection gvsd
+// schedules itself while the kernel schedules the service (a SYN that
+// reached gvsd anyway), and returns the slot's destination: the kernel's
+// round and gvsd's are then one. A read and a write, not an atomic add:
+// a SYN the filter schedules in between may take the same position, as
+// two CPUs can. False when the service has no table.
+func (fp *FastPath) TakeSlot(k SchedKey) (dest uint32, ok bool) {
 	kb, err := k.bytes()
 	if err != nil {
-		return err
+		return 0, false
 	}
 	v := make([]byte, schedValLen)
 	if err := fp.sched.Lookup(kb, v); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return nil
-		}
-		return fmt.Errorf("fastpath: schedule %v:%d: %w", k.Addr, k.Port, err)
+		return 0, false
 	}
 	ne := binary.NativeEndian
-	ne.PutUint64(v[schedPos:], ne.Uint64(v[schedPos:])+1)
-	if err := fp.sched.Update(kb, v, ebpf.UpdateExist); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("fastpath: schedule %v:%d: %w", k.Addr, k.Port, err)
+	pos, n := ne.Uint64(v[schedPos:]), uint64(ne.Uint32(v[schedN:]))
+	if n == 0 || n > MaxSlots {
+		return 0, false
 	}
-	return nil
+	ne.PutUint64(v[schedPos:], pos+1)
+	if err := fp.sched.Update(kb, v, ebpf.UpdateExist); err != nil {
+		return 0, false
+	}
+	return ne.Uint32(v[schedSlots+int(pos%n)*schedSlotLen+vDest-vNewSrc:]), true
 }
 
 // DeleteSchedule hands service k's new connections back to gvsd.

@@ -319,9 +319,9 @@ func TestKernelSchedule(t *testing.T) {
 	}
 	skipped := 0
 	for i := range 7 {
-		if i == 4 { // gvsd scheduled one itself: the round moves on past slot 4%3
-			if err := fp.SkipSlot(sk); err != nil {
-				t.Fatal(err)
+		if i == 4 { // gvsd schedules one itself: it takes slot 4%3, the kernel goes on after it
+			if d, ok := fp.TakeSlot(sk); !ok || d != uint32(10+i%3) {
+				t.Fatalf("TakeSlot: %d %v, want destination %d", d, ok, 10+i%3)
 			}
 			skipped = 1
 		}
@@ -367,8 +367,8 @@ func TestKernelSchedule(t *testing.T) {
 	if err := fp.DeleteSchedule(sk); err != nil {
 		t.Fatal(err)
 	}
-	if err := fp.SkipSlot(sk); err != nil {
-		t.Fatalf("SkipSlot without a table: %v", err)
+	if d, ok := fp.TakeSlot(sk); ok {
+		t.Fatalf("TakeSlot without a table: %d", d)
 	}
 	runFilter(t, fp, frame(client, vip, 42000, 80, 6, 0x02, ""))
 	if _, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 42000, DstPort: 80, Proto: 6}); ok {

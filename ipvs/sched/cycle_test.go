@@ -1,7 +1,6 @@
 package sched
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -32,77 +31,75 @@ func TestCycle(t *testing.T) {
 		h := newHarness(t, pinScheduler, 0, tc.weights...)
 		s := h.instance(tc.sched)
 		c := s.(ipvs.Cycler)
-		first := c.Cycle(h.svc, 64)
+		cycle := func(limit int) []*ipvs.Dest {
+			h.svc.Lock()
+			defer h.svc.Unlock()
+			return c.Cycle(h.svc, limit)
+		}
+		first := cycle(64)
 		if len(first) == 0 {
 			t.Fatalf("%s %v: no cycle", tc.sched, tc.weights)
 		}
 		for at := range len(first) + 2 {
-			cycle := cycleNames(c.Cycle(h.svc, 64))
-			if want := h.picks(s, len(first)); cycle != want {
-				t.Errorf("%s %v after %d picks: Cycle %q, Schedule %q", tc.sched, tc.weights, at, cycle, want)
+			got := cycleNames(cycle(64))
+			if want := h.picks(s, len(first)); got != want {
+				t.Errorf("%s %v after %d picks: Cycle %q, Schedule %q", tc.sched, tc.weights, at, got, want)
 			}
 			h.picks(s, 1) // on to the next position (the round above left the scheduler where it was)
 		}
-		if len(first) > 1 && c.Cycle(h.svc, len(first)-1) != nil {
+		if len(first) > 1 && cycle(len(first)-1) != nil {
 			t.Errorf("%s %v: a cycle of %d within a limit of %d", tc.sched, tc.weights, len(first), len(first)-1)
 		}
 	}
 }
 
-// A connection the kernel scheduled moves the engine's scheduler as its
-// own pick would: the engine's next pick, and its next plan, continue
-// the sequence where the kernel left it, so handing scheduling to the
-// kernel and back does not restart the round.
+// Handing a service to the kernel and back keeps one round: the plan
+// starts at the engine's next pick, a connection the kernel scheduled
+// moves the engine's scheduler as its own pick would, an engine pick
+// while the kernel schedules takes the kernel's next position, and after
+// TakeBack the scheduler goes on from there. The whole sequence is the
+// scheduler's own from a fresh bind.
 func TestKernelHandOver(t *testing.T) {
 	for _, tc := range []struct {
 		sched   string
 		weights []int32
 	}{{"rr", []int32{1, 1, 1}}, {"wrr", []int32{3, 2, 1}}} {
-		h := newHarness(t, tc.sched, 0)
-		for _, w := range tc.weights {
-			h.add(w)
+		h := newHarness(t, tc.sched, 0, tc.weights...)
+		seq := strings.Fields(h.next(2, true))
+		// the kernel: its table and its position
+		var table []uint32
+		pos := 0
+		kernel := func() (uint32, bool) {
+			id := table[pos%len(table)]
+			pos++
+			return id, true
 		}
-		var round []string // the plan from a fresh bind: the whole sequence, repeated
-		for i := range 20 {
-			plans := h.e.KernelPlans(64)
-			if len(plans) != 1 {
-				t.Fatalf("%s: %d plans", tc.sched, len(plans))
+		if err := h.e.HandOver(testSvc, 64, func(p ipvs.KernelPlan) (ipvs.KernelPicker, error) {
+			for _, s := range p.Slots {
+				table = append(table, s.DestID)
 			}
-			var slots []string
-			for _, s := range plans[0].Slots {
-				slots = append(slots, rsName(h.dest(destNumber(t, h, s.DestID)).Addr()))
-			}
-			if round == nil {
-				round = slots
-			}
-			at := i % len(round)
-			want := strings.Join(append(slices.Clone(round[at:]), round[:at]...), " ")
-			if got := strings.Join(slots, " "); got != want {
-				t.Fatalf("%s, connection %d: plan %q, want it to start at the engine's next pick: %q", tc.sched, i, got, want)
-			}
-			next := strings.Fields(want)[0]
-			if i%3 == 2 { // the engine's own pick
-				if got := h.next(1, true); got != next {
-					t.Fatalf("%s, connection %d: engine picked %s, want %s", tc.sched, i, got, next)
-				}
+			return kernel, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 11 { // 4 engine picks: not a whole round of either
+			if i%3 == 1 { // a SYN that reached gvsd: the engine's own pick
+				seq = append(seq, h.next(1, true))
 				continue
 			}
+			id, _ := kernel()
 			f := h.flow()
-			v := h.w.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn, KernelDest: plans[0].Slots[0].DestID}, h.tick())
-			if v.Action != ipvs.ActionForward || rsName(v.Dest) != next {
-				t.Fatalf("%s, connection %d: the kernel's pick bound to %v, want %s", tc.sched, i, v.Dest, next)
+			v := h.w.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn, KernelDest: id}, h.tick())
+			if v.Action != ipvs.ActionForward || v.DestID != id {
+				t.Fatalf("%s: the kernel's pick %d: verdict %+v", tc.sched, id, v)
 			}
+			seq = append(seq, rsName(v.Dest))
+		}
+		h.e.TakeBack(testSvc)
+		seq = append(seq, strings.Fields(h.next(5, true))...)
+		fresh := newHarness(t, tc.sched, 0, tc.weights...)
+		if got, want := strings.Join(seq, " "), fresh.next(len(seq), true); got != want {
+			t.Errorf("%s %v across the hand-over and back:\n got %s\nwant %s", tc.sched, tc.weights, got, want)
 		}
 	}
-}
-
-// destNumber is n of rs<n>, the destination with engine id id.
-func destNumber(t *testing.T, h *harness, id uint32) int {
-	for n := 1; n <= h.nrs; n++ {
-		if h.dest(n).ID() == id {
-			return n
-		}
-	}
-	t.Fatalf("no destination with id %d", id)
-	return 0
 }

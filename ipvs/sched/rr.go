@@ -27,7 +27,19 @@ func init() { register("rr", func(*ipvs.Service) ipvs.Scheduler { return &rr{hin
 func (s *rr) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
 	svc.Lock()
 	defer svc.Unlock()
-	return s.pick(svc.Dests())
+	list := svc.Dests()
+	if d := svc.KernelPick(); d != nil {
+		s.pick(list) // the kernel's position, which is this one's
+		return d
+	}
+	return s.pick(list)
+}
+
+// Advance makes the pick the kernel made (ipvs.Cycler).
+func (s *rr) Advance(svc *ipvs.Service) {
+	svc.Lock()
+	defer svc.Unlock()
+	s.pick(svc.Dests())
 }
 
 // pick is Schedule with the service locked.
@@ -67,10 +79,9 @@ func (s *rr) UpdateDests(svc *ipvs.Service) {
 }
 
 // Cycle is one round from the next pick on: every destination with a
-// weight that is not overloaded, in list order after the cursor.
+// weight that is not overloaded, in list order after the cursor. The
+// caller holds svc's lock.
 func (s *rr) Cycle(svc *ipvs.Service, limit int) []*ipvs.Dest {
-	svc.Lock()
-	defer svc.Unlock()
 	list := svc.Dests()
 	n := 0
 	for _, d := range list {

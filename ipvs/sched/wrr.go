@@ -51,7 +51,19 @@ func (s *wrr) UpdateDests(svc *ipvs.Service) {
 func (s *wrr) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
 	svc.Lock()
 	defer svc.Unlock()
-	return s.pick(svc.Dests())
+	list := svc.Dests()
+	if d := svc.KernelPick(); d != nil {
+		s.pick(list) // the kernel's position, which is this one's
+		return d
+	}
+	return s.pick(list)
+}
+
+// Advance makes the pick the kernel made (ipvs.Cycler).
+func (s *wrr) Advance(svc *ipvs.Service) {
+	svc.Lock()
+	defer svc.Unlock()
+	s.pick(svc.Dests())
 }
 
 // pick is Schedule with the service locked.
@@ -100,10 +112,8 @@ func (s *wrr) pick(list []*ipvs.Dest) *ipvs.Dest {
 // current weight from the largest weight down by the weights' gcd, the
 // destinations whose weight reaches it (overloaded ones skipped, as
 // Schedule does); from any state the next that many picks are that round,
-// rotated.
+// rotated. The caller holds svc's lock.
 func (s *wrr) Cycle(svc *ipvs.Service, limit int) []*ipvs.Dest {
-	svc.Lock()
-	defer svc.Unlock()
 	list := svc.Dests()
 	g, mw := weightsGCD(list, curWeight), maxWeight(list, curWeight)
 	if g <= 0 {
