@@ -323,6 +323,12 @@ func (l *Lab) sysctlsBefore(role string) [][2]string {
 				// a redirect would send NAT replies around the director
 				[2]string{"net.ipv4.conf." + k + ".accept_redirects", "0"}, [2]string{"net.ipv6.conf." + k + ".accept_redirects", "0"})
 		}
+		// no TIME_WAIT sockets: one test's connection left in TIME_WAIT met a
+		// later test's SYN from the same client address and port (through
+		// NAT, or to another VIP: another sequence and timestamp base), and
+		// the server's challenge ACK made the client reset and retry a
+		// second later, which changed what the later test counted
+		s = append(s, [2]string{"net.ipv4.tcp_max_tw_buckets", "0"})
 	}
 	return s
 }

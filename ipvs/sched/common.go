@@ -191,3 +191,25 @@ func nextPicks(n, limit int, pick func() *ipvs.Dest) []*ipvs.Dest {
 	}
 	return cycle
 }
+
+// scheduleCycle is a Cycler's Schedule around its pick: while the kernel
+// schedules the service, the kernel's next position, with the scheduler
+// moved on by one as well (its position is the kernel's); otherwise its
+// own pick.
+func scheduleCycle(svc *ipvs.Service, pick func([]*ipvs.Dest) *ipvs.Dest) *ipvs.Dest {
+	svc.Lock()
+	defer svc.Unlock()
+	list := svc.Dests()
+	if d := svc.KernelPick(); d != nil {
+		pick(list)
+		return d
+	}
+	return pick(list)
+}
+
+// advanceCycle is a Cycler's Advance around its pick.
+func advanceCycle(svc *ipvs.Service, pick func([]*ipvs.Dest) *ipvs.Dest) {
+	svc.Lock()
+	defer svc.Unlock()
+	pick(svc.Dests())
+}

@@ -25,22 +25,11 @@ type rr struct {
 func init() { register("rr", func(*ipvs.Service) ipvs.Scheduler { return &rr{hint: -1} }) }
 
 func (s *rr) Schedule(svc *ipvs.Service, _ *ipvs.Flow, _ int64) *ipvs.Dest {
-	svc.Lock()
-	defer svc.Unlock()
-	list := svc.Dests()
-	if d := svc.KernelPick(); d != nil {
-		s.pick(list) // the kernel's position, which is this one's
-		return d
-	}
-	return s.pick(list)
+	return scheduleCycle(svc, s.pick)
 }
 
 // Advance makes the pick the kernel made (ipvs.Cycler).
-func (s *rr) Advance(svc *ipvs.Service) {
-	svc.Lock()
-	defer svc.Unlock()
-	s.pick(svc.Dests())
-}
+func (s *rr) Advance(svc *ipvs.Service) { advanceCycle(svc, s.pick) }
 
 // pick is Schedule with the service locked.
 func (s *rr) pick(list []*ipvs.Dest) *ipvs.Dest {
