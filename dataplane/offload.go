@@ -172,16 +172,35 @@ func (o *offloader) run(ctx context.Context) {
 			armed = false
 			o.adoptQueued()
 		case <-o.flushes:
+			start := time.Now()
 			o.adoptQueued()
 			o.sweep(true)
+			o.slow("flush", start, start)
 		case now := <-tick.C:
 			if now.Sub(last) < 10*took {
 				continue
 			}
+			start := time.Now()
 			o.adoptQueued()
 			o.sweep(false)
+			o.slow("sweep", now, start)
 			last, took = time.Now(), time.Since(now)
 		}
+	}
+}
+
+// slowStep is how late or long one offloader step may be before it is
+// logged: new flows wait in user space for their entries meanwhile, and
+// the sweeps keep the engine's timers of offloaded connections fed.
+// (An e2e run saw a few flows' entries come hundreds of milliseconds
+// late, cause not established; this says where the time went.)
+const slowStep = 200 * time.Millisecond
+
+// slow logs a step that started late (due, when it was due) or took long.
+func (o *offloader) slow(step string, due, start time.Time) {
+	late, took := start.Sub(due), time.Since(start)
+	if late > slowStep || took > slowStep {
+		o.log.Warn("kernel fast path: the offloader was slow", "step", step, "late", late.Round(time.Millisecond), "took", took.Round(time.Millisecond), "entries", len(o.entries))
 	}
 }
 
