@@ -46,8 +46,9 @@ type Config struct {
 	// the engine would (ipvs.Engine.KernelPlans: IPv4 TCP, rr or wrr,
 	// DR, TUN or NAT, no persistence or thresholds): a SYN is forwarded
 	// at once, without a wake-up of gvsd, and the engine records the
-	// connection from a copy (ksched.go). Off by default; off with
-	// FanoutByCPU, which does not keep a flow's frames in order.
+	// connection from a copy (ksched.go). gvsd turns it on unless
+	// configured off; it stays off with FanoutByCPU, which does not keep
+	// a flow's frames in order.
 	KernelScheduling bool
 	Logger           *slog.Logger
 }

@@ -316,10 +316,8 @@ func (o *offloader) adopt(r offloadReq) {
 // ports that met the entry and was left to gvsd (a new connection reusing
 // the ports); a retransmission of the SYN has the same number, but it
 // marked the entry when it met it (Counters.SYNAgain), and is gvsd's to
-// send. (The first SYN's copy read after an RST retired the entry is
-// still the kernel's: until 2026-12-06 the worker took a retired entry
-// with one packet for a retransmission's, and the engine scheduled that
-// connection a second time.)
+// send. The first SYN's copy read after an RST retired the entry is still
+// the kernel's (docs/dataplane.md, "Kernel scheduling").
 //
 // A later client packet (not an RST) of such a service whose connection
 // the engine does not know is looked up too: the SYN's copy was lost (a

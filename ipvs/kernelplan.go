@@ -1,6 +1,9 @@
 package ipvs
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+)
 
 // KernelPlan is a service whose new connections a kernel program may
 // schedule on the engine's behalf: round robin over Slots (one weighted
@@ -77,7 +80,7 @@ func (e *Engine) HandOver(k ServiceKey, maxSlots int, install func(KernelPlan) (
 	defer svc.Unlock()
 	slots := kernelSlots(svc, maxSlots)
 	if len(slots) == 0 {
-		return errf(OpGetService, ErrInvalid, "service %s cannot be scheduled by a kernel round robin", k)
+		return fmt.Errorf("ipvs: service %s can no longer be scheduled by a kernel round robin", k)
 	}
 	pick, err := install(KernelPlan{Key: svc.key, Timeout: est, Slots: slots})
 	if err != nil {
@@ -115,8 +118,8 @@ func (s *Service) KernelPick() *Dest {
 		return nil
 	}
 	for _, d := range s.Dests() {
-		if d.id == id {
-			return d
+		if d.id == id && d.Available() && d.Weight() > 0 {
+			return d // not one a change since the table made quiescent or removed
 		}
 	}
 	return nil

@@ -103,3 +103,21 @@ func TestKernelHandOver(t *testing.T) {
 		}
 	}
 }
+
+// A kernel position whose server was made quiescent since the table was
+// written is not taken: the engine picks by itself.
+func TestKernelPickQuiescent(t *testing.T) {
+	h := newHarness(t, "rr", 0, 1, 1, 1)
+	if err := h.e.HandOver(testSvc, 64, func(ipvs.KernelPlan) (ipvs.KernelPicker, error) {
+		return func() (uint32, bool) { return h.dest(1).ID(), true }, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.next(1, true); got != "rs1" {
+		t.Fatalf("the kernel's position: %s, want rs1", got)
+	}
+	h.weight(1, 0)
+	if got := h.next(3, true); strings.Contains(got, "rs1") {
+		t.Fatalf("a quiescent server's position taken: %s", got)
+	}
+}
