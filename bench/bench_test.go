@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"math"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -457,5 +458,39 @@ func TestSamplesJSON(t *testing.T) {
 	var bad map[string]*Cell
 	if err := json.Unmarshal([]byte(`{"d":{"samples":["1 x"]}}`), &bad); err == nil {
 		t.Error("a sample that is not a number was read")
+	}
+}
+
+// A run measured again in the normal mode takes the place of a flagged
+// run of its cells, which keep their number of runs; where no run is
+// flagged the new one is not kept.
+func TestReplaceSlow(t *testing.T) {
+	r := NewResults(Scenarios, []string{"udp", "latency"})
+	r.Add("udp_pps", "e", 330e3)
+	r.AddSamples("lat_p99", "e", 900, []float64{900})
+	m := r.Mark()
+	r.Add("udp_pps", "e", 200e3)
+	r.AddSamples("lat_p99", "e", 5000, []float64{5000})
+	r.MarkSlow(m)
+	r.Add("udp_pps", "e", 340e3)
+	r.AddSamples("lat_p99", "e", 950, []float64{950})
+	r.Add("udp_pps", "b", 300e3) // no flagged run of (b)
+	m = r.Mark()
+	r.Add("udp_pps", "e", 335e3)
+	r.AddSamples("lat_p99", "e", 920, []float64{920})
+	r.Add("udp_pps", "b", 310e3)
+	r.ReplaceSlow(m)
+	if c := r.Lookup("udp_pps", "e"); !slices.Equal(c.Values, []float64{330e3, 340e3, 335e3}) || slices.Contains(c.Slow, true) {
+		t.Errorf("udp_pps/e %v slow %v, want [330k 340k 335k] none slow", c.Values, c.Slow)
+	}
+	c := r.Lookup("lat_p99", "e")
+	if !slices.Equal(c.Values, []float64{900, 950, 920}) || len(c.Samples) != 3 || c.Samples[1][0] != 950 || c.Samples[2][0] != 920 {
+		t.Errorf("lat_p99/e %v samples %v", c.Values, c.Samples)
+	}
+	if got := r.Lookup("udp_pps", "b").Values; !slices.Equal(got, []float64{300e3}) {
+		t.Errorf("udp_pps/b %v, want [300k]: nothing to replace", got)
+	}
+	if r.AnySlow() {
+		t.Error("a flagged run is left")
 	}
 }

@@ -65,11 +65,13 @@
 // per-packet cost is about 1.5 times the normal one, in any scenario, and
 // which nothing in the guest reports. Before every load the runner probes
 // (datagrams through a veth pair in a namespace of its own, from each
-// CPU) and waits a little for the normal mode; after it, it probes again
-// and measures a run that fell into the slow mode again, within a budget
-// that keeps the full run under ten minutes. Runs kept although the probe
-// read slow are flagged: the tables keep them, and a section repeats the
-// targets' figures over the normal-mode runs only, with their counts.
+// CPU) and waits a little for the normal mode; after it, it probes again.
+// A run the probe read slow around is flagged. After the rounds, within
+// a budget that keeps the full run under ten minutes, such runs are
+// measured again, at another moment of the host: a new run the probe
+// reads normal around takes the flagged one's place. Runs still flagged
+// stay in the tables, and a section repeats the targets' figures over
+// the normal-mode runs only, with their counts.
 //
 // The load generators run as "gvs-bench gen ..." inside the client
 // namespace (a process of their own, so no namespace switching per

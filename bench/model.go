@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -300,6 +301,40 @@ func (r *Results) MarkSlow(m Mark) {
 		for _, c := range byScenario {
 			for len(c.Slow) < len(c.Values) {
 				c.Slow = append(c.Slow, len(c.Slow) >= m[c][0])
+			}
+		}
+	}
+}
+
+// ReplaceSlow makes the values recorded since the mark (a run measured
+// again later, in the normal mode) take the place of an earlier flagged
+// run's in each cell they went to, so a cell keeps its number of runs:
+// the first flagged value before the mark goes, with its samples. A cell
+// with no flagged value before the mark keeps its old values only.
+func (r *Results) ReplaceSlow(m Mark) {
+	for _, byScenario := range r.Cells {
+		for _, c := range byScenario {
+			n := m[c][0]
+			if len(c.Values) <= n {
+				continue
+			}
+			for len(c.Slow) < len(c.Values) {
+				c.Slow = append(c.Slow, false)
+			}
+			for len(c.Samples) > 0 && len(c.Samples) < len(c.Values) {
+				c.Samples = append(c.Samples, nil)
+			}
+			i := slices.Index(c.Slow[:n], true)
+			if i < 0 {
+				c.Values, c.Slow = c.Values[:n], c.Slow[:n]
+				if len(c.Samples) > n {
+					c.Samples = c.Samples[:n]
+				}
+				continue
+			}
+			c.Values, c.Slow = slices.Delete(c.Values, i, i+1), slices.Delete(c.Slow, i, i+1)
+			if len(c.Samples) > i {
+				c.Samples = slices.Delete(c.Samples, i, i+1)
 			}
 		}
 	}

@@ -27,27 +27,28 @@ import (
 // (a stack that dropped them itself would answer with ICMP errors, which
 // fail the sender's calls at the rate limiter's whim), from each CPU in turn
 // (the mode can differ between the two vCPUs), for probeLength each. The
-// runner probes before every load and waits for the normal mode, and
-// probes after it: a run after which the probe read slow is measured
-// again.
+// runner probes before every load and waits a little for the normal mode,
+// and probes after it: a run the probe read slow around is flagged, and
+// measured again after the rounds while the budget lasts.
 const (
 	probeLength = 150 * time.Millisecond
 	// probeSlow: a probe this many times the fastest one seen reads slow
 	// (the slow mode read 1.4-1.6x; the normal mode's reads spread up to
 	// 1.21x)
 	probeSlow = 1.3
-	// probeWait bounds one wait for the normal mode; probeBudget the
-	// whole run's waiting and measuring again, so the full run stays
-	// within its 10 minutes: the slow mode can last minutes, and a run
-	// measured in it anyway is flagged, and left out of the report's
-	// normal-mode table
-	probeWait   = 10 * time.Second
-	probeBudget = 45 * time.Second
+	// probeWait bounds one wait for the normal mode, probeBudget all of
+	// the run's waiting, and againBudget its measuring again after the
+	// rounds, so the full run stays within its 10 minutes: the slow mode
+	// can last minutes, and a run measured in it anyway is flagged, and
+	// left out of the report's normal-mode table unless a later run
+	// replaces it. Short waits leave the time to the later runs, which
+	// meet another moment of the host
+	probeWait   = 5 * time.Second
+	probeBudget = 30 * time.Second
+	againBudget = 45 * time.Second
 	// probeFresh: a normal read this recent (the last load's closing
 	// probe) stands for the next load's opening one
 	probeFresh = 2 * time.Second
-	// probeRedo: how many times one load is measured again at most
-	probeRedo = 2
 )
 
 var (
@@ -59,11 +60,12 @@ var (
 type hostProbe struct {
 	ns     string
 	sink   *floodSink
-	best   []float64 // per allowed CPU, the fastest read so far, ns per datagram
-	spent  time.Duration
-	reads  []float64 // each read's slowest CPU, as a multiple of its best
+	best   []float64     // per allowed CPU, the fastest read so far, ns per datagram
+	spent  time.Duration // waiting for the normal mode
+	again  time.Duration // measuring again (measureAgain)
+	reads  []float64     // each read's slowest CPU, as a multiple of its best
 	waited time.Duration
-	redone map[string]int // scenario id -> loads measured again
+	redone map[string]int // scenario id -> slow runs replaced by a later one
 	normal time.Time      // the last read in the normal mode
 }
 
@@ -151,8 +153,11 @@ func (p *hostProbe) bestText() string {
 // slow reports whether a read is in the slow mode.
 func (p *hostProbe) slow(v float64) bool { return v > probeSlow }
 
-// budgetLeft reports whether the run may still wait or measure again.
+// budgetLeft reports whether the run may still wait for the normal mode.
 func (p *hostProbe) budgetLeft() bool { return p.spent < probeBudget }
+
+// againLeft reports whether the run may still measure slow runs again.
+func (p *hostProbe) againLeft() bool { return p.again < againBudget }
 
 // waitNormal probes until a read is in the normal mode, for probeWait
 // at most (and within the budget); it returns the last read.

@@ -58,7 +58,8 @@ type env struct {
 	host *hostProbe // nil: no probe (the runs are not checked)
 
 	lastGVSDLog string
-	srcIndex    int // the next client (address, port) pair for TCP loads
+	again       []pending // runs in the host's slow mode, to measure again (measureAgain)
+	srcIndex    int       // the next client (address, port) pair for TCP loads
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -155,6 +156,7 @@ func (e *env) runLab(ctx context.Context) error {
 			e.runScenario(ctx, sc, round)
 		}
 	}
+	e.measureAgain(ctx)
 	return nil
 }
 
@@ -219,44 +221,110 @@ func (e *env) prepare(ctx context.Context) error {
 
 // measure runs one load, between two host probes when there is one: it
 // waits for the host's normal mode first (probeWait at most, within the
-// probe's budget), and measures again (at most probeRedo times, within
-// the budget) a run after which the probe read slow. A run kept although
-// the probe read slow before or after it is flagged (Results.MarkSlow).
+// probe's budget). A run the probe read slow before or after is kept and
+// flagged (Results.MarkSlow), and queued to be measured again at the end
+// (measureAgain): the slow mode lasts seconds to minutes, so measuring
+// again at once mostly met it again.
 func (e *env) measure(ctx context.Context, ld load, sc Scenario) (string, error) {
-	for attempt := 0; ; attempt++ {
-		slow := false
-		if e.host != nil {
-			if v, err := e.host.waitNormal(ctx); err != nil {
-				e.logf("   host probe: %v", err)
-			} else if slow = e.host.slow(v); slow {
-				e.logf("   host probe: still slow (%.2fx its best); measuring anyway", v)
+	mark, slow, summary, err := e.probedRun(ctx, ld, sc)
+	if err != nil || !slow {
+		return summary, err
+	}
+	e.r.MarkSlow(mark)
+	e.again = append(e.again, pending{sc, ld})
+	return summary + " (in the host's slow mode)", nil
+}
+
+// probedRun runs one load between two host probes and returns the mark
+// before its figures and whether the probe read the slow mode around it.
+func (e *env) probedRun(ctx context.Context, ld load, sc Scenario) (Mark, bool, string, error) {
+	slow := false
+	if e.host != nil {
+		if v, err := e.host.waitNormal(ctx); err != nil {
+			e.logf("   host probe: %v", err)
+		} else if slow = e.host.slow(v); slow {
+			e.logf("   host probe: still slow (%.2fx its best); measuring anyway", v)
+		}
+	}
+	mark := e.r.Mark()
+	summary, err := ld.run(ctx, sc)
+	if err == nil {
+		err = e.alive(sc) // died under the load?
+	}
+	if err != nil || e.host == nil {
+		return mark, false, summary, err
+	}
+	v, perr := e.host.read()
+	if perr != nil {
+		e.logf("   host probe: %v", perr)
+	}
+	return mark, slow || (perr == nil && e.host.slow(v)), summary, nil
+}
+
+// pending is a load whose run fell into the host's slow mode.
+type pending struct {
+	sc Scenario
+	ld load
+}
+
+// measureAgain measures the queued slow runs again after the rounds,
+// scenario by scenario, while againBudget lasts (their setup counted in
+// it): a run the probe reads normal around takes the place of
+// one flagged run of its load (Results.ReplaceSlow), so every figure
+// keeps its number of runs; one that falls into the slow mode again is
+// dropped and tried once more later, and the flagged run stays meanwhile.
+func (e *env) measureAgain(ctx context.Context) {
+	for len(e.again) > 0 && e.host != nil && e.host.againLeft() && ctx.Err() == nil {
+		var sc Scenario
+		var loads []load
+		rest := e.again[:0:0]
+		for _, p := range e.again {
+			if len(loads) == 0 || p.sc.ID == sc.ID {
+				sc = p.sc
+				loads = append(loads, p.ld)
+			} else {
+				rest = append(rest, p)
 			}
 		}
-		mark := e.r.Mark()
+		e.again = rest
 		start := time.Now()
-		summary, err := ld.run(ctx, sc)
-		if err == nil {
-			err = e.alive(sc) // died under the load?
+		e.logf("== measured again: (%s) %s", sc.ID, sc.Name)
+		if err := e.setup(ctx, sc); err == nil {
+			if err := e.probe(ctx, sc); err != nil {
+				e.logf("   probe: %v", err)
+			}
+			for _, ld := range loads {
+				if !e.host.againLeft() || e.alive(sc) != nil {
+					break
+				}
+				if v, err := e.host.read(); err != nil || e.host.slow(v) {
+					e.again = append(e.again, pending{sc, ld}) // later, after the others
+					e.logf("   %s: the host is in its slow mode; later", ld.name)
+					continue
+				}
+				mark, slow, summary, err := e.probedRun(ctx, ld, sc)
+				switch {
+				case err != nil:
+					e.r.Rollback(mark)
+					e.logf("   %s: error (the flagged run stays): %v", ld.name, err)
+				case slow:
+					e.r.Rollback(mark)
+					e.again = append(e.again, pending{sc, ld})
+					e.logf("   %s (not kept: the host's slow mode again)", summary)
+				default:
+					e.r.ReplaceSlow(mark)
+					e.host.redone[sc.ID]++
+					e.logf("   %s (in place of a run in the slow mode)", summary)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		} else {
+			e.logf("   setup: %v", err)
 		}
-		if err != nil || e.host == nil {
-			return summary, err
+		if found := e.teardown(ctx, sc); len(found) > 0 {
+			e.logf("   teardown: %v", found)
 		}
-		v, perr := e.host.read()
-		if perr != nil {
-			e.logf("   host probe: %v", perr)
-		}
-		slow = slow || (perr == nil && e.host.slow(v))
-		if !slow {
-			return summary, nil
-		}
-		if attempt == probeRedo || !e.host.budgetLeft() {
-			e.r.MarkSlow(mark)
-			return summary + " (in the host's slow mode)", nil
-		}
-		e.r.Rollback(mark)
-		e.host.redone[sc.ID]++
-		e.host.spent += time.Since(start)
-		e.logf("   %s (not kept: the host probe read %.2fx its best around it)", summary, v)
+		e.host.again += time.Since(start)
 	}
 }
 
@@ -278,12 +346,12 @@ func (e *env) noteProbe() {
 			redone = append(redone, fmt.Sprintf("(%s) %d", sc.ID, n))
 		}
 	}
-	what := "no run was measured again"
+	what := "no run in the slow mode was replaced"
 	if len(redone) > 0 {
-		what = "runs measured again because the probe read slow after them: " + strings.Join(redone, ", ")
+		what = "runs in the slow mode measured again after the rounds, in the normal mode, and replaced: " + strings.Join(redone, ", ")
 	}
-	e.r.Note("host probe (64-byte datagrams through a veth pair of its own from each CPU, before and after every load): %s ns per datagram at best on each CPU, %d of %d reads slow (some CPU over %.1fx its best); %s; %.0f s spent waiting for the normal mode",
-		h.bestText(), slow, len(h.reads), probeSlow, what, h.waited.Seconds())
+	e.r.Note("host probe (64-byte datagrams through a veth pair of its own from each CPU, before and after every load): %s ns per datagram at best on each CPU, %d of %d reads slow (some CPU over %.1fx its best); %s; %.0f s spent waiting for the normal mode, %.0f s measuring again",
+		h.bestText(), slow, len(h.reads), probeSlow, what, h.waited.Seconds(), h.again.Seconds())
 }
 
 type load struct {
