@@ -9,8 +9,12 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
 	"github.com/govs/gvs/dataplane/fastpath"
 	"github.com/govs/gvs/ipvs"
+	"github.com/govs/gvs/packet"
 )
 
 // The reply entry of a connection the engine overruled is found from the
@@ -153,5 +157,79 @@ func TestRotationOf(t *testing.T) {
 		if got := rotationOf(tc.a, tc.b); got != tc.want {
 			t.Errorf("rotationOf(%v, %v) = %v", tc.a, tc.b, got)
 		}
+	}
+}
+
+// A configuration change drains the fast path: a connection the kernel
+// scheduled whose SYN's copy no worker has read yet is recorded in the
+// engine first, bound to the kernel's choice, so the copy read later is
+// not scheduled a second time, maybe elsewhere. After the drain the
+// service is planned again from the engine's position.
+func TestFlushRecordsKernelScheduled(t *testing.T) {
+	fp, err := fastpath.Open(64)
+	if err != nil {
+		t.Skipf("kernel fast path unavailable (needs root and BPF; CI runs it): %v", err)
+	}
+	t.Cleanup(func() { fp.Close() })
+	eng, err := ipvs.New(ipvs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip := netip.MustParseAddr("10.0.2.100")
+	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: vip, Port: 80}
+	if err := eng.AddService(ipvs.ServiceConfig{ServiceKey: svc, Scheduler: "rr"}); err != nil {
+		t.Fatal(err)
+	}
+	o := &offloader{fp: fp, eng: eng, ew: eng.NewWorker(), ks: newKernelScheduler(1500), entries: map[fastpath.Key]*offloaded{},
+		log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	addrOf := map[uint32]netip.Addr{}
+	for i, a := range []string{"10.0.2.11", "10.0.2.12"} {
+		rip := netip.MustParseAddr(a)
+		fwd := ipvs.Forwarding{Method: ipvs.Route}
+		if err := eng.AddDest(svc, ipvs.DestConfig{Addr: rip, Port: 80, Weight: 1, Forwarding: fwd}); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range eng.KernelPlans(fastpath.MaxSlots)[0].Slots {
+			if s.Addr == rip {
+				addrOf[s.DestID] = rip
+				o.ks.hops[s.DestID] = learnedHop{addr: rip, fwd: s.Fwd, mtu: 1500, hop: &nextHop{ifindex: 1, dst: [6]byte{2, 0, 0, 0, 0, byte(i)}, mtu: 1500}}
+			}
+		}
+	}
+	o.plan()
+	if len(o.ks.installed) != 1 {
+		t.Fatalf("no table installed: %v", o.ks.installed)
+	}
+	fd, err := unix.FcntlInt(uintptr(fp.FilterFD()), unix.F_DUPFD_CLOEXEC, 0) // the program takes the descriptor it is given
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter, err := ebpf.NewProgramFromFD(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer filter.Close()
+	syn := mkFrame(t, "10.0.1.2", "10.0.2.100", 40000, 80, fopt{flags: packet.TCPSyn})
+	in := append(make([]byte, 14), syn...) // the test run takes a first Ethernet header away
+	in[12] = 0x08
+	if ret, err := filter.Run(&ebpf.RunOptions{Data: in}); err != nil || ret == 0 {
+		t.Fatalf("the filter on a SYN: %d %v", ret, err)
+	}
+	k := fastpath.Key{Src: netip.MustParseAddr("10.0.1.2"), Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}
+	c, ok := fp.Lookup(k)
+	if !ok || c.Dest == 0 {
+		t.Fatalf("the kernel did not schedule the SYN: %v %+v", ok, c)
+	}
+	o.sweep(true)
+	if _, ok := fp.Lookup(k); ok {
+		t.Error("the entry survived the drain")
+	}
+	var conns []ipvs.ConnInfo
+	eng.Conns(func(ci ipvs.ConnInfo) bool { conns = append(conns, ci); return true })
+	if len(conns) != 1 || conns[0].ClientPort != 40000 || conns[0].Dest.Netip(ipvs.IPv4) != addrOf[c.Dest] {
+		t.Fatalf("the engine's connections after the drain: %+v, want port 40000 bound to %v", conns, addrOf[c.Dest])
+	}
+	if len(o.ks.installed) != 1 {
+		t.Errorf("the service was not planned again after the drain: %v", o.ks.installed)
 	}
 }
