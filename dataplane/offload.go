@@ -85,8 +85,9 @@ type offloader struct {
 	ks      *kernelScheduler // nil: off (ksched.go)
 	batch   []offloadReq     // adoptQueued's buffer
 
-	log     *slog.Logger
-	refused int // entries the map refused (full); the first is logged
+	log      *slog.Logger
+	refused  int // entries the map refused (full); the first is logged
+	walkErrs int // sweeps whose walk of the map failed; the first is logged
 }
 
 // openFastPath loads the fast path and attaches it to every data-path
@@ -361,7 +362,7 @@ func (o *offloader) sweep(all bool) {
 	}
 	o.plan()
 	var done []fastpath.Key
-	_ = o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) {
+	err := o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) {
 		e := o.entries[k]
 		if e != nil {
 			e.seen = o.sweeps
@@ -374,6 +375,14 @@ func (o *offloader) sweep(all bool) {
 	})
 	for _, k := range done {
 		o.retire(k, o.entries[k])
+	}
+	if err != nil {
+		// an entry the walk did not reach is not gone: forgetting it
+		// would lose its counts when it is deleted later
+		if o.walkErrs++; o.walkErrs == 1 {
+			o.log.Warn("kernel fast path: reading the flow map failed; entries not read are kept", "err", err)
+		}
+		return
 	}
 	for k, e := range o.entries {
 		if e.seen != o.sweeps {
