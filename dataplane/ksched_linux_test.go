@@ -3,11 +3,13 @@
 package dataplane
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -200,20 +202,8 @@ func TestFlushRecordsKernelScheduled(t *testing.T) {
 	if len(o.ks.installed) != 1 {
 		t.Fatalf("no table installed: %v", o.ks.installed)
 	}
-	fd, err := unix.FcntlInt(uintptr(fp.FilterFD()), unix.F_DUPFD_CLOEXEC, 0) // the program takes the descriptor it is given
-	if err != nil {
-		t.Fatal(err)
-	}
-	filter, err := ebpf.NewProgramFromFD(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer filter.Close()
-	syn := mkFrame(t, "10.0.1.2", "10.0.2.100", 40000, 80, fopt{flags: packet.TCPSyn})
-	in := append(make([]byte, 14), syn...) // the test run takes a first Ethernet header away
-	in[12] = 0x08
-	if ret, err := filter.Run(&ebpf.RunOptions{Data: in}); err != nil || ret == 0 {
-		t.Fatalf("the filter on a SYN: %d %v", ret, err)
+	if err := runFilter(fp, mkFrame(t, "10.0.1.2", "10.0.2.100", 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
+		t.Fatalf("the filter on a SYN: %v", err)
 	}
 	k := fastpath.Key{Src: netip.MustParseAddr("10.0.1.2"), Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}
 	c, ok := fp.Lookup(k)
@@ -232,4 +222,79 @@ func TestFlushRecordsKernelScheduled(t *testing.T) {
 	if len(o.ks.installed) != 1 {
 		t.Errorf("the service was not planned again after the drain: %v", o.ks.installed)
 	}
+}
+
+// A worker's request to offload a flow whose kernel-scheduled entry's
+// adoption is still queued does not write over the entry (and what it
+// has counted): the adoption is recorded first, and the live entry with
+// the same forwarding is left as it is.
+func TestInstallAfterQueuedAdoption(t *testing.T) {
+	fp, err := fastpath.Open(64)
+	if err != nil {
+		t.Skipf("kernel fast path unavailable (needs root and BPF; CI runs it): %v", err)
+	}
+	t.Cleanup(func() { fp.Close() })
+	eng, err := ipvs.New(ipvs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip, rip, client := netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.2.11"), netip.MustParseAddr("10.0.1.2")
+	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: vip, Port: 80}
+	if err := eng.AddService(ipvs.ServiceConfig{ServiceKey: svc, Scheduler: "rr"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.AddDest(svc, ipvs.DestConfig{Addr: rip, Port: 80, Weight: 1, Forwarding: ipvs.Forwarding{Method: ipvs.Route}}); err != nil {
+		t.Fatal(err)
+	}
+	o := &offloader{fp: fp, eng: eng, ew: eng.NewWorker(), ks: newKernelScheduler(1500), entries: map[fastpath.Key]*offloaded{},
+		adopts: adoptQueue{kick: make(chan struct{}, 1)}, log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	slot := eng.KernelPlans(fastpath.MaxSlots)[0].Slots[0]
+	hop := &nextHop{ifindex: 1, dst: [6]byte{2, 0, 0, 0, 0, 1}, mtu: 1500}
+	o.ks.hops[slot.DestID] = learnedHop{addr: rip, fwd: slot.Fwd, mtu: 1500, hop: hop}
+	o.plan()
+	if err := runFilter(fp, mkFrame(t, client.String(), vip.String(), 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
+		t.Fatal(err)
+	}
+	k := fastpath.Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}
+	if c, ok := fp.Lookup(k); !ok || c.Dest != slot.DestID {
+		t.Fatalf("the kernel did not schedule the SYN: %v %+v", ok, c)
+	}
+	// the engine records the connection from the SYN's copy (as a worker
+	// does, bound to the kernel's choice) and queues the adoption
+	f := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Src: ipvs.AddrFrom(client), Dst: ipvs.AddrFrom(vip), SrcPort: 40000, DstPort: 80}
+	if v := o.ew.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn, KernelDest: slot.DestID}, eng.Now()); v.Action != ipvs.ActionForward {
+		t.Fatalf("the SYN's copy: %+v", v)
+	}
+	for range ipvs.OffloadAfter { // established, and enough packets to be offloaded
+		o.ew.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPAck}, eng.Now())
+	}
+	rw := fastpath.Rewrite{Src: vip, Dst: vip, DstPort: 80, Ifindex: 1, DstMAC: hop.dst, MTU: 1500, Timeout: 15 * time.Minute}
+	o.adopts.push(offloadReq{kind: reqAdopt, key: k, rw: rw, flow: f, hop: hop, packets: 1, bytes: 60})
+	o.install(offloadReq{kind: reqOffload, key: k, rw: rw, flow: f, hop: hop})
+	if c, ok := fp.Lookup(k); !ok || c.Dest != slot.DestID || c.Packets != 1 {
+		t.Fatalf("the kernel's entry after the worker's request: %v %+v, want it untouched (destination %d, 1 packet)", ok, c, slot.DestID)
+	}
+	if e := o.entries[k]; e == nil || e.packets != 1 {
+		t.Fatalf("the offloader's record %+v, want the adoption's", e)
+	}
+}
+
+// runFilter runs fp's socket filter on frame as packet_rcv would.
+func runFilter(fp *fastpath.FastPath, frame []byte) error {
+	fd, err := unix.FcntlInt(uintptr(fp.FilterFD()), unix.F_DUPFD_CLOEXEC, 0) // the program takes the descriptor it is given
+	if err != nil {
+		return err
+	}
+	filter, err := ebpf.NewProgramFromFD(fd)
+	if err != nil {
+		return err
+	}
+	defer filter.Close()
+	in := append(make([]byte, 14), frame...) // the test run takes a first Ethernet header away
+	in[12] = 0x08
+	ret, err := filter.Run(&ebpf.RunOptions{Data: in})
+	if err == nil && ret == 0 {
+		err = errors.New("the filter kept the frame from the ring")
+	}
+	return err
 }

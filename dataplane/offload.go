@@ -275,6 +275,13 @@ func (o *offloader) handle(r offloadReq) {
 // install writes one flow's entry, unless it is there already with the
 // same forwarding and still taking packets.
 func (o *offloader) install(r offloadReq) {
+	if o.entries[r.key] == nil && o.ks != nil {
+		// the kernel may have scheduled this connection and its
+		// adoption still wait in the queue (adoptDelay): record it
+		// first, or the entry would be written over, and what it has
+		// counted lost
+		o.adoptQueued()
+	}
 	if e := o.entries[r.key]; e != nil {
 		if c, ok := o.fp.Lookup(r.key); ok && c.Deadline != 0 && e.rw == r.rw && e.hop == r.hop {
 			return // live: a packet the programs left to the workers (TTL, size)
