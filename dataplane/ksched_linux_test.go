@@ -168,40 +168,8 @@ func TestRotationOf(t *testing.T) {
 // not scheduled a second time, maybe elsewhere. After the drain the
 // service is planned again from the engine's position.
 func TestFlushRecordsKernelScheduled(t *testing.T) {
-	fp, err := fastpath.Open(64)
-	if err != nil {
-		t.Skipf("kernel fast path unavailable (needs root and BPF; CI runs it): %v", err)
-	}
-	t.Cleanup(func() { fp.Close() })
-	eng, err := ipvs.New(ipvs.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vip := netip.MustParseAddr("10.0.2.100")
-	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: vip, Port: 80}
-	if err := eng.AddService(ipvs.ServiceConfig{ServiceKey: svc, Scheduler: "rr"}); err != nil {
-		t.Fatal(err)
-	}
-	o := &offloader{fp: fp, eng: eng, ew: eng.NewWorker(), ks: newKernelScheduler(1500), entries: map[fastpath.Key]*offloaded{},
-		log: slog.New(slog.NewTextHandler(t.Output(), nil))}
-	addrOf := map[uint32]netip.Addr{}
-	for i, a := range []string{"10.0.2.11", "10.0.2.12"} {
-		rip := netip.MustParseAddr(a)
-		fwd := ipvs.Forwarding{Method: ipvs.Route}
-		if err := eng.AddDest(svc, ipvs.DestConfig{Addr: rip, Port: 80, Weight: 1, Forwarding: fwd}); err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range eng.KernelPlans(fastpath.MaxSlots)[0].Slots {
-			if s.Addr == rip {
-				addrOf[s.DestID] = rip
-				o.ks.hops[s.DestID] = learnedHop{addr: rip, fwd: s.Fwd, mtu: 1500, hop: &nextHop{ifindex: 1, dst: [6]byte{2, 0, 0, 0, 0, byte(i)}, mtu: 1500}}
-			}
-		}
-	}
-	o.plan()
-	if len(o.ks.installed) != 1 {
-		t.Fatalf("no table installed: %v", o.ks.installed)
-	}
+	o, addrOf := plannedOffloader(t, "10.0.2.11", "10.0.2.12")
+	fp, eng, vip := o.fp, o.eng, netip.MustParseAddr("10.0.2.100")
 	if err := runFilter(fp, mkFrame(t, "10.0.1.2", "10.0.2.100", 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
 		t.Fatalf("the filter on a SYN: %v", err)
 	}
@@ -229,6 +197,45 @@ func TestFlushRecordsKernelScheduled(t *testing.T) {
 // has counted): the adoption is recorded first, and the live entry with
 // the same forwarding is left as it is.
 func TestInstallAfterQueuedAdoption(t *testing.T) {
+	o, addrOf := plannedOffloader(t, "10.0.2.11")
+	fp, eng := o.fp, o.eng
+	vip, client := netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.1.2")
+	var dest uint32
+	for id := range addrOf {
+		dest = id
+	}
+	hop := o.ks.hops[dest].hop
+	if err := runFilter(fp, mkFrame(t, client.String(), vip.String(), 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
+		t.Fatal(err)
+	}
+	k := fastpath.Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}
+	if c, ok := fp.Lookup(k); !ok || c.Dest != dest {
+		t.Fatalf("the kernel did not schedule the SYN: %v %+v", ok, c)
+	}
+	// the engine records the connection from the SYN's copy (as a worker
+	// does, bound to the kernel's choice) and queues the adoption
+	f := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Src: ipvs.AddrFrom(client), Dst: ipvs.AddrFrom(vip), SrcPort: 40000, DstPort: 80}
+	if v := o.ew.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn, KernelDest: dest}, eng.Now()); v.Action != ipvs.ActionForward {
+		t.Fatalf("the SYN's copy: %+v", v)
+	}
+	for range ipvs.OffloadAfter { // established, and enough packets to be offloaded
+		o.ew.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPAck}, eng.Now())
+	}
+	rw := fastpath.Rewrite{Src: vip, Dst: vip, DstPort: 80, Ifindex: 1, DstMAC: hop.dst, MTU: 1500, Timeout: 15 * time.Minute}
+	o.adopts.push(offloadReq{kind: reqAdopt, key: k, rw: rw, flow: f, hop: hop, packets: 1, bytes: 60})
+	o.install(offloadReq{kind: reqOffload, key: k, rw: rw, flow: f, hop: hop})
+	if c, ok := fp.Lookup(k); !ok || c.Dest != dest || c.Packets != 1 {
+		t.Fatalf("the kernel's entry after the worker's request: %v %+v, want it untouched (destination %d, 1 packet)", ok, c, dest)
+	}
+	if e := o.entries[k]; e == nil || e.packets != 1 {
+		t.Fatalf("the offloader's record %+v, want the adoption's", e)
+	}
+}
+
+// plannedOffloader is an offloader with the kernel fast path and a
+// scheduling table for an rr DR service 10.0.2.100:80 over rips, whose
+// next hops it has learned; addrOf gives each destination id's address.
+func plannedOffloader(t *testing.T, rips ...string) (o *offloader, addrOf map[uint32]netip.Addr) {
 	fp, err := fastpath.Open(64)
 	if err != nil {
 		t.Skipf("kernel fast path unavailable (needs root and BPF; CI runs it): %v", err)
@@ -238,45 +245,30 @@ func TestInstallAfterQueuedAdoption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vip, rip, client := netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.2.11"), netip.MustParseAddr("10.0.1.2")
-	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: vip, Port: 80}
+	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: netip.MustParseAddr("10.0.2.100"), Port: 80}
 	if err := eng.AddService(ipvs.ServiceConfig{ServiceKey: svc, Scheduler: "rr"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.AddDest(svc, ipvs.DestConfig{Addr: rip, Port: 80, Weight: 1, Forwarding: ipvs.Forwarding{Method: ipvs.Route}}); err != nil {
-		t.Fatal(err)
-	}
-	o := &offloader{fp: fp, eng: eng, ew: eng.NewWorker(), ks: newKernelScheduler(1500), entries: map[fastpath.Key]*offloaded{},
+	o = &offloader{fp: fp, eng: eng, ew: eng.NewWorker(), ks: newKernelScheduler(1500), entries: map[fastpath.Key]*offloaded{},
 		adopts: adoptQueue{kick: make(chan struct{}, 1)}, log: slog.New(slog.NewTextHandler(t.Output(), nil))}
-	slot := eng.KernelPlans(fastpath.MaxSlots)[0].Slots[0]
-	hop := &nextHop{ifindex: 1, dst: [6]byte{2, 0, 0, 0, 0, 1}, mtu: 1500}
-	o.ks.hops[slot.DestID] = learnedHop{addr: rip, fwd: slot.Fwd, mtu: 1500, hop: hop}
+	addrOf = map[uint32]netip.Addr{}
+	for i, a := range rips {
+		rip := netip.MustParseAddr(a)
+		if err := eng.AddDest(svc, ipvs.DestConfig{Addr: rip, Port: 80, Weight: 1, Forwarding: ipvs.Forwarding{Method: ipvs.Route}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range eng.KernelPlans(fastpath.MaxSlots)[0].Slots {
+			if s.Addr == rip {
+				addrOf[s.DestID] = rip
+				o.ks.hops[s.DestID] = learnedHop{addr: rip, fwd: s.Fwd, mtu: 1500, hop: &nextHop{ifindex: 1, dst: [6]byte{2, 0, 0, 0, 0, byte(i)}, mtu: 1500}}
+			}
+		}
+	}
 	o.plan()
-	if err := runFilter(fp, mkFrame(t, client.String(), vip.String(), 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
-		t.Fatal(err)
+	if len(o.ks.installed) != 1 {
+		t.Fatalf("no table installed: %v", o.ks.installed)
 	}
-	k := fastpath.Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}
-	if c, ok := fp.Lookup(k); !ok || c.Dest != slot.DestID {
-		t.Fatalf("the kernel did not schedule the SYN: %v %+v", ok, c)
-	}
-	// the engine records the connection from the SYN's copy (as a worker
-	// does, bound to the kernel's choice) and queues the adoption
-	f := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Src: ipvs.AddrFrom(client), Dst: ipvs.AddrFrom(vip), SrcPort: 40000, DstPort: 80}
-	if v := o.ew.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn, KernelDest: slot.DestID}, eng.Now()); v.Action != ipvs.ActionForward {
-		t.Fatalf("the SYN's copy: %+v", v)
-	}
-	for range ipvs.OffloadAfter { // established, and enough packets to be offloaded
-		o.ew.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPAck}, eng.Now())
-	}
-	rw := fastpath.Rewrite{Src: vip, Dst: vip, DstPort: 80, Ifindex: 1, DstMAC: hop.dst, MTU: 1500, Timeout: 15 * time.Minute}
-	o.adopts.push(offloadReq{kind: reqAdopt, key: k, rw: rw, flow: f, hop: hop, packets: 1, bytes: 60})
-	o.install(offloadReq{kind: reqOffload, key: k, rw: rw, flow: f, hop: hop})
-	if c, ok := fp.Lookup(k); !ok || c.Dest != slot.DestID || c.Packets != 1 {
-		t.Fatalf("the kernel's entry after the worker's request: %v %+v, want it untouched (destination %d, 1 packet)", ok, c, slot.DestID)
-	}
-	if e := o.entries[k]; e == nil || e.packets != 1 {
-		t.Fatalf("the offloader's record %+v, want the adoption's", e)
-	}
+	return o, addrOf
 }
 
 // runFilter runs fp's socket filter on frame as packet_rcv would.
