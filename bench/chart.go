@@ -141,9 +141,9 @@ func chartTitle(r *Results, m Metric) string {
 	case "bulk_rev":
 		return "BULK GBIT/S SERVER>CLIENT"
 	case "lat_p50":
-		return "LATENCY P50 (US, LOWER=BETTER)"
+		return "LATENCY P50 US (LOWER)"
 	case "lat_p99_all":
-		return "LATENCY P99, ALL RUNS (US, LOWER=BETTER)"
+		return "P99 ALL RUNS US (LOWER)"
 	case "cost_dir":
 		return "DIRECTOR CPU S/MPKT (LOWER)"
 	}
