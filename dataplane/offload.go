@@ -276,9 +276,9 @@ func (o *offloader) handle(r offloadReq) {
 // same forwarding and still taking packets.
 func (o *offloader) install(r offloadReq) {
 	if o.entries[r.key] == nil && o.ks != nil {
-		// the kernel may have scheduled this connection and its
-		// adoption still wait in the queue (adoptDelay): record it
-		// first, or the entry would be written over, and what it has
+		// the kernel may have scheduled this connection, with its
+		// adoption still waiting in the queue (adoptDelay): record it
+		// first, or the entry would be written over and what it has
 		// counted lost
 		o.adoptQueued()
 	}
