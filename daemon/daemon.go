@@ -41,6 +41,9 @@ type Dataplane interface {
 	// workers' rings: bucket bounds, counts (one more: above every bound)
 	// and their sum.
 	ReceiveDelay() (bounds []time.Duration, counts []uint64, sum time.Duration)
+	// FastPath is the kernel fast path's flows now and its events by
+	// kind; ok false when it is off.
+	FastPath() (entries uint64, events map[string]uint64, ok bool)
 	Close() error
 }
 
@@ -305,6 +308,13 @@ func (m metricsSource) ReceiveDelay() (bounds []float64, counts []uint64, sum fl
 		bounds = append(bounds, d.Seconds())
 	}
 	return bounds, counts, s.Seconds()
+}
+
+func (m metricsSource) FastPath() (entries uint64, events map[string]uint64, ok bool) {
+	if m.d.dp == nil {
+		return 0, nil, false
+	}
+	return m.d.dp.FastPath()
 }
 
 // Run serves until ctx ends (SIGTERM), reloading on every value from

@@ -41,7 +41,8 @@ func (f *fakeDataplane) Drops() map[string]uint64                 { return nil }
 func (f *fakeDataplane) ReceiveDelay() ([]time.Duration, []uint64, time.Duration) {
 	return nil, nil, 0
 }
-func (f *fakeDataplane) Close() error { return nil }
+func (f *fakeDataplane) FastPath() (uint64, map[string]uint64, bool) { return 0, nil, false }
+func (f *fakeDataplane) Close() error                                { return nil }
 func (f *fakeDataplane) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

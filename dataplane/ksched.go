@@ -307,6 +307,7 @@ func (o *offloader) adopt(r offloadReq) {
 		return // installed since it was queued (adoptQueue): that entry's counts are the record's
 	}
 	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, hop: r.hop, rw: r.rw, packets: r.packets, bytes: r.bytes, seen: o.sweeps}
+	o.stats.adopted.Add(1)
 }
 
 // kernelScheduled looks a SYN of a service the kernel schedules up in the

@@ -230,6 +230,23 @@ func TestInstallAfterQueuedAdoption(t *testing.T) {
 	if e := o.entries[k]; e == nil || e.packets != 1 {
 		t.Fatalf("the offloader's record %+v, want the adoption's", e)
 	}
+	// a flow the engine scheduled itself gets an entry written
+	f2 := f
+	f2.SrcPort = 40001
+	o.ew.In(&f2, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn}, eng.Now())
+	for range ipvs.OffloadAfter {
+		o.ew.In(&f2, &ipvs.PacketInfo{TCPFlags: ipvs.TCPAck}, eng.Now())
+	}
+	k2 := k
+	k2.SrcPort = 40001
+	o.install(offloadReq{kind: reqOffload, key: k2, rw: rw, flow: f2, hop: hop})
+	if c, ok := fp.Lookup(k2); !ok || c.Dest != 0 {
+		t.Fatalf("the entry gvsd wrote: %v %+v", ok, c)
+	}
+	_, events, ok := (&Dataplane{off: o}).FastPath()
+	if !ok || events["adopted"] != 1 || events["installed"] != 1 {
+		t.Errorf("fast path events %v, want 1 adopted and 1 installed", events)
+	}
 }
 
 // plannedOffloader is an offloader with the kernel fast path and a

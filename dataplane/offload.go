@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/govs/gvs/dataplane/fastpath"
@@ -85,9 +86,33 @@ type offloader struct {
 	ks      *kernelScheduler // nil: off (ksched.go)
 	batch   []offloadReq     // adoptQueued's buffer
 
-	log      *slog.Logger
-	refused  int // entries the map refused (full); the first is logged
-	walkErrs int // sweeps whose walk of the map failed; the first is logged
+	log   *slog.Logger
+	stats fastPathStats
+}
+
+// fastPathStats are what the offloader reports (Dataplane.FastPath);
+// atomic, as the metrics read them from another goroutine.
+type fastPathStats struct {
+	entries atomic.Uint64 // entries held (set after each step)
+	// events since start
+	installed  atomic.Uint64 // entries written for flows gvsd scheduled
+	adopted    atomic.Uint64 // entries of connections the kernel scheduled, recorded
+	refused    atomic.Uint64 // entries the map refused (full); the first is logged
+	slowSteps  atomic.Uint64 // sweeps or flushes that ran late or long (logged)
+	walkFailed atomic.Uint64 // sweeps whose walk of the map failed; the first is logged
+}
+
+// FastPath reports the kernel fast path: the flows it forwards now and
+// its events since gvsd started, by kind; ok is false when it is off.
+func (d *Dataplane) FastPath() (entries uint64, events map[string]uint64, ok bool) {
+	if d.off == nil {
+		return 0, nil, false
+	}
+	st := &d.off.stats
+	return st.entries.Load(), map[string]uint64{
+		"installed": st.installed.Load(), "adopted": st.adopted.Load(), "refused": st.refused.Load(),
+		"slow_step": st.slowSteps.Load(), "walk_failed": st.walkFailed.Load(),
+	}, true
 }
 
 // openFastPath loads the fast path and attaches it to every data-path
@@ -156,7 +181,7 @@ func (o *offloader) run(ctx context.Context) {
 	armed := false
 	var last time.Time
 	var took time.Duration
-	for {
+	for ; ; o.stats.entries.Store(uint64(len(o.entries))) {
 		select {
 		case <-ctx.Done():
 			o.adoptQueued()
@@ -201,6 +226,7 @@ const slowStep = 200 * time.Millisecond
 func (o *offloader) slow(step string, due, start time.Time) {
 	late, took := start.Sub(due), time.Since(start)
 	if late > slowStep || took > slowStep {
+		o.stats.slowSteps.Add(1)
 		o.log.Warn("kernel fast path: the offloader was slow", "step", step, "late", late.Round(time.Millisecond), "took", took.Round(time.Millisecond), "entries", len(o.entries))
 	}
 }
@@ -297,12 +323,13 @@ func (o *offloader) install(r offloadReq) {
 		return // no longer offloadable since the worker asked
 	}
 	if err := o.fp.Add(r.key, r.rw); err != nil {
-		if o.refused++; o.refused == 1 {
+		if o.stats.refused.Add(1) == 1 {
 			o.log.Warn("kernel fast path: an entry was refused (map full?); such flows stay in user space", "err", err)
 		}
 		return
 	}
 	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, hop: r.hop, rw: r.rw}
+	o.stats.installed.Add(1)
 }
 
 // retire deletes entry e and gives the engine its last counts (nil e:
@@ -386,7 +413,7 @@ func (o *offloader) sweep(all bool) {
 	if err != nil {
 		// an entry the walk did not reach is not gone: forgetting it
 		// would lose its counts when it is deleted later
-		if o.walkErrs++; o.walkErrs == 1 {
+		if o.stats.walkFailed.Add(1) == 1 {
 			o.log.Warn("kernel fast path: reading the flow map failed; entries not read are kept", "err", err)
 		}
 		return

@@ -57,9 +57,17 @@ func TestFastPath(t *testing.T) {
 	// Without the fast path the workers receive 8n frames: 6n datagrams
 	// and the 2n NAT replies. With it, each flow's first OffloadAfter (8)
 	// datagrams and NAT replies, and a few more while the entry goes in.
-	t.Logf("workers received %d frames for %d flows of %d datagrams", rx, len(vips), n)
+	fp := scrape(t, l, "127.0.0.1:9103", "gvs_fastpath_")
+	t.Logf("workers received %d frames for %d flows of %d datagrams; fast path %v", rx, len(vips), n, fp)
 	if rx > uint64(len(vips))*30 {
 		t.Errorf("gvsd's workers received %d frames of %d flows of %d datagrams: the fast path did not take them", rx, len(vips), n)
+	}
+	// one entry per flow, and one for each NAT flow's replies
+	if got := fp[`gvs_fastpath_events_total{event="installed"}`]; got < float64(len(vips)+2) {
+		t.Errorf("gvs_fastpath_events_total{event=\"installed\"} %v, want at least %d", got, len(vips)+2)
+	}
+	if fp["gvs_fastpath_entries"] < 1 {
+		t.Errorf("gvs_fastpath_entries %v while the flows' connections are live", fp["gvs_fastpath_entries"])
 	}
 	time.Sleep(700 * time.Millisecond) // two sweeps
 	stats := parseStats(t, adm(t, d, "-L", "-n", "--stats"))
@@ -127,20 +135,30 @@ func udpFlow(l *lab.Lab, src netip.Addr, port int, vip string, count int, gap ti
 // workerReceived sums gvsd's per-worker received frames (metrics endpoint).
 func workerReceived(t *testing.T, l *lab.Lab, metrics string) uint64 {
 	t.Helper()
+	var sum uint64
+	for _, v := range scrape(t, l, metrics, "gvs_worker_received_packets_total{") {
+		sum += uint64(v)
+	}
+	return sum
+}
+
+// scrape reads gvsd's metrics endpoint: the series whose name (with
+// labels) starts with prefix, by name.
+func scrape(t *testing.T, l *lab.Lab, metrics, prefix string) map[string]float64 {
+	t.Helper()
 	out, err := l.HTTPGetFrom(ctx(t), "dir", netip.Addr{}, "http://"+metrics+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum uint64
+	series := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 2 && strings.HasPrefix(f[0], "gvs_worker_received_packets_total{") {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			sum += uint64(v)
+		if len(f) == 2 && strings.HasPrefix(f[0], prefix) {
+			series[f[0]], _ = strconv.ParseFloat(f[1], 64)
 		}
 	}
-	return sum
+	return series
 }
 
 // TestFastPathTCPCounts: a keep-alive TCP connection through NAT makes

@@ -19,6 +19,9 @@ type Source interface {
 	// bounds: the last is above every bound), the sum in seconds. No
 	// bounds: no data path.
 	ReceiveDelay() (bounds []float64, counts []uint64, sum float64)
+	// FastPath returns the kernel fast path's flows now and its events by
+	// kind; ok false: no fast path.
+	FastPath() (entries uint64, events map[string]uint64, ok bool)
 }
 
 var backendLabels = []string{"local_address", "local_port", "remote_address", "remote_port", "proto", "local_mark"}
@@ -31,7 +34,7 @@ type Collector struct {
 	active, inactive, weight                  *prometheus.Desc
 
 	drops, tableSize, tableCap, workerRx, workerTx   *prometheus.Desc
-	rxDelay                                          *prometheus.Desc
+	rxDelay, fpEntries, fpEvents                     *prometheus.Desc
 	svcConns, svcIn, svcOut, svcInBytes, svcOutBytes *prometheus.Desc
 	svcCPS, svcInPPS, svcOutPPS                      *prometheus.Desc
 }
@@ -58,6 +61,9 @@ func NewCollector(src Source) *Collector {
 		workerTx:  d("gvs_worker_sent_packets_total", "Frames sent per packet worker.", []string{"worker"}, nil),
 		rxDelay: d("gvs_worker_receive_delay_seconds",
 			"Time from the kernel putting a frame in a packet worker's ring to the worker taking it (wake-up and queueing).", nil, nil),
+		fpEntries: d("gvs_fastpath_entries", "Flows the kernel fast path forwards now (entries gvsd holds in its flow map).", nil, nil),
+		fpEvents: d("gvs_fastpath_events_total",
+			"Kernel fast path events by kind: installed (an entry for a flow gvsd scheduled), adopted (an entry of a connection the kernel scheduled, recorded), refused (the map was full), slow_step (a sweep or flush that ran late or long), walk_failed (a sweep could not read the map).", []string{"event"}, nil),
 
 		svcConns:    d("gvs_service_connections_total", "Connections scheduled per virtual service.", svcLabels, nil),
 		svcIn:       d("gvs_service_incoming_packets_total", "Incoming packets per virtual service.", svcLabels, nil),
@@ -73,7 +79,7 @@ func NewCollector(src Source) *Collector {
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.conns, c.inPkts, c.outPkts, c.inBytes, c.outBytes, c.active, c.inactive, c.weight,
-		c.drops, c.tableSize, c.tableCap, c.workerRx, c.workerTx, c.rxDelay,
+		c.drops, c.tableSize, c.tableCap, c.workerRx, c.workerTx, c.rxDelay, c.fpEntries, c.fpEvents,
 		c.svcConns, c.svcIn, c.svcOut, c.svcInBytes, c.svcOutBytes, c.svcCPS, c.svcInPPS, c.svcOutPPS} {
 		ch <- d
 	}
@@ -133,6 +139,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i := range tx {
 		counter(c.workerTx, tx[i], strconv.Itoa(i))
+	}
+	if entries, events, ok := c.src.FastPath(); ok {
+		gauge(c.fpEntries, float64(entries))
+		for kind, n := range events {
+			counter(c.fpEvents, n, kind)
+		}
 	}
 	if bounds, counts, sum := c.src.ReceiveDelay(); len(bounds) > 0 && len(counts) == len(bounds)+1 {
 		buckets := make(map[float64]uint64, len(bounds))

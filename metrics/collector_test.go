@@ -18,6 +18,9 @@ type fakeSource struct {
 	delayBounds []float64
 	delayCounts []uint64
 	delaySum    float64
+	fpOn        bool
+	fpEntries   uint64
+	fpEvents    map[string]uint64
 }
 
 func (s fakeSource) Engine() *ipvs.Engine              { return s.e }
@@ -25,6 +28,9 @@ func (s fakeSource) WorkerPackets() (rx, tx []uint64)  { return s.rx, s.tx }
 func (s fakeSource) DataplaneDrops() map[string]uint64 { return s.drops }
 func (s fakeSource) ReceiveDelay() ([]float64, []uint64, float64) {
 	return s.delayBounds, s.delayCounts, s.delaySum
+}
+func (s fakeSource) FastPath() (uint64, map[string]uint64, bool) {
+	return s.fpEntries, s.fpEvents, s.fpOn
 }
 func (s fakeSource) register(t *testing.T) *prometheus.Registry {
 	t.Helper()
@@ -197,5 +203,38 @@ gvs_worker_receive_delay_seconds_count 7
 	}
 	if n, err := testutil.GatherAndCount(fakeSource{e: engineWithTraffic(t)}.register(t), "gvs_worker_receive_delay_seconds"); err != nil || n != 0 {
 		t.Fatalf("without a data path: %d series, %v", n, err)
+	}
+}
+
+// The kernel fast path's flows are a gauge and its events a counter by
+// kind; without a fast path neither is exported.
+func TestFastPathMetrics(t *testing.T) {
+	src := fakeSource{e: engineWithTraffic(t), fpOn: true, fpEntries: 12, fpEvents: map[string]uint64{"installed": 40, "adopted": 9}}
+	want := `
+# HELP gvs_fastpath_entries Flows the kernel fast path forwards now (entries gvsd holds in its flow map).
+# TYPE gvs_fastpath_entries gauge
+gvs_fastpath_entries 12
+`
+	reg := src.register(t)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gvs_fastpath_entries"); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]float64{}
+	for _, mf := range families {
+		if mf.GetName() == "gvs_fastpath_events_total" {
+			for _, m := range mf.GetMetric() {
+				events[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if len(events) != 2 || events["installed"] != 40 || events["adopted"] != 9 {
+		t.Errorf("events %v, want installed 40 and adopted 9", events)
+	}
+	if n, err := testutil.GatherAndCount(fakeSource{e: engineWithTraffic(t)}.register(t), "gvs_fastpath_entries", "gvs_fastpath_events_total"); err != nil || n != 0 {
+		t.Fatalf("without a fast path: %d series, %v", n, err)
 	}
 }
