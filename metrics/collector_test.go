@@ -132,26 +132,7 @@ gvs_service_connections_total{local_address="10.0.2.100",local_mark="",local_por
 		t.Fatal(err)
 	}
 	// Drops: the data path's reasons next to the engine's, one series each.
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	reasons := map[string]float64{}
-	for _, mf := range families {
-		if mf.GetName() != "gvs_drops_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" {
-					if _, dup := reasons[l.GetValue()]; dup {
-						t.Errorf("reason %q exported twice", l.GetValue())
-					}
-					reasons[l.GetValue()] = m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
+	reasons := counters(t, reg, "gvs_drops_total", "reason")
 	if reasons["malformed"] != 3 {
 		t.Errorf("data path drop reason: %v", reasons)
 	}
@@ -219,22 +200,38 @@ gvs_fastpath_entries 12
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gvs_fastpath_entries"); err != nil {
 		t.Fatal(err)
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := map[string]float64{}
-	for _, mf := range families {
-		if mf.GetName() == "gvs_fastpath_events_total" {
-			for _, m := range mf.GetMetric() {
-				events[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-			}
-		}
-	}
+	events := counters(t, reg, "gvs_fastpath_events_total", "event")
 	if len(events) != 2 || events["installed"] != 40 || events["adopted"] != 9 {
 		t.Errorf("events %v, want installed 40 and adopted 9", events)
 	}
 	if n, err := testutil.GatherAndCount(fakeSource{e: engineWithTraffic(t)}.register(t), "gvs_fastpath_entries", "gvs_fastpath_events_total"); err != nil || n != 0 {
 		t.Fatalf("without a fast path: %d series, %v", n, err)
 	}
+}
+
+// counters gathers counter family name from reg by the value of its one
+// label; a label value exported twice is an error.
+func counters(t *testing.T, reg *prometheus.Registry, name, label string) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label {
+					if _, dup := out[l.GetValue()]; dup {
+						t.Errorf("%s %q exported twice", label, l.GetValue())
+					}
+					out[l.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }
