@@ -45,7 +45,7 @@ const (
 	// meet another moment of the host
 	probeWait   = 5 * time.Second
 	probeBudget = 30 * time.Second
-	againBudget = 45 * time.Second
+	againBudget = 30 * time.Second
 	// probeFresh: a normal read this recent (the last load's closing
 	// probe) stands for the next load's opening one
 	probeFresh = 2 * time.Second
