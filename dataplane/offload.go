@@ -4,6 +4,7 @@ package dataplane
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -97,7 +98,7 @@ type fastPathStats struct {
 	// events since start
 	installed  atomic.Uint64 // entries written for flows gvsd scheduled
 	adopted    atomic.Uint64 // entries of connections the kernel scheduled, recorded
-	refused    atomic.Uint64 // entries the map refused (full); the first is logged
+	refused    atomic.Uint64 // entries not written (the map full); the first is logged
 	slowSteps  atomic.Uint64 // sweeps or flushes that ran late or long (logged)
 	walkFailed atomic.Uint64 // sweeps whose walk of the map failed; the first is logged
 }
@@ -317,19 +318,26 @@ func (o *offloader) install(r offloadReq) {
 		o.retire(r.key, e)
 	}
 	if len(o.entries) >= maxOffloaded {
-		return // the map is full: no system call that would fail
+		o.refuse(errors.New("the flow map is full")) // no system call that would fail
+		return
 	}
 	if !o.ew.Touch(&r.flow, r.reply, -1, 0, 0) {
 		return // no longer offloadable since the worker asked
 	}
 	if err := o.fp.Add(r.key, r.rw); err != nil {
-		if o.stats.refused.Add(1) == 1 {
-			o.log.Warn("kernel fast path: an entry was refused (map full?); such flows stay in user space", "err", err)
-		}
+		o.refuse(err)
 		return
 	}
 	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, hop: r.hop, rw: r.rw}
 	o.stats.installed.Add(1)
+}
+
+// refuse counts a flow left in user space because its entry could not be
+// written, and logs the first.
+func (o *offloader) refuse(err error) {
+	if o.stats.refused.Add(1) == 1 {
+		o.log.Warn("kernel fast path: an entry was refused (map full?); such flows stay in user space", "err", err)
+	}
 }
 
 // retire deletes entry e and gives the engine its last counts (nil e:
