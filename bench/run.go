@@ -275,21 +275,12 @@ type pending struct {
 // dropped and tried once more later, and the flagged run stays meanwhile.
 func (e *env) measureAgain(ctx context.Context) {
 	for len(e.again) > 0 && e.host != nil && e.host.againLeft() && ctx.Err() == nil {
-		var sc Scenario
-		var loads []load
-		rest := e.again[:0:0]
-		for _, p := range e.again {
-			if len(loads) == 0 || p.sc.ID == sc.ID {
-				sc = p.sc
-				loads = append(loads, p.ld)
-			} else {
-				rest = append(rest, p)
-			}
-		}
-		e.again = rest
 		start := time.Now()
+		sc, loads := e.nextAgain()
 		e.logf("== measured again: (%s) %s", sc.ID, sc.Name)
-		if err := e.setup(ctx, sc); err == nil {
+		if err := e.setup(ctx, sc); err != nil {
+			e.logf("   setup: %v", err)
+		} else {
 			if err := e.probe(ctx, sc); err != nil {
 				e.logf("   probe: %v", err)
 			}
@@ -297,34 +288,55 @@ func (e *env) measureAgain(ctx context.Context) {
 				if !e.host.againLeft() || e.alive(sc) != nil {
 					break
 				}
-				if v, err := e.host.read(); err != nil || e.host.slow(v) {
-					e.again = append(e.again, pending{sc, ld}) // later, after the others
-					e.logf("   %s: the host is in its slow mode; later", ld.name)
-					continue
-				}
-				mark, slow, summary, err := e.probedRun(ctx, ld, sc)
-				switch {
-				case err != nil:
-					e.r.Rollback(mark)
-					e.logf("   %s: error (the flagged run stays): %v", ld.name, err)
-				case slow:
-					e.r.Rollback(mark)
-					e.again = append(e.again, pending{sc, ld})
-					e.logf("   %s (not kept: the host's slow mode again)", summary)
-				default:
-					e.r.ReplaceSlow(mark)
-					e.host.redone[sc.ID]++
-					e.logf("   %s (in place of a run in the slow mode)", summary)
-				}
-				time.Sleep(200 * time.Millisecond)
+				e.measureOneAgain(ctx, sc, ld)
 			}
-		} else {
-			e.logf("   setup: %v", err)
 		}
 		if found := e.teardown(ctx, sc); len(found) > 0 {
 			e.logf("   teardown: %v", found)
 		}
 		e.host.again += time.Since(start)
+	}
+}
+
+// nextAgain takes the first queued scenario's loads off the queue.
+func (e *env) nextAgain() (Scenario, []load) {
+	sc := e.again[0].sc
+	var loads []load
+	rest := e.again[:0:0]
+	for _, p := range e.again {
+		if p.sc.ID == sc.ID {
+			loads = append(loads, p.ld)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	e.again = rest
+	return sc, loads
+}
+
+// measureOneAgain measures one queued load of scenario sc (set up) again,
+// unless the probe reads the slow mode first: then, and when the new run
+// falls into it, the load goes back to the end of the queue.
+func (e *env) measureOneAgain(ctx context.Context, sc Scenario, ld load) {
+	defer time.Sleep(200 * time.Millisecond)
+	if v, err := e.host.read(); err != nil || e.host.slow(v) {
+		e.again = append(e.again, pending{sc, ld})
+		e.logf("   %s: the host is in its slow mode; later", ld.name)
+		return
+	}
+	mark, slow, summary, err := e.probedRun(ctx, ld, sc)
+	switch {
+	case err != nil:
+		e.r.Rollback(mark)
+		e.logf("   %s: error (the flagged run stays): %v", ld.name, err)
+	case slow:
+		e.r.Rollback(mark)
+		e.again = append(e.again, pending{sc, ld})
+		e.logf("   %s (not kept: the host's slow mode again)", summary)
+	default:
+		e.r.ReplaceSlow(mark)
+		e.host.redone[sc.ID]++
+		e.logf("   %s (in place of a run in the slow mode)", summary)
 	}
 }
 

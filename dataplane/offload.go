@@ -318,7 +318,7 @@ func (o *offloader) install(r offloadReq) {
 		o.retire(r.key, e)
 	}
 	if len(o.entries) >= maxOffloaded {
-		o.refuse(errors.New("the flow map is full")) // no system call that would fail
+		o.refuse(errFlowMapFull) // no system call that would fail
 		return
 	}
 	if !o.ew.Touch(&r.flow, r.reply, -1, 0, 0) {
@@ -331,6 +331,9 @@ func (o *offloader) install(r offloadReq) {
 	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, hop: r.hop, rw: r.rw}
 	o.stats.installed.Add(1)
 }
+
+// errFlowMapFull: the offloader holds maxOffloaded entries.
+var errFlowMapFull = errors.New("the flow map is full")
 
 // refuse counts a flow left in user space because its entry could not be
 // written, and logs the first.

@@ -4,7 +4,6 @@ package dataplane
 
 import (
 	"bytes"
-	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -35,8 +34,8 @@ func TestOffloaderSlow(t *testing.T) {
 func TestOffloaderRefuse(t *testing.T) {
 	var buf bytes.Buffer
 	o := &offloader{log: slog.New(slog.NewTextHandler(&buf, nil))}
-	o.refuse(errors.New("the flow map is full"))
-	o.refuse(errors.New("the flow map is full"))
+	o.refuse(errFlowMapFull)
+	o.refuse(errFlowMapFull)
 	if n, logged := o.stats.refused.Load(), strings.Count(buf.String(), "refused"); n != 2 || logged != 1 {
 		t.Fatalf("refused %d, logged %d times, want 2 and 1", n, logged)
 	}

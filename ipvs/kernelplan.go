@@ -86,7 +86,7 @@ func (e *Engine) HandOver(k ServiceKey, maxSlots int, install func(KernelPlan) (
 	if err != nil {
 		return err
 	}
-	svc.kernelPick.Store(&pick)
+	svc.kernelPick = pick
 	return nil
 }
 
@@ -100,7 +100,7 @@ func (e *Engine) TakeBack(k ServiceKey) {
 		return
 	}
 	svc.Lock()
-	svc.kernelPick.Store(nil)
+	svc.kernelPick = nil
 	svc.Unlock()
 }
 
@@ -109,11 +109,10 @@ func (e *Engine) TakeBack(k ServiceKey) {
 // connection while the kernel schedules the service (HandOver); nil
 // otherwise, and the scheduler picks by itself.
 func (s *Service) KernelPick() *Dest {
-	p := s.kernelPick.Load()
-	if p == nil {
+	if s.kernelPick == nil {
 		return nil
 	}
-	id, ok := (*p)()
+	id, ok := s.kernelPick()
 	if !ok {
 		return nil
 	}

@@ -85,7 +85,7 @@ type Service struct {
 	schedMu sync.Mutex
 	// kernelPick is set while a kernel round robin schedules the
 	// service (Engine.HandOver); under schedMu
-	kernelPick atomic.Pointer[KernelPicker]
+	kernelPick KernelPicker
 
 	stats statsBlock
 }
