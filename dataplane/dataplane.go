@@ -106,6 +106,7 @@ type Dataplane struct {
 	closers []func() error // the TUN device, the kernel encapsulation
 	kenc    kernelEncap    // encapsulation of tunnelled super-frames in TC; nil: none (kencap.go)
 	off     *offloader     // the kernel fast path for established connections; nil: none (offload.go)
+	syns    *synRecords    // the SYNs the kernel scheduled, for the workers to record; nil: none (ksched.go)
 	// flowHash picks a frame's worker by flow; nil: the kernel's hash fanout (flowhash.go)
 	flowHash *flowhash.Program
 

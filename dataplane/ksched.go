@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,10 +25,13 @@ import (
 // a kernel round robin schedules exactly as it would (KernelPlans), the
 // offloader writes each one's cycle into the fast path's scheduling map;
 // the socket filter then picks the next slot for a SYN without an entry,
-// writes the connection's entry and forwards the SYN at once, and still
-// copies it to the ring. The worker that reads the copy finds the
-// kernel's destination in the entry (ipvs.PacketInfo.KernelDest), the
-// engine binds the connection to it, and nothing is sent again.
+// writes the connection's entry and forwards the SYN at once, and records
+// it in the SYN ring with its destination (synRecords, drainSYNs). The
+// worker that handles the record gives the engine the kernel's choice
+// (ipvs.PacketInfo.KernelDest), the engine binds the connection to it,
+// and nothing is sent again. A SYN the ring cannot take (too long, the
+// ring full) is copied to a ring instead, and the worker that reads the
+// copy finds the kernel's destination in the entry (kernelScheduled).
 //
 // A slot needs the destination's next hop, which only a worker's
 // forwarding learns: a service is planned once each destination of its
@@ -435,4 +439,88 @@ type toldHop struct {
 	hop  *nextHop
 	mark uint32
 	fwd  ipvs.Forwarding
+}
+
+// synRecords is the fast path's SYN ring as the workers share it. The
+// socket filter records each SYN it schedules there instead of copying it
+// to a ring, without waking anyone (fastpath.SYNRing): the workers read
+// the records before each batch of their own frames and at least every
+// synPollMS, so a kernel-scheduled connection costs gvsd neither a
+// wake-up nor a lookup of its own. The lock is held while records are
+// handled, not only read: a worker about to handle a batch that may hold
+// a later packet of such a connection (its FIN, on whatever worker's
+// ring) waits until the engine has recorded the connection.
+type synRecords struct {
+	mu   sync.Mutex
+	ring *fastpath.SYNRing
+}
+
+// synPollMS bounds how long a SYN record waits when no frame wakes a
+// worker: the engine's listing and counters lag the kernel by that much.
+const synPollMS = 10
+
+// synSlot is a SYN record's buffer: headroom (encapsulation in place, as
+// the rings leave), the virtio-net header, the frame.
+const (
+	synHeadroom = 128
+	synSlot     = synHeadroom + vnetLen + fastpath.SYNFrameMax
+)
+
+// pollMS is how long an idle worker blocks in poll.
+func (w *worker) pollMS() int {
+	if w.d.syns != nil {
+		return synPollMS
+	}
+	return 100
+}
+
+// drainSYNs handles every SYN record waiting, a batch at a time, each run
+// of records of one interface as that interface's frames; it returns how
+// many it handled.
+func (w *worker) drainSYNs() int {
+	s := w.d.syns
+	if s == nil || w.ew == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w.synBuf == nil {
+		w.synBuf = make([]byte, batchSize*synSlot)
+		w.synIn = make([]*iface, batchSize)
+	}
+	total := 0
+	for s.ring.Pending() {
+		n := 0
+		for n < batchSize {
+			buf := w.synBuf[n*synSlot : (n+1)*synSlot]
+			clear(buf[synHeadroom : synHeadroom+vnetLen]) // no offload state: a SYN, its checksum recomputed
+			rec, ok := s.ring.Next(buf[synHeadroom+vnetLen:])
+			if !ok {
+				break
+			}
+			in := w.d.byIx[rec.Ifindex]
+			if in == nil || in.loop || rec.Dest == 0 {
+				w.count(dropNoInterface)
+				continue
+			}
+			w.synIn[n] = in
+			w.frames[n] = RxFrame{Buf: buf, Off: synHeadroom + vnetLen, Len: rec.Len, Orig: rec.Len, KernelDest: rec.Dest}
+			n++
+		}
+		if n == 0 {
+			break
+		}
+		w.rxCount.Add(uint64(n))
+		total += n
+		for lo := 0; lo < n; {
+			hi := lo + 1
+			for hi < n && w.synIn[hi] == w.synIn[lo] {
+				hi++
+			}
+			copy(w.frames[:hi-lo], w.frames[lo:hi])
+			w.handle(w.synIn[lo], hi-lo)
+			lo = hi
+		}
+	}
+	return total
 }

@@ -145,6 +145,14 @@ func (d *Dataplane) openFastPath() {
 				replyMTU = x.mtu
 			}
 		}
+		ring, err := fp.SYNRing()
+		if err != nil {
+			// the filter's records would reach no one: the SYNs stay gvsd's
+			d.log.Warn("kernel scheduling is off: its SYN records cannot be read", "err", err)
+			return
+		}
+		d.syns = &synRecords{ring: ring}
+		d.closers = append(d.closers, ring.Close)
 		d.off.ks = newKernelScheduler(replyMTU)
 	}
 }

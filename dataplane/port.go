@@ -32,6 +32,10 @@ type RxFrame struct {
 	// Stamp is when the kernel received the frame, in nanoseconds since
 	// the Unix epoch (0: the port does not say).
 	Stamp int64
+	// KernelDest is, for a SYN the kernel scheduled and forwarded already
+	// (a record of the fast path's SYN ring, ksched.go), the destination
+	// it chose; 0 for a received frame.
+	KernelDest uint32
 }
 
 // Data returns the Ethernet frame.

@@ -170,7 +170,18 @@ func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Pack
 		w.d.frags.Add(p, w.now) // later fragments find the connection by these ports
 	}
 	ep.Info = ipvs.PacketInfo{TCPFlags: p.TCPFlags, SCTPChunk: p.SCTPChunk, Bytes: uint32(p.IPLen())}
-	ep.Info.KernelDest = w.kernelScheduled(in, b, p, ep)
+	if f.KernelDest != 0 {
+		// a SYN record: the kernel's choice comes with it; its checksum
+		// may have been left to offload, and the frame may yet be sent
+		// (kernelSent)
+		if r := packet.RecomputeChecksum(b, p); r != packet.DropNone {
+			w.countParse(r)
+			return false
+		}
+		ep.Info.KernelDest = f.KernelDest
+	} else {
+		ep.Info.KernelDest = w.kernelScheduled(in, b, p, ep)
+	}
 	if p.Key.Proto == packet.ProtoUDP && p.PayloadOff != 0 {
 		ep.Info.Payload = b[p.PayloadOff : p.PayloadOff+p.PayloadLen()]
 	}

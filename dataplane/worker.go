@@ -49,6 +49,8 @@ type worker struct {
 	// toldHops: the next hops this worker told the offloader, by
 	// destination id (kernel scheduling, ksched.go)
 	toldHops map[uint32]toldHop
+	synBuf   []byte   // the SYN records being handled (drainSYNs)
+	synIn    []*iface // and the interface each came in on
 
 	frames []RxFrame
 	pkts   []ipvs.Packet
@@ -129,6 +131,7 @@ func (w *worker) run(ctx context.Context) {
 		got := 0
 		for i := range w.rx {
 			for {
+				got += w.drainSYNs()
 				n := w.drain(&w.rx[i])
 				got += n
 				if n < batchSize {
@@ -151,7 +154,7 @@ func (w *worker) run(ctx context.Context) {
 		if spin > 0 && nanotime()-last < spin {
 			continue
 		}
-		if err := w.wait(100); err != nil {
+		if err := w.wait(w.pollMS()); err != nil {
 			w.count(dropPoll)
 		}
 	}
@@ -164,11 +167,18 @@ func (w *worker) drain(r *rxPort) int {
 	if n == 0 {
 		return 0
 	}
-	in := r.in
 	w.rxCount.Add(uint64(n))
 	if w.frames[0].Stamp != 0 { // once a batch: the stamps are wall-clock
 		w.delay.observeBatch(time.Now().UnixNano(), w.frames[:n])
 	}
+	w.handle(r.in, n)
+	r.port.Release()
+	return n
+}
+
+// handle classifies the first n frames of w.frames, which came in on in,
+// runs them through the engine, carries out the verdicts and flushes.
+func (w *worker) handle(in *iface, n int) {
 	w.now = w.d.eng.Now()
 	b := 0 // engine batch size
 	for i := 0; i < n; i++ {
@@ -188,9 +198,7 @@ func (w *worker) drain(r *rxPort) int {
 		}
 	}
 	w.flush()
-	r.port.Release()
 	w.gen.reset()
-	return n
 }
 
 // queue hands a frame (virtio-net header + Ethernet frame) to the port

@@ -109,3 +109,47 @@ func sctpChecksum(pkt []byte) {
 	clear(pkt[8:12])
 	binary.LittleEndian.PutUint32(pkt[8:12], crc32.Checksum(pkt, castagnoli))
 }
+
+// RecomputeChecksum writes the full TCP or UDP checksum of a parsed,
+// unfragmented IPv4 packet, or IPv6 one without extension headers,
+// whatever its field held, and clears any partial state. A frame that a
+// BPF program copied out of the kernel comes without its virtio-net
+// header: when its sender left the checksum to offload (CHECKSUM_PARTIAL)
+// the field holds only the pseudo-header's sum, and nothing says so.
+func RecomputeChecksum(frame []byte, p *Packet) DropReason {
+	if p.L4Off == 0 || p.Frag.IsFragment() || p.End > len(frame) {
+		return DropFragmented
+	}
+	var src, dst []byte
+	switch p.Key.Family {
+	case IPv4:
+		src, dst = frame[p.L3Off+12:p.L3Off+16], frame[p.L3Off+16:p.L3Off+20]
+	case IPv6:
+		if p.L4Off != p.L3Off+40 {
+			return DropBadExtHeader
+		}
+		src, dst = frame[p.L3Off+8:p.L3Off+24], frame[p.L3Off+24:p.L3Off+40]
+	default:
+		return DropNotIP
+	}
+	seg := frame[p.L4Off:p.End]
+	off := tcpCsumOff
+	switch p.Key.Proto {
+	case ProtoTCP:
+	case ProtoUDP:
+		off = udpCsumOff
+	default:
+		return DropUnsupportedProtocol
+	}
+	if len(seg) < off+2 {
+		return DropTruncated
+	}
+	seg[off], seg[off+1] = 0, 0
+	c := ^fold(sum(seg, pseudoSum(src, dst, p.Key.Proto, len(seg))))
+	if c == 0 && p.Key.Proto == ProtoUDP {
+		c = 0xffff // 0 would mean "no checksum"
+	}
+	put16(seg[off:], c)
+	p.flags &^= flagPartial
+	return DropNone
+}

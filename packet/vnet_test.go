@@ -74,3 +74,38 @@ func TestCompleteChecksumSCTP(t *testing.T) {
 		t.Fatalf("%v", r)
 	}
 }
+
+// RecomputeChecksum fills a TCP or UDP checksum in full, over IPv4 and
+// IPv6, whether the field held a partial sum or garbage; it refuses what
+// it cannot sum (a fragment, SCTP, an IPv6 extension header).
+func TestRecomputeChecksum(t *testing.T) {
+	for _, s := range []genSpec{
+		{fam: IPv4, proto: ProtoTCP, src: MustParseAddr("10.0.0.1"), dst: MustParseAddr("10.0.0.2"), sport: 1, dport: 2, ttl: 9, tcpFlags: TCPSyn, payload: []byte("abc")},
+		{fam: IPv4, proto: ProtoUDP, src: MustParseAddr("10.0.0.1"), dst: MustParseAddr("10.0.0.2"), sport: 1, dport: 2, ttl: 9, payload: make([]byte, 40)},
+		{fam: IPv6, proto: ProtoTCP, src: MustParseAddr("fd00::1"), dst: MustParseAddr("fd00::2"), sport: 1, dport: 2, ttl: 9, payload: []byte("abcd")},
+	} {
+		f := s.build(t)
+		p := mustParse(t, f)
+		makePartial(f, p)
+		if r := RecomputeChecksum(f, p); r != DropNone || !checksumsOK(f, p) {
+			t.Fatalf("%v/%d from a partial sum: %v", s.fam, s.proto, r)
+		}
+		off := p.L4Off + tcpCsumOff
+		if s.proto == ProtoUDP {
+			off = p.L4Off + udpCsumOff
+		}
+		f[off] ^= 0xff
+		if r := RecomputeChecksum(f, p); r != DropNone || !checksumsOK(f, p) || p.ChecksumPartial() {
+			t.Fatalf("%v/%d from a wrong checksum: %v", s.fam, s.proto, r)
+		}
+	}
+	for _, s := range []genSpec{
+		{fam: IPv4, proto: ProtoSCTP, src: MustParseAddr("10.0.0.1"), dst: MustParseAddr("10.0.0.2"), sport: 1, dport: 2, ttl: 9, payload: make([]byte, 16)},
+		{fam: IPv6, proto: ProtoTCP, ext: true, src: MustParseAddr("fd00::1"), dst: MustParseAddr("fd00::2"), sport: 1, dport: 2, ttl: 9},
+	} {
+		f := s.build(t)
+		if r := RecomputeChecksum(f, mustParse(t, f)); r == DropNone {
+			t.Errorf("%+v: recomputed", s)
+		}
+	}
+}

@@ -28,7 +28,9 @@
 //     (Kernel scheduling, SetSchedule, adds the one exception: the reply
 //     entry it writes for a NAT connection forwards the server's first
 //     SYN+ACK and its FIN; the engine follows that connection from the
-//     client's packets.)
+//     client's packets. A SYN the filter schedules is not copied to the
+//     ring either: it is recorded, with the destination it took, in a BPF
+//     ring buffer that gvsd reads without a system call, SYNRing.)
 //   - A TCX ingress program on every data-path interface, which runs right
 //     after the packet sockets for the same packet on the same CPU: when
 //     the slot holds this packet (same interface and length), it

@@ -71,6 +71,7 @@ type FastPath struct {
 	flows6 *ebpf.Map // IPv6 flows
 	slots  *ebpf.Map
 	sched  *ebpf.Map // kernel scheduling tables (IPv4 TCP services)
+	syns   *ebpf.Map // records of the SYNs the filter scheduled (ring buffer)
 	filter *ebpf.Program
 	tc     *ebpf.Program
 
@@ -170,6 +171,19 @@ const (
 	replyValueAt = -416 // and value
 
 	maxSchedServices = 4096
+
+	// A SYN record: interface, frame length, the slot's destination, 4
+	// zero bytes, then the frame (at most SYNFrameMax bytes).
+	recIfindex   = 0
+	recLen       = 4
+	recDest      = 8
+	recFrame     = 16
+	SYNFrameMax  = 144
+	synRecordLen = recFrame + SYNFrameMax
+	rbNoWakeup   = 1 // BPF_RB_NO_WAKEUP
+	// synRingSize holds about 5,000 records (a record takes 168 bytes
+	// with its header): a burst of new connections between two reads.
+	synRingSize = 1 << 20
 )
 
 // Open loads the programs and creates their maps; maxFlows bounds the
@@ -205,9 +219,14 @@ func Open(maxFlows int) (*FastPath, error) {
 		fp.Close()
 		return nil, fmt.Errorf("fastpath: scheduling map: %w", err)
 	}
+	fp.syns, err = ebpf.NewMap(&ebpf.MapSpec{Name: "gvs_syns", Type: ebpf.RingBuf, MaxEntries: synRingSize})
+	if err != nil {
+		fp.Close()
+		return nil, fmt.Errorf("fastpath: SYN record ring: %w", err)
+	}
 	fp.filter, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "gvs_fp_filter", Type: ebpf.SocketFilter, License: "Dual MIT/GPL",
-		Instructions: filterProgram(flows.FD(), flows6.FD(), slots.FD(), fp.sched.FD()),
+		Instructions: filterProgram(flows.FD(), flows6.FD(), slots.FD(), fp.sched.FD(), fp.syns.FD()),
 	})
 	if err != nil {
 		fp.Close()
@@ -567,7 +586,7 @@ func (fp *FastPath) Close() error {
 			err = errors.Join(err, p.Close())
 		}
 	}
-	for _, m := range []*ebpf.Map{fp.slots, fp.flows, fp.flows6, fp.sched} {
+	for _, m := range []*ebpf.Map{fp.slots, fp.flows, fp.flows6, fp.sched, fp.syns} {
 		if m != nil {
 			err = errors.Join(err, m.Close())
 		}
@@ -621,6 +640,7 @@ type family struct {
 	sfx        string // label suffix
 	flows      int    // its flow map
 	sched      int    // its scheduling map (0: none)
+	syns       int    // the SYN record ring (with sched)
 	buf        int16  // the frame's first bytes on the stack
 	l3         int32  // IP header length
 	key        int16  // the key on the stack
@@ -654,10 +674,10 @@ var (
 // at fp-66 (IPv4: 48, of which UDP needs 42) or fp-166 (IPv6: 68, of
 // which UDP needs 62), so that the addresses are 8-aligned; the flow key
 // at fp-16 (IPv4) or fp-208 (IPv6); the slot index at fp-72.
-func filterProgram(flows, flows6, slots, sched int) asm.Instructions {
+func filterProgram(flows, flows6, slots, sched, syns int) asm.Instructions {
 	v4, v6 := ipv4, ipv6
 	v4.flows, v6.flows = flows, flows6
-	v4.sched = sched
+	v4.sched, v4.syns = sched, syns
 	in := append(asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		// a taken frame is not copied, unless the filter scheduled it
@@ -843,9 +863,10 @@ func decide(f family, slots int) asm.Instructions {
 // service is in the scheduling map, the next slot of the service's
 // round-robin cycle becomes the flow's entry (flagKernel, the slot's
 // destination), the frame is forwarded as an entry's frame would be, and
-// the filter copies it to the ring as well: the worker that reads it
-// creates the engine's connection for that destination and sends nothing
-// (the kernel has). Any failure leaves the SYN to gvsd as before.
+// the filter records it in the SYN ring (synRecord; a copy to the ring
+// when that fails): the worker that handles it creates the engine's
+// connection for that destination and sends nothing (the kernel has).
+// Any failure leaves the SYN to gvsd as before.
 func schedule(f family) asm.Instructions {
 	label := func(l string) string { return l + f.sfx }
 	const tcpSYNACKFINRST = 0x17
@@ -932,13 +953,61 @@ func schedule(f family) asm.Instructions {
 		asm.Add.Imm(asm.R2, replyKeyAt),
 		asm.FnMapDeleteElem.Call(),
 		asm.Ja.Label("accept"),
-		asm.StoreImm(asm.RFP, filterResult, acceptFrame, asm.Word).WithSymbol(label("scheduled")),
 	)
+	in = append(in, synRecord(f)...)
 	in = append(in, bpfasm.Lookup(f.flows, f.key, "accept")...)
 	return append(in,
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.Ja.Label(label("alive")),
 	)
+}
+
+// synRecord hands a SYN the filter scheduled to gvsd as a record in the
+// SYN ring (its interface, its length, the slot's destination and the
+// frame), written without waking anyone (BPF_RB_NO_WAKEUP): workers read
+// the ring before each batch of their own rings and at least every
+// SYNPoll. The frame is then taken like any entry's, with no copy to a
+// ring, so a kernel-scheduled connection costs gvsd no wake-up and no
+// lookup of its own. A frame longer than a record holds, or a full ring,
+// gets the copy to the ring as before (the worker then looks the entry
+// up).
+func synRecord(f family) asm.Instructions {
+	label := func(l string) string { return l + f.sfx }
+	return asm.Instructions{
+		asm.StoreImm(asm.RFP, filterResult, acceptFrame, asm.Word).WithSymbol(label("scheduled")),
+		asm.LoadMem(asm.R4, asm.R6, skbLen, asm.Word),
+		asm.JGT.Imm(asm.R4, SYNFrameMax, label("recorded")),
+		asm.LoadMapPtr(asm.R1, f.syns),
+		asm.Mov.Imm(asm.R2, synRecordLen),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.FnRingbufReserve.Call(),
+		asm.JEq.Imm(asm.R0, 0, label("recorded")),
+		asm.Mov.Reg(asm.R7, asm.R0),
+		asm.LoadMem(asm.R1, asm.R6, skbIfindex, asm.Word),
+		asm.StoreMem(asm.R7, recIfindex, asm.R1, asm.Word),
+		asm.LoadMem(asm.R4, asm.R6, skbLen, asm.Word),
+		asm.StoreMem(asm.R7, recLen, asm.R4, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, schedValueAt+vDest, asm.Word),
+		asm.StoreMem(asm.R7, recDest, asm.R1, asm.Word),
+		asm.StoreImm(asm.R7, recDest+4, 0, asm.Word),
+		asm.JGT.Imm(asm.R4, SYNFrameMax, label("discard")),
+		asm.JLT.Imm(asm.R4, 1, label("discard")),
+		asm.Mov.Reg(asm.R1, asm.R6),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.Mov.Reg(asm.R3, asm.R7),
+		asm.Add.Imm(asm.R3, recFrame),
+		asm.FnSkbLoadBytes.Call(),
+		asm.JNE.Imm(asm.R0, 0, label("discard")),
+		asm.Mov.Reg(asm.R1, asm.R7),
+		asm.Mov.Imm(asm.R2, rbNoWakeup),
+		asm.FnRingbufSubmit.Call(),
+		asm.StoreImm(asm.RFP, filterResult, 0, asm.Word),
+		asm.Ja.Label(label("recorded")),
+		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol(label("discard")),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.FnRingbufDiscard.Call(),
+		asm.Mov.Imm(asm.R0, 0).WithSymbol(label("recorded")),
+	}
 }
 
 // replyEntry writes the reply entry of a NAT connection the filter is

@@ -302,8 +302,10 @@ func BenchmarkWalk(b *testing.B) {
 // Kernel scheduling: a SYN alone to a scheduled service gets the next
 // slot of its cycle (round robin), an entry with that destination, and is
 // both forwarded (the TC program redirects it, unchanged but for the TTL
-// and MACs) and copied to the ring; a SYN to another port, a SYN+ACK and
-// a service taken out again are left to gvsd without an entry.
+// and MACs) and recorded in the SYN ring with the slot's destination (a
+// SYN too long for a record is copied to the ring instead); a SYN to
+// another port, a SYN+ACK and a service taken out again are left to gvsd
+// without an entry.
 func TestKernelSchedule(t *testing.T) {
 	fp := open(t)
 	onOneCPU(t)
@@ -317,6 +319,12 @@ func TestKernelSchedule(t *testing.T) {
 	if err := fp.SetSchedule(sk, time.Minute, 0, slots); err != nil {
 		t.Fatal(err)
 	}
+	syns, err := fp.SYNRing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syns.Close()
+	buf := make([]byte, SYNFrameMax)
 	skipped := 0
 	for i := range 7 {
 		if i == 4 { // gvsd schedules one itself: it takes slot 4%3, the kernel goes on after it
@@ -328,11 +336,14 @@ func TestKernelSchedule(t *testing.T) {
 		port := uint16(40000 + i)
 		f := frame(client, vip, port, 80, 6, 0x02, "")
 		binary.BigEndian.PutUint32(f[38:], 0x1000_0000+uint32(i)) // the sequence number (no checksum read here)
-		if ret := runFilter(t, fp, f); ret == 0 {
-			t.Fatalf("SYN %d: filter returned 0; the copy must reach the ring", i)
+		if ret := runFilter(t, fp, f); ret != 0 {
+			t.Fatalf("SYN %d: filter returned %#x; a record, not a copy, goes to gvsd", i, ret)
 		}
 		c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: port, DstPort: 80, Proto: 6})
 		slot := (i + skipped) % 3
+		if s, ok := syns.Next(buf); !ok || s.Dest != uint32(10+slot) || s.Ifindex == 0 || string(buf[:s.Len]) != string(f) {
+			t.Fatalf("SYN %d: record %v %+v %x, want destination %d and the frame %x", i, ok, s, buf[:s.Len], 10+slot, f)
+		}
 		if !ok || c.Dest != uint32(10+slot) || c.Packets != 1 || c.Timeout != time.Minute || c.SYNSeq != binary.BigEndian.Uint32(f[38:]) {
 			t.Fatalf("SYN %d: entry %v %+v, want destination %d, 1 packet", i, ok, c, 10+slot)
 		}
@@ -343,6 +354,20 @@ func TestKernelSchedule(t *testing.T) {
 		if string(out[26:54]) != string(f[26:54]) {
 			t.Fatalf("SYN %d: addresses or TCP header changed: %x, sent %x", i, out[26:54], f[26:54])
 		}
+	}
+	if s, ok := syns.Next(buf); ok {
+		t.Fatalf("a record too many: %+v", s)
+	}
+	// a SYN longer than a record holds is scheduled and copied to the ring
+	long := frame(client, vip, 40100, 80, 6, 0x02, string(make([]byte, SYNFrameMax)))
+	if ret := runFilter(t, fp, long); ret == 0 {
+		t.Fatal("a long SYN: filter returned 0, want the copy to the ring")
+	}
+	if c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40100, DstPort: 80, Proto: 6}); !ok || c.Dest == 0 {
+		t.Fatalf("a long SYN: entry %v %+v, want the kernel's", ok, c)
+	}
+	if s, ok := syns.Next(buf); ok {
+		t.Fatalf("a long SYN: record %+v", s)
 	}
 	// a second SYN on the same ports meets the entry: left to gvsd, and
 	// the entry is retired and marked; an RST retires one unmarked
@@ -401,8 +426,8 @@ func TestKernelScheduleNAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	syn := frame(client, vip, 40000, 80, 6, 0x02, "")
-	if ret := runFilter(t, fp, syn); ret == 0 {
-		t.Fatal("SYN: filter returned 0; the copy must reach the ring")
+	if ret := runFilter(t, fp, syn); ret != 0 {
+		t.Fatalf("SYN: filter returned %#x; a record, not a copy, goes to gvsd", ret)
 	}
 	ret, out := runTC(t, fp, syn)
 	want := frame(client, rips[0], 40000, 8080, 6, 0x02, "")
