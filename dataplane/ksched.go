@@ -453,6 +453,10 @@ type toldHop struct {
 type synRecords struct {
 	mu   sync.Mutex
 	ring *fastpath.SYNRing
+	// handling is set, under mu, from before records are taken from the
+	// ring until they are handled: a worker that finds the ring empty
+	// and nothing being handled goes on without the lock
+	handling atomic.Bool
 }
 
 // synPollMS bounds how long a SYN record waits when no frame wakes a
@@ -479,11 +483,13 @@ func (w *worker) pollMS() int {
 // many it handled.
 func (w *worker) drainSYNs() int {
 	s := w.d.syns
-	if s == nil || w.ew == nil {
+	if s == nil || w.ew == nil || !s.ring.Pending() && !s.handling.Load() {
 		return 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.handling.Store(true)
+	defer s.handling.Store(false)
 	if w.synBuf == nil {
 		w.synBuf = make([]byte, batchSize*synSlot)
 		w.synIn = make([]*iface, batchSize)
