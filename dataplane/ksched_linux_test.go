@@ -378,3 +378,83 @@ func TestSYNRecords(t *testing.T) {
 		t.Fatalf("a second drain handled %d records", n)
 	}
 }
+
+// A sweep keeps the entries of kernel-scheduled NAT connections whose
+// client sent packets after the SYN, the reply entries too, whichever
+// order the walk meets them in: the engine takes those packets for the
+// ACK that makes each connection established (TouchKernel). Before, the
+// first sweep found such a connection still SYN_RECV, handed its entries
+// back, and its next packets went through a worker.
+func TestSweepKeepsKernelConnections(t *testing.T) {
+	fp, err := fastpath.Open(64)
+	if err != nil {
+		t.Skipf("kernel fast path unavailable (needs root and BPF; CI runs it): %v", err)
+	}
+	t.Cleanup(func() { fp.Close() })
+	eng, err := ipvs.New(ipvs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vip, rip, client := netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.2.11"), netip.MustParseAddr("10.0.1.2")
+	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: vip, Port: 80}
+	if err := eng.AddService(ipvs.ServiceConfig{ServiceKey: svc, Scheduler: "rr"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.AddDest(svc, ipvs.DestConfig{Addr: rip, Port: 8080, Weight: 1, Forwarding: ipvs.Forwarding{Method: ipvs.Masq}}); err != nil {
+		t.Fatal(err)
+	}
+	dest := eng.KernelPlans(fastpath.MaxSlots)[0].Slots[0].DestID
+	o := &offloader{fp: fp, eng: eng, ew: eng.NewWorker(), entries: map[fastpath.Key]*offloaded{}, log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	w := eng.NewWorker()
+	hop := &nextHop{ifindex: 1, mtu: 1500}
+	const conns = 16
+	for i := range conns {
+		port := uint16(40000 + i)
+		f := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Src: ipvs.AddrFrom(client), Dst: ipvs.AddrFrom(vip), SrcPort: port, DstPort: 80}
+		if v := w.In(&f, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn, KernelDest: dest}, eng.Now()); v.DestID != dest {
+			t.Fatalf("the SYN's record: %+v", v)
+		}
+		k := flowKey(&f)
+		rk := natReplyKey(k, rip, 8080)
+		reply := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Src: ipvs.AddrFrom(rip), Dst: ipvs.AddrFrom(client), SrcPort: 8080, DstPort: port}
+		fw := fastpath.Rewrite{Src: client, Dst: rip, SrcPort: port, DstPort: 8080, Ifindex: 1, MTU: 1500, Timeout: time.Minute}
+		bw := fastpath.Rewrite{Src: vip, Dst: client, SrcPort: 80, DstPort: port, Ifindex: 1, MTU: 1500, Timeout: time.Minute}
+		if err := fp.Add(k, fw); err != nil {
+			t.Fatal(err)
+		}
+		if err := fp.Add(rk, bw); err != nil {
+			t.Fatal(err)
+		}
+		o.adopt(offloadReq{kind: reqAdopt, key: k, rw: fw, flow: f, hop: hop})
+		o.adopt(offloadReq{kind: reqAdopt, key: rk, rw: bw, flow: reply, reply: true, hop: hop})
+		// the kernel forwards the client's ACK and request, and a reply
+		for _, fr := range [][]byte{
+			mkFrame(t, client.String(), vip.String(), port, 80, fopt{flags: packet.TCPAck}),
+			mkFrame(t, client.String(), vip.String(), port, 80, fopt{flags: packet.TCPAck | packet.TCPPsh, payload: 40}),
+			mkFrame(t, rip.String(), client.String(), 8080, port, fopt{flags: packet.TCPAck, payload: 100}),
+		} {
+			if err := runFilter(fp, fr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	o.sweep(false)
+	for i := range conns {
+		k := fastpath.Key{Src: client, Dst: vip, SrcPort: uint16(40000 + i), DstPort: 80, Proto: 6}
+		for _, key := range []fastpath.Key{k, natReplyKey(k, rip, 8080)} {
+			if c, ok := fp.Lookup(key); !ok || c.Deadline == 0 || o.entries[key] == nil {
+				t.Fatalf("%+v: entry %v %+v after the sweep, want it kept", key, ok, c)
+			}
+		}
+	}
+	established := 0
+	eng.Conns(func(c ipvs.ConnInfo) bool {
+		if c.State == "ESTABLISHED" {
+			established++
+		}
+		return true
+	})
+	if established != conns {
+		t.Fatalf("%d connections established, want %d", established, conns)
+	}
+}

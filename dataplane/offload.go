@@ -64,10 +64,17 @@ const (
 	reqLearn           // a destination's next hop, for the scheduling tables
 )
 
+// sweptEntry is an entry as a sweep read it.
+type sweptEntry struct {
+	key fastpath.Key
+	c   fastpath.Counters
+}
+
 // offloaded is the offloader's record of one entry.
 type offloaded struct {
 	flow           ipvs.Flow
 	reply          bool
+	kernel         bool // the kernel scheduled its connection (adopted): ipvs.Worker.TouchKernel
 	hop            *nextHop
 	rw             fastpath.Rewrite
 	packets, bytes uint64 // the kernel's counts already given to the engine
@@ -86,6 +93,7 @@ type offloader struct {
 	sweeps  uint64
 	ks      *kernelScheduler // nil: off (ksched.go)
 	batch   []offloadReq     // adoptQueued's buffer
+	replies []sweptEntry     // a sweep's kernel-scheduled NAT reply entries, touched last
 
 	log   *slog.Logger
 	stats fastPathStats
@@ -371,7 +379,11 @@ func (o *offloader) touch(e *offloaded, c fastpath.Counters, now clocks) bool {
 		age := now.kernel - (c.Deadline - c.Timeout)
 		last = now.engine - int64(max(age, 0))
 	}
-	return o.ew.Touch(&e.flow, e.reply, last, pkts, bytes) && c.Deadline != 0 && !e.hop.stale.Load()
+	touch := o.ew.Touch
+	if e.kernel {
+		touch = o.ew.TouchKernel
+	}
+	return touch(&e.flow, e.reply, last, pkts, bytes) && c.Deadline != 0 && !e.hop.stale.Load()
 }
 
 // clocks are the kernel programs' clock and the engine's, read together.
@@ -415,10 +427,17 @@ func (o *offloader) sweep(all bool) {
 	}
 	o.plan()
 	var done []fastpath.Key
+	o.replies = o.replies[:0]
 	err := o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) {
 		e := o.entries[k]
 		if e != nil {
 			e.seen = o.sweeps
+			if e.kernel && e.reply {
+				// after the forward entries: their packets may make the
+				// connection established (TouchKernel)
+				o.replies = append(o.replies, sweptEntry{k, c})
+				return
+			}
 		} else if o.unrecorded(k, c) {
 			return // the kernel scheduled it; the worker's record is on its way
 		}
@@ -426,6 +445,11 @@ func (o *offloader) sweep(all bool) {
 			done = append(done, k)
 		}
 	})
+	for _, r := range o.replies {
+		if !o.touch(o.entries[r.key], r.c, now) {
+			done = append(done, r.key)
+		}
+	}
 	for _, k := range done {
 		o.retire(k, o.entries[k])
 	}

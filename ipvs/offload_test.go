@@ -92,3 +92,59 @@ func TestOffloadDestDeleted(t *testing.T) {
 		t.Fatal("offloadable after its real server was deleted")
 	}
 }
+
+// The entries of a connection a kernel scheduler opened: the SYN is all
+// the engine saw, so TouchKernel takes the kernel's later client packets
+// for the ACK that makes it established, keeps its entries
+// without OffloadAfter packets, keeps a NAT reply entry once the
+// connection is established, and hands back a half-open one.
+func TestTouchKernel(t *testing.T) {
+	e, w := newTestEngine(t, nil)
+	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "test-first"},
+		DestConfig{Addr: rs1, Port: 8080, Weight: 1, Forwarding: Forwarding{Method: Masq}})
+	id := destByAddr(t, e, tcpSvc, rs1).ID()
+	fp := e.NewWorker()
+	in := tcpFlow(client, 40000, vip, 80)
+	out := &Flow{Family: IPv4, Protocol: ProtoTCP, Src: AddrFrom(rs1), SrcPort: 8080, Dst: AddrFrom(client), DstPort: 40000}
+	if v := w.In(in, &PacketInfo{TCPFlags: TCPSyn, Bytes: 60, KernelDest: id}, 0); v.DestID != id {
+		t.Fatalf("the SYN's record: %+v", v)
+	}
+	if fp.TouchKernel(out, true, -1, 1, 60) {
+		t.Fatal("a reply entry kept while the connection is SYN_RECV")
+	}
+	if fp.Touch(in, false, -1, 3, 300) {
+		t.Fatal("Touch kept a kernel-scheduled connection short of OffloadAfter packets")
+	}
+	state := func(port uint16) (s string) {
+		e.Conns(func(c ConnInfo) bool {
+			if c.ClientPort == port {
+				s = c.State
+			}
+			return true
+		})
+		return s
+	}
+	if s := state(40000); s != "SYN_RECV" {
+		t.Fatalf("before: %s", s)
+	}
+	if !fp.TouchKernel(in, false, -1, 2, 200) {
+		t.Fatal("TouchKernel handed back a connection whose client sent packets after its SYN")
+	}
+	if s := state(40000); s != "ESTABLISHED" {
+		t.Fatalf("after: %s, want ESTABLISHED", s)
+	}
+	if !fp.TouchKernel(out, true, -1, 1, 60) || !fp.TouchKernel(in, false, -1, 0, 0) {
+		t.Fatal("an established kernel-scheduled connection's entries handed back")
+	}
+	// a half-open connection: nothing after the SYN
+	half := tcpFlow(client, 40001, vip, 80)
+	w.In(half, &PacketInfo{TCPFlags: TCPSyn, Bytes: 60, KernelDest: id}, 0)
+	if fp.TouchKernel(half, false, -1, 0, 0) {
+		t.Fatal("a half-open connection kept")
+	}
+	// the client's FIN reached the engine: handed back, as any entry
+	w.In(in, &PacketInfo{TCPFlags: TCPFin | TCPAck}, 0)
+	if fp.TouchKernel(in, false, -1, 0, 0) {
+		t.Fatal("a closing connection kept")
+	}
+}

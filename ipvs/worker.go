@@ -117,7 +117,14 @@ type Verdict struct {
 const OffloadAfter = 8
 
 func offloadable(c *connEntry, d *Dest) bool {
-	if d == nil || !d.Available() || c.flags&(ConnTemplate|ConnOnePacket) != 0 || c.inPkts < OffloadAfter {
+	return c.inPkts >= OffloadAfter && forwardable(c, d)
+}
+
+// forwardable says whether a fast path may go on forwarding connection c
+// to d: an established TCP connection or a UDP one, not a template, its
+// real server there and available.
+func forwardable(c *connEntry, d *Dest) bool {
+	if d == nil || !d.Available() || c.flags&(ConnTemplate|ConnOnePacket) != 0 {
 		return false
 	}
 	return c.proto == ProtoUDP || (c.proto == ProtoTCP && c.state == TCPEstablished)
@@ -365,6 +372,26 @@ func (w *Worker) out(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 // offloaded (its state changed, its real server was deleted or found
 // down): the fast path must then hand its packets back.
 func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool {
+	return w.touch(f, reply, last, pkts, bytes, false)
+}
+
+// TouchKernel is Touch for the entries of a connection a kernel
+// scheduler opened (PacketInfo.KernelDest), whose SYN is all the engine
+// saw of it. Client packets the kernel forwarded after that SYN (pkts >
+// 0 in the forward direction) carried an ACK, since a SYN, FIN or RST
+// always comes to the engine: like that ACK, they take the connection
+// from SYN_RECV to ESTABLISHED. Its entries then stay without the
+// OffloadAfter client packets a connection the engine scheduled must
+// show first (they are written already; taking them back costs more). A
+// half-open connection, with no packet after its SYN, is handed back, so
+// a SYN flood's entries leave the fast path at the first sweep. A NAT
+// reply entry is kept only once the connection is established: touch
+// the forward direction first.
+func (w *Worker) TouchKernel(f *Flow, reply bool, last int64, pkts, bytes uint64) bool {
+	return w.touch(f, reply, last, pkts, bytes, true)
+}
+
+func (w *Worker) touch(f *Flow, reply bool, last int64, pkts, bytes uint64, kernel bool) bool {
 	e := w.e
 	var h uint64
 	if reply {
@@ -373,6 +400,13 @@ func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool
 		h = e.table.hashKey(f.Protocol, f.Family, &f.Src, f.SrcPort, false)
 	}
 	sh, _ := e.table.shardOf(h)
+	var assured bool
+	var ctl ConnRef
+	defer func() {
+		if assured { // after the shard's unlock, as In does
+			e.assureTemplate(ctl)
+		}
+	}()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	var idx uint32
@@ -397,7 +431,15 @@ func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool
 		w.countInN(d, pkts, bytes)
 		c.inPkts = uint32(min(uint64(c.inPkts)+pkts, 1<<32-1))
 	}
-	if !offloadable(c, d) {
+	if kernel {
+		if !reply && pkts > 0 && c.proto == ProtoTCP && c.state == TCPSynRecv {
+			assured = e.transition(c, dirInput, &PacketInfo{TCPFlags: TCPAck}, d)
+			ctl = c.control
+		}
+		if !forwardable(c, d) {
+			return false
+		}
+	} else if !offloadable(c, d) {
 		return false
 	}
 	if exp := expiryTick(last, c.timeout); last >= 0 && int32(exp-c.expires) > 0 {
