@@ -470,9 +470,10 @@ const (
 	synSlot     = synHeadroom + vnetLen + fastpath.SYNFrameMax
 )
 
-// pollMS is how long an idle worker blocks in poll.
+// pollMS is how long an idle worker blocks in poll: synPollMS while the
+// kernel schedules some service (the filter may be writing records).
 func (w *worker) pollMS() int {
-	if w.d.syns != nil {
+	if w.d.syns != nil && len(*w.d.off.ks.scheduled.Load()) > 0 {
 		return synPollMS
 	}
 	return 100
