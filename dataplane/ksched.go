@@ -310,7 +310,7 @@ func (o *offloader) adopt(r offloadReq) {
 	if o.entries[r.key] != nil {
 		return // installed since it was queued (adoptQueue): that entry's counts are the record's
 	}
-	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, kernel: true, hop: r.hop, rw: r.rw, packets: r.packets, bytes: r.bytes, seen: o.sweeps}
+	o.entries[r.key] = &offloaded{flow: r.flow, reply: r.reply, kernel: true, hop: r.hop, rw: r.rw, packets: r.packets, bytes: r.bytes, seen: o.sweeps, since: o.sweeps}
 	o.stats.adopted.Add(1)
 }
 

@@ -384,7 +384,9 @@ func TestSYNRecords(t *testing.T) {
 // order the walk meets them in: the engine takes those packets for the
 // ACK that makes each connection established (TouchKernel). Before, the
 // first sweep found such a connection still SYN_RECV, handed its entries
-// back, and its next packets went through a worker.
+// back, and its next packets went through a worker. A connection adopted
+// since the last sweep with no packet after its SYN yet is left for the
+// next sweep; a half-open one is handed back then.
 func TestSweepKeepsKernelConnections(t *testing.T) {
 	fp, err := fastpath.Open(64)
 	if err != nil {
@@ -427,6 +429,22 @@ func TestSweepKeepsKernelConnections(t *testing.T) {
 		}
 		o.adopt(offloadReq{kind: reqAdopt, key: k, rw: fw, flow: f, hop: hop})
 		o.adopt(offloadReq{kind: reqAdopt, key: rk, rw: bw, flow: reply, reply: true, hop: hop})
+	}
+	// a half-open connection: nothing after its SYN
+	half := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Src: ipvs.AddrFrom(client), Dst: ipvs.AddrFrom(vip), SrcPort: 39999, DstPort: 80}
+	w.In(&half, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn, KernelDest: dest}, eng.Now())
+	hk := flowKey(&half)
+	hw := fastpath.Rewrite{Src: client, Dst: rip, SrcPort: 39999, DstPort: 8080, Ifindex: 1, MTU: 1500, Timeout: time.Minute}
+	if err := fp.Add(hk, hw); err != nil {
+		t.Fatal(err)
+	}
+	o.adopt(offloadReq{kind: reqAdopt, key: hk, rw: hw, flow: half, hop: hop})
+	o.sweep(false) // all adopted since the last sweep, no packet yet: left as they are
+	if c, ok := fp.Lookup(hk); !ok || c.Deadline == 0 {
+		t.Fatalf("a connection adopted since the last sweep handed back at once: %v %+v", ok, c)
+	}
+	for i := range conns {
+		port := uint16(40000 + i)
 		// the kernel forwards the client's ACK and request, and a reply
 		for _, fr := range [][]byte{
 			mkFrame(t, client.String(), vip.String(), port, 80, fopt{flags: packet.TCPAck}),
@@ -438,7 +456,10 @@ func TestSweepKeepsKernelConnections(t *testing.T) {
 			}
 		}
 	}
-	o.sweep(false)
+	o.sweep(false) // forward and reply entries judged in one sweep
+	if _, ok := fp.Lookup(hk); ok {
+		t.Fatal("a half-open connection kept at its second sweep")
+	}
 	for i := range conns {
 		k := fastpath.Key{Src: client, Dst: vip, SrcPort: uint16(40000 + i), DstPort: 80, Proto: 6}
 		for _, key := range []fastpath.Key{k, natReplyKey(k, rip, 8080)} {

@@ -79,6 +79,7 @@ type offloaded struct {
 	rw             fastpath.Rewrite
 	packets, bytes uint64 // the kernel's counts already given to the engine
 	seen           uint64 // the sweep that last found it in the map
+	since          uint64 // kernel: the sweep before its adoption
 }
 
 // offloader owns the fast path's flow map on gvsd's side.
@@ -432,6 +433,12 @@ func (o *offloader) sweep(all bool) {
 		e := o.entries[k]
 		if e != nil {
 			e.seen = o.sweeps
+			if e.kernel && o.sweeps-e.since < 2 && c.Deadline != 0 && (e.reply || c.Packets == e.packets) {
+				// adopted since the last sweep, and the client's ACK not
+				// counted yet: maybe on its way; judged at the next sweep
+				// (its counts too)
+				return
+			}
 			if e.kernel && e.reply {
 				// after the forward entries: their packets may make the
 				// connection established (TouchKernel)

@@ -384,7 +384,7 @@ func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool
 // OffloadAfter client packets a connection the engine scheduled must
 // show first (they are written already; taking them back costs more). A
 // half-open connection, with no packet after its SYN, is handed back, so
-// a SYN flood's entries leave the fast path at the first sweep. A NAT
+// a SYN flood's entries leave the fast path. A NAT
 // reply entry is kept only once the connection is established: touch
 // the forward direction first.
 func (w *Worker) TouchKernel(f *Flow, reply bool, last int64, pkts, bytes uint64) bool {
