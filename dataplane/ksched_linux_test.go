@@ -468,6 +468,13 @@ func TestSweepKeepsKernelConnections(t *testing.T) {
 			}
 		}
 	}
+	st, err := eng.ServiceStatus(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Stats; c.InPkts != 3*conns+1 || c.OutPkts != conns {
+		t.Fatalf("service counters: %d packets in, %d out; want %d and %d", c.InPkts, c.OutPkts, 3*conns+1, conns)
+	}
 	established := 0
 	eng.Conns(func(c ipvs.ConnInfo) bool {
 		if c.State == "ESTABLISHED" {
@@ -477,5 +484,27 @@ func TestSweepKeepsKernelConnections(t *testing.T) {
 	})
 	if established != conns {
 		t.Fatalf("%d connections established, want %d", established, conns)
+	}
+	// a connection adopted since the last sweep is kept, not yet judged,
+	// but what the kernel counted of it is counted at once
+	late := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Src: ipvs.AddrFrom(client), Dst: ipvs.AddrFrom(vip), SrcPort: 41000, DstPort: 80}
+	w.In(&late, &ipvs.PacketInfo{TCPFlags: ipvs.TCPSyn, KernelDest: dest}, eng.Now())
+	lk := flowKey(&late)
+	lrk := natReplyKey(lk, rip, 8080)
+	lreply := ipvs.Flow{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Src: ipvs.AddrFrom(rip), Dst: ipvs.AddrFrom(client), SrcPort: 8080, DstPort: 41000}
+	lbw := fastpath.Rewrite{Src: vip, Dst: client, SrcPort: 80, DstPort: 41000, Ifindex: 1, MTU: 1500, Timeout: time.Minute}
+	if err := fp.Add(lrk, lbw); err != nil {
+		t.Fatal(err)
+	}
+	o.adopt(offloadReq{kind: reqAdopt, key: lrk, rw: lbw, flow: lreply, reply: true, hop: hop})
+	if err := runFilter(fp, mkFrame(t, rip.String(), client.String(), 8080, 41000, fopt{flags: packet.TCPAck, payload: 10})); err != nil {
+		t.Fatal(err)
+	}
+	o.sweep(false)
+	if c, ok := fp.Lookup(lrk); !ok || c.Deadline == 0 {
+		t.Fatalf("a reply entry adopted since the last sweep: %v %+v, want it kept", ok, c)
+	}
+	if st, _ := eng.ServiceStatus(svc); st.Stats.OutPkts != conns+1 {
+		t.Fatalf("%d packets out, want %d: the young entry's packet counted at once", st.Stats.OutPkts, conns+1)
 	}
 }

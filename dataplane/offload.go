@@ -380,11 +380,17 @@ func (o *offloader) touch(e *offloaded, c fastpath.Counters, now clocks) bool {
 		age := now.kernel - (c.Deadline - c.Timeout)
 		last = now.engine - int64(max(age, 0))
 	}
-	touch := o.ew.Touch
+	var keep bool
 	if e.kernel {
-		touch = o.ew.TouchKernel
+		var opening bool
+		keep, opening = o.ew.TouchKernel(&e.flow, e.reply, last, pkts, bytes)
+		// adopted since the last sweep and not established yet: its ACK
+		// may be on its way, so it is judged at the next sweep
+		keep = keep || opening && o.sweeps-e.since < 2
+	} else {
+		keep = o.ew.Touch(&e.flow, e.reply, last, pkts, bytes)
 	}
-	return touch(&e.flow, e.reply, last, pkts, bytes) && c.Deadline != 0 && !e.hop.stale.Load()
+	return keep && c.Deadline != 0 && !e.hop.stale.Load()
 }
 
 // clocks are the kernel programs' clock and the engine's, read together.
@@ -433,12 +439,6 @@ func (o *offloader) sweep(all bool) {
 		e := o.entries[k]
 		if e != nil {
 			e.seen = o.sweeps
-			if e.kernel && o.sweeps-e.since < 2 && c.Deadline != 0 && (e.reply || c.Packets == e.packets) {
-				// adopted since the last sweep, and the client's ACK not
-				// counted yet: maybe on its way; judged at the next sweep
-				// (its counts too)
-				return
-			}
 			if e.kernel && e.reply {
 				// after the forward entries: their packets may make the
 				// connection established (TouchKernel)

@@ -97,7 +97,8 @@ func TestOffloadDestDeleted(t *testing.T) {
 // the engine saw, so TouchKernel takes the kernel's later client packets
 // for the ACK that makes it established, keeps its entries
 // without OffloadAfter packets, keeps a NAT reply entry once the
-// connection is established, and hands back a half-open one.
+// connection is established, and says of a half-open one that it is only
+// opening.
 func TestTouchKernel(t *testing.T) {
 	e, w := newTestEngine(t, nil)
 	mustAddService(t, e, ServiceConfig{ServiceKey: tcpSvc, Scheduler: "test-first"},
@@ -109,8 +110,8 @@ func TestTouchKernel(t *testing.T) {
 	if v := w.In(in, &PacketInfo{TCPFlags: TCPSyn, Bytes: 60, KernelDest: id}, 0); v.DestID != id {
 		t.Fatalf("the SYN's record: %+v", v)
 	}
-	if fp.TouchKernel(out, true, -1, 1, 60) {
-		t.Fatal("a reply entry kept while the connection is SYN_RECV")
+	if keep, opening := fp.TouchKernel(out, true, -1, 1, 60); keep || !opening {
+		t.Fatalf("a reply entry while the connection is SYN_RECV: keep %v, opening %v", keep, opening)
 	}
 	if fp.Touch(in, false, -1, 3, 300) {
 		t.Fatal("Touch kept a kernel-scheduled connection short of OffloadAfter packets")
@@ -127,24 +128,26 @@ func TestTouchKernel(t *testing.T) {
 	if s := state(40000); s != "SYN_RECV" {
 		t.Fatalf("before: %s", s)
 	}
-	if !fp.TouchKernel(in, false, -1, 2, 200) {
+	if keep, _ := fp.TouchKernel(in, false, -1, 2, 200); !keep {
 		t.Fatal("TouchKernel handed back a connection whose client sent packets after its SYN")
 	}
 	if s := state(40000); s != "ESTABLISHED" {
 		t.Fatalf("after: %s, want ESTABLISHED", s)
 	}
-	if !fp.TouchKernel(out, true, -1, 1, 60) || !fp.TouchKernel(in, false, -1, 0, 0) {
+	keepOut, _ := fp.TouchKernel(out, true, -1, 1, 60)
+	keepIn, _ := fp.TouchKernel(in, false, -1, 0, 0)
+	if !keepOut || !keepIn {
 		t.Fatal("an established kernel-scheduled connection's entries handed back")
 	}
 	// a half-open connection: nothing after the SYN
 	half := tcpFlow(client, 40001, vip, 80)
 	w.In(half, &PacketInfo{TCPFlags: TCPSyn, Bytes: 60, KernelDest: id}, 0)
-	if fp.TouchKernel(half, false, -1, 0, 0) {
-		t.Fatal("a half-open connection kept")
+	if keep, opening := fp.TouchKernel(half, false, -1, 0, 0); keep || !opening {
+		t.Fatalf("a half-open connection: keep %v, opening %v; want it opening only", keep, opening)
 	}
 	// the client's FIN reached the engine: handed back, as any entry
 	w.In(in, &PacketInfo{TCPFlags: TCPFin | TCPAck}, 0)
-	if fp.TouchKernel(in, false, -1, 0, 0) {
-		t.Fatal("a closing connection kept")
+	if keep, opening := fp.TouchKernel(in, false, -1, 0, 0); keep || opening {
+		t.Fatalf("a closing connection: keep %v, opening %v", keep, opening)
 	}
 }

@@ -372,7 +372,8 @@ func (w *Worker) out(f *Flow, pi *PacketInfo, now int64, h uint64) Verdict {
 // offloaded (its state changed, its real server was deleted or found
 // down): the fast path must then hand its packets back.
 func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool {
-	return w.touch(f, reply, last, pkts, bytes, false)
+	keep, _ := w.touch(f, reply, last, pkts, bytes, false)
+	return keep
 }
 
 // TouchKernel is Touch for the entries of a connection a kernel
@@ -383,15 +384,16 @@ func (w *Worker) Touch(f *Flow, reply bool, last int64, pkts, bytes uint64) bool
 // from SYN_RECV to ESTABLISHED. Its entries then stay without the
 // OffloadAfter client packets a connection the engine scheduled must
 // show first (they are written already; taking them back costs more). A
-// half-open connection, with no packet after its SYN, is handed back, so
-// a SYN flood's entries leave the fast path. A NAT
-// reply entry is kept only once the connection is established: touch
-// the forward direction first.
-func (w *Worker) TouchKernel(f *Flow, reply bool, last int64, pkts, bytes uint64) bool {
+// half-open connection, with no packet after its SYN, is not kept;
+// opening says that this alone keeps it (the caller may give it until its
+// ACK can have come), so a SYN flood's entries leave the fast path. A NAT
+// reply entry is kept only once the connection is established: touch the
+// forward direction first.
+func (w *Worker) TouchKernel(f *Flow, reply bool, last int64, pkts, bytes uint64) (keep, opening bool) {
 	return w.touch(f, reply, last, pkts, bytes, true)
 }
 
-func (w *Worker) touch(f *Flow, reply bool, last int64, pkts, bytes uint64, kernel bool) bool {
+func (w *Worker) touch(f *Flow, reply bool, last int64, pkts, bytes uint64, kernel bool) (keep, opening bool) {
 	e := w.e
 	var h uint64
 	if reply {
@@ -416,12 +418,12 @@ func (w *Worker) touch(f *Flow, reply bool, last int64, pkts, bytes uint64, kern
 		idx = sh.findIn(uint32(h), f)
 	}
 	if idx == 0 {
-		return false
+		return false, false
 	}
 	c := sh.entry(idx)
 	d := e.dest(c.destID)
 	if reply && c.flags.Method() != Masq {
-		return false
+		return false, false
 	}
 	// the packets were forwarded for this connection: counted even when
 	// it has just left the fast path (a FIN retired its entry)
@@ -437,15 +439,15 @@ func (w *Worker) touch(f *Flow, reply bool, last int64, pkts, bytes uint64, kern
 			ctl = c.control
 		}
 		if !forwardable(c, d) {
-			return false
+			return false, c.proto == ProtoTCP && c.state == TCPSynRecv && d != nil && d.Available() && c.flags&ConnTemplate == 0
 		}
 	} else if !offloadable(c, d) {
-		return false
+		return false, false
 	}
 	if exp := expiryTick(last, c.timeout); last >= 0 && int32(exp-c.expires) > 0 {
 		sh.wheelRefresh(idx, c, exp)
 	}
-	return true
+	return true, false
 }
 
 // Related finds the connection an ICMP error refers to, without changing
