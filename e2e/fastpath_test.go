@@ -221,6 +221,17 @@ func TestFastPathTCPCounts(t *testing.T) {
 	s = parseStats(t, adm(t, d, "-L", "-n", "--stats"))["TCP 10.0.2.100:80"]
 	rx := workerReceived(t, l, "127.0.0.1:9104") - rxBefore
 	t.Logf("client sent %d and received %d packets; --stats in %d, out %d; gvsd's workers received %d", sent, received, s[1], s[2], rx)
+	t.Cleanup(func() {
+		if t.Failed() { // what the data path saw: this failure has been intermittent
+			for _, prefix := range []string{"gvs_fastpath_", "gvs_drops_total{", "gvs_worker_received", "gvs_worker_sent"} {
+				for name, v := range scrape(t, l, "127.0.0.1:9104", prefix) {
+					if v != 0 {
+						t.Logf("%s %g", name, v)
+					}
+				}
+			}
+		}
+	})
 	if rx >= (sent+received)/2 {
 		t.Errorf("gvsd's workers received %d of the connection's %d packets: the fast path did not take it", rx, sent+received)
 	}
