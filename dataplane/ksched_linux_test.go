@@ -248,19 +248,32 @@ func TestInstallAfterQueuedAdoption(t *testing.T) {
 	}
 }
 
-// plannedOffloader is an offloader with the kernel fast path and a
-// scheduling table for an rr DR service 10.0.2.100:80 over rips, whose
-// next hops it has learned; addrOf gives each destination id's address.
-func plannedOffloader(t *testing.T, rips ...string) (o *offloader, addrOf map[uint32]netip.Addr) {
+// openFastPath loads the kernel fast path, or skips the test where the
+// kernel refuses.
+func openFastPath(t *testing.T) *fastpath.FastPath {
 	fp, err := fastpath.Open(64)
 	if err != nil {
 		t.Skipf("kernel fast path unavailable (needs root and BPF; CI runs it): %v", err)
 	}
 	t.Cleanup(func() { fp.Close() })
+	return fp
+}
+
+// fastPathAndEngine is openFastPath and a new engine.
+func fastPathAndEngine(t *testing.T) (*fastpath.FastPath, *ipvs.Engine) {
+	fp := openFastPath(t)
 	eng, err := ipvs.New(ipvs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fp, eng
+}
+
+// plannedOffloader is an offloader with the kernel fast path and a
+// scheduling table for an rr DR service 10.0.2.100:80 over rips, whose
+// next hops it has learned; addrOf gives each destination id's address.
+func plannedOffloader(t *testing.T, rips ...string) (o *offloader, addrOf map[uint32]netip.Addr) {
+	fp, eng := fastPathAndEngine(t)
 	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: netip.MustParseAddr("10.0.2.100"), Port: 80}
 	if err := eng.AddService(ipvs.ServiceConfig{ServiceKey: svc, Scheduler: "rr"}); err != nil {
 		t.Fatal(err)
@@ -312,11 +325,7 @@ func runFilter(fp *fastpath.FastPath, frame []byte) error {
 // to offload is completed, so the engine could still forward it.
 func TestSYNRecords(t *testing.T) {
 	e := newTestEnv(t)
-	fp, err := fastpath.Open(64)
-	if err != nil {
-		t.Skipf("kernel fast path unavailable (needs root and BPF; CI runs it): %v", err)
-	}
-	t.Cleanup(func() { fp.Close() })
+	fp := openFastPath(t)
 	eng := e.d.eng
 	o := &offloader{fp: fp, eng: eng, ew: eng.NewWorker(), ks: newKernelScheduler(1500), entries: map[fastpath.Key]*offloaded{},
 		reqs: make(chan offloadReq, 16), adopts: adoptQueue{kick: make(chan struct{}, 1)}, log: slog.New(slog.NewTextHandler(t.Output(), nil))}
@@ -388,15 +397,7 @@ func TestSYNRecords(t *testing.T) {
 // since the last sweep with no packet after its SYN yet is left for the
 // next sweep; a half-open one is handed back then.
 func TestSweepKeepsKernelConnections(t *testing.T) {
-	fp, err := fastpath.Open(64)
-	if err != nil {
-		t.Skipf("kernel fast path unavailable (needs root and BPF; CI runs it): %v", err)
-	}
-	t.Cleanup(func() { fp.Close() })
-	eng, err := ipvs.New(ipvs.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fp, eng := fastPathAndEngine(t)
 	vip, rip, client := netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.2.11"), netip.MustParseAddr("10.0.1.2")
 	svc := ipvs.ServiceKey{Family: ipvs.IPv4, Protocol: ipvs.ProtoTCP, Addr: vip, Port: 80}
 	if err := eng.AddService(ipvs.ServiceConfig{ServiceKey: svc, Scheduler: "rr"}); err != nil {
