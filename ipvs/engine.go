@@ -341,14 +341,14 @@ func withOp(err error, op Op) error {
 }
 
 func (e *Engine) allocServiceID(svc *Service) (uint32, error) {
-	id, ok := e.svcReg.alloc(svc)
+	id, ok := e.svcReg.alloc(svc, e.Now())
 	if !ok {
 		return 0, errf(OpAddService, ErrNoMemory, "too many services")
 	}
 	return id, nil
 }
 
-func (e *Engine) freeServiceID(id uint32) { e.svcReg.release(id) }
+func (e *Engine) freeServiceID(id uint32) { e.svcReg.release(id, e.Now()) }
 
 // updateScheduler tells the scheduler the destination list changed.
 func (e *Engine) updateScheduler(svc *Service) {
@@ -552,14 +552,14 @@ func (e *Engine) unlinkDest(d *Dest) {
 }
 
 func (e *Engine) allocDestID(d *Dest) (uint32, error) {
-	id, ok := e.destReg.alloc(d)
+	id, ok := e.destReg.alloc(d, e.Now())
 	if !ok {
 		return 0, errf(OpAddDest, ErrNoMemory, "too many destinations")
 	}
 	return id, nil
 }
 
-func (e *Engine) freeDestID(id uint32) { e.destReg.release(id) }
+func (e *Engine) freeDestID(id uint32) { e.destReg.release(id, e.Now()) }
 
 // reapTrash frees deleted destinations no connection uses any more.
 func (e *Engine) reapTrash() {

@@ -1,17 +1,37 @@
 package ipvs
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // registry hands out small integer ids for services and destinations, so
 // the packet path and per-worker counters index arrays instead of hashing
 // pointers. Reads are lock-free; writes happen under the engine's mutex.
 // Storage grows a chunk at a time and never moves, so adding the ten
 // thousandth destination costs what adding the first did.
+//
+// A released id is handed out again only reuseAfter later (oldest
+// first): the kernel fast path names destinations by id in entries and
+// SYN records written before a configuration change and read after it,
+// and an id reused at once would give a new server the connections the
+// kernel sent to the deleted one.
 type registry[T any] struct {
 	chunks [regChunks]atomic.Pointer[[regChunkSize]atomic.Pointer[T]]
 	next   atomic.Uint32 // ids ever handed out, + 1 (id 0 means none)
-	free   []uint32
+	free   []freedID     // oldest first
 }
+
+// freedID is a released id and when (engine clock).
+type freedID struct {
+	id uint32
+	at int64
+}
+
+// reuseAfter is how long a released id rests (engine clock, ns): far
+// longer than a SYN record or a fast-path entry of a deleted server
+// waits to be read.
+const reuseAfter = int64(10 * time.Second)
 
 const (
 	regChunkBits = 10
@@ -36,19 +56,20 @@ func (r *registry[T]) limit() uint32 {
 	return n
 }
 
-func (r *registry[T]) alloc(v *T) (uint32, bool) {
-	var id uint32
-	if n := len(r.free); n > 0 {
-		id = r.free[n-1]
-		r.free = r.free[:n-1]
-	} else {
-		id = r.next.Load()
-		if id == 0 {
-			id = 1
-		}
-		if id >= regChunks*regChunkSize {
-			return 0, false
-		}
+// alloc registers v under a new id, or one released at least reuseAfter
+// before now (any released one when no new id is left).
+func (r *registry[T]) alloc(v *T, now int64) (uint32, bool) {
+	id := r.next.Load()
+	if id == 0 {
+		id = 1
+	}
+	switch {
+	case len(r.free) > 0 && (now-r.free[0].at >= reuseAfter || id >= regChunks*regChunkSize):
+		id = r.free[0].id
+		r.free = r.free[1:]
+	case id >= regChunks*regChunkSize:
+		return 0, false
+	default:
 		r.next.Store(id + 1)
 	}
 	ci := id >> regChunkBits
@@ -61,11 +82,12 @@ func (r *registry[T]) alloc(v *T) (uint32, bool) {
 	return id, true
 }
 
-func (r *registry[T]) release(id uint32) {
+// release unregisters id at now; alloc hands it out again reuseAfter later.
+func (r *registry[T]) release(id uint32, now int64) {
 	if c := r.chunks[id>>regChunkBits].Load(); c != nil {
 		c[id&(regChunkSize-1)].Store(nil)
 	}
-	r.free = append(r.free, id)
+	r.free = append(r.free, freedID{id, now})
 }
 
 // each calls fn for every live object.
