@@ -121,13 +121,15 @@ func offloadable(c *connEntry, d *Dest) bool {
 }
 
 // forwardable says whether a fast path may go on forwarding connection c
-// to d: an established TCP connection or a UDP one, not a template, its
-// real server there and available.
+// to d: an established TCP connection or a UDP one (servable).
 func forwardable(c *connEntry, d *Dest) bool {
-	if d == nil || !d.Available() || c.flags&(ConnTemplate|ConnOnePacket) != 0 {
-		return false
-	}
-	return c.proto == ProtoUDP || (c.proto == ProtoTCP && c.state == TCPEstablished)
+	return servable(c, d) && (c.proto == ProtoUDP || (c.proto == ProtoTCP && c.state == TCPEstablished))
+}
+
+// servable: connection c is not a template nor one-packet, and its real
+// server d is there and available.
+func servable(c *connEntry, d *Dest) bool {
+	return d != nil && d.Available() && c.flags&(ConnTemplate|ConnOnePacket) == 0
 }
 
 // Worker is one packet worker's handle on the engine. Each worker owns its
@@ -402,13 +404,6 @@ func (w *Worker) touch(f *Flow, reply bool, last int64, pkts, bytes uint64, kern
 		h = e.table.hashKey(f.Protocol, f.Family, &f.Src, f.SrcPort, false)
 	}
 	sh, _ := e.table.shardOf(h)
-	var assured bool
-	var ctl ConnRef
-	defer func() {
-		if assured { // after the shard's unlock, as In does
-			e.assureTemplate(ctl)
-		}
-	}()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	var idx uint32
@@ -435,11 +430,12 @@ func (w *Worker) touch(f *Flow, reply bool, last int64, pkts, bytes uint64, kern
 	}
 	if kernel {
 		if !reply && pkts > 0 && c.proto == ProtoTCP && c.state == TCPSynRecv {
-			assured = e.transition(c, dirInput, &PacketInfo{TCPFlags: TCPAck}, d)
-			ctl = c.control
+			// no template to assure: a kernel scheduler never takes a
+			// persistent service (KernelPlans)
+			e.transition(c, dirInput, &PacketInfo{TCPFlags: TCPAck}, d)
 		}
 		if !forwardable(c, d) {
-			return false, c.proto == ProtoTCP && c.state == TCPSynRecv && d != nil && d.Available() && c.flags&ConnTemplate == 0
+			return false, c.proto == ProtoTCP && c.state == TCPSynRecv && servable(c, d)
 		}
 	} else if !offloadable(c, d) {
 		return false, false
