@@ -171,14 +171,7 @@ func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Pack
 	}
 	ep.Info = ipvs.PacketInfo{TCPFlags: p.TCPFlags, SCTPChunk: p.SCTPChunk, Bytes: uint32(p.IPLen())}
 	if f.KernelDest != 0 {
-		// a SYN record: the kernel's choice comes with it; its checksum
-		// may have been left to offload, and the frame may yet be sent
-		// (kernelSent)
-		if r := packet.RecomputeChecksum(b, p); r != packet.DropNone {
-			w.countParse(r)
-			return false
-		}
-		ep.Info.KernelDest = f.KernelDest
+		ep.Info.KernelDest = f.KernelDest // a SYN record: the kernel's choice comes with it
 	} else {
 		ep.Info.KernelDest = w.kernelScheduled(in, b, p, ep)
 	}
@@ -192,8 +185,19 @@ func (w *worker) classify(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Pack
 func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet) {
 	v := &ep.Verdict
 	b := f.Data()
-	if ep.Info.KernelDest != 0 && p.TCPFlags&ipvs.TCPSyn != 0 && w.kernelSent(in, b, p, ep) {
-		return // the socket filter scheduled it and the kernel forwarded it
+	if ep.Info.KernelDest != 0 && p.TCPFlags&ipvs.TCPSyn != 0 {
+		if w.kernelSent(in, b, p, ep) {
+			return // the socket filter scheduled it and the kernel forwarded it
+		}
+		if f.KernelDest != 0 {
+			// a SYN record the engine overruled, sent after all: a copy
+			// made in the kernel has no virtio-net header, and its
+			// checksum may have been left to offload
+			if r := packet.RecomputeChecksum(b, p); r != packet.DropNone {
+				w.countParse(r)
+				return
+			}
+		}
 	}
 	switch v.Action {
 	case ipvs.ActionPass:
