@@ -505,8 +505,12 @@ func (w *worker) drainSYNs() int {
 			if !ok {
 				break
 			}
+			if rec.Len == 0 || rec.Dest == 0 {
+				w.count(dropMalformed)
+				continue
+			}
 			in := w.d.byIx[rec.Ifindex]
-			if in == nil || in.loop || rec.Dest == 0 {
+			if in == nil || in.loop {
 				w.count(dropNoInterface)
 				continue
 			}

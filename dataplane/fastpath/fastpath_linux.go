@@ -965,8 +965,8 @@ func schedule(f family) asm.Instructions {
 // synRecord hands a SYN the filter scheduled to gvsd as a record in the
 // SYN ring (its interface, its length, the slot's destination and the
 // frame), written without waking anyone (BPF_RB_NO_WAKEUP): workers read
-// the ring before each batch of their own rings and at least every
-// SYNPoll. The frame is then taken like any entry's, with no copy to a
+// the ring before each batch of their own rings and at least every 10 ms
+// (dataplane.drainSYNs). The frame is then taken like any entry's, with no copy to a
 // ring, so a kernel-scheduled connection costs gvsd no wake-up and no
 // lookup of its own. A frame longer than a record holds, or a full ring,
 // gets the copy to the ring as before (the worker then looks the entry
@@ -990,6 +990,7 @@ func synRecord(f family) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.RFP, schedValueAt+vDest, asm.Word),
 		asm.StoreMem(asm.R7, recDest, asm.R1, asm.Word),
 		asm.StoreImm(asm.R7, recDest+4, 0, asm.Word),
+		// the length's bounds again, for the verifier (the call lost them)
 		asm.JGT.Imm(asm.R4, SYNFrameMax, label("discard")),
 		asm.JLT.Imm(asm.R4, 1, label("discard")),
 		asm.Mov.Reg(asm.R1, asm.R6),

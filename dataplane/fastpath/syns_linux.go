@@ -24,7 +24,6 @@ type SYNRing struct {
 	prodPos    *uint64
 	data       []byte
 	mask       uint64
-	bad        uint64 // records skipped as malformed
 }
 
 // SYN is one record: the interface, the slot's destination and the
@@ -73,6 +72,8 @@ func (r *SYNRing) Pending() bool {
 // Next copies the next record's frame into buf (at least SYNFrameMax
 // bytes) and returns the record; false when no committed record is left.
 // A record still being written ends the read: its SYN has not left yet.
+// A record it cannot read (none is expected: the filter writes them all
+// alike) comes back with Len 0, for the caller to count.
 func (r *SYNRing) Next(buf []byte) (SYN, bool) {
 	for {
 		prod := atomic.LoadUint64(r.prodPos)
@@ -92,31 +93,24 @@ func (r *SYNRing) Next(buf []byte) (SYN, bool) {
 		if next > prod {
 			return SYN{}, false // cannot happen with a committed header; read again later
 		}
+		if hdr&rbDiscardBit != 0 {
+			atomic.StoreUint64(r.consPos, next)
+			continue
+		}
 		var s SYN
-		ok := false
-		if end := at + rbHdrLen + n; hdr&rbDiscardBit == 0 && n >= recFrame && end <= uint64(len(r.data)) {
+		if end := at + rbHdrLen + n; n >= recFrame && end <= uint64(len(r.data)) {
 			rec := r.data[at+rbHdrLen : end] // contiguous: the data is mapped twice
-			s.Ifindex = int(ne32(rec[recIfindex:]))
-			s.Dest = ne32(rec[recDest:])
-			s.Len = int(ne32(rec[recLen:]))
-			ok = s.Len > 0 && s.Len <= SYNFrameMax && recFrame+s.Len <= len(rec) && s.Len <= len(buf)
-			if ok {
+			s = SYN{Ifindex: int(ne32(rec[recIfindex:])), Dest: ne32(rec[recDest:]), Len: int(ne32(rec[recLen:]))}
+			if s.Len > 0 && s.Len <= SYNFrameMax && recFrame+s.Len <= len(rec) && s.Len <= len(buf) {
 				copy(buf, rec[recFrame:recFrame+s.Len])
+			} else {
+				s.Len = 0
 			}
 		}
-		if !ok && hdr&rbDiscardBit == 0 {
-			r.bad++
-		}
 		atomic.StoreUint64(r.consPos, next)
-		if ok {
-			return s, true
-		}
+		return s, true
 	}
 }
-
-// Malformed returns how many records Next skipped as malformed (none is
-// expected: the filter writes them all alike).
-func (r *SYNRing) Malformed() uint64 { return r.bad }
 
 // Close unmaps the ring.
 func (r *SYNRing) Close() error {
