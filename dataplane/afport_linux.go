@@ -93,9 +93,26 @@ func (p *afPort) Close() error {
 	return err
 }
 
-// openWorker creates a worker on AF_PACKET ports: with receive, a ring on
-// every attached interface (and lo for local clients) in the interface's
-// fanout group; a sender on every attached interface.
+// ringProtocols are the EtherTypes a worker receives, a ring each: bound
+// to one protocol, a packet socket receives after TC ingress, so the
+// frames the kernel fast path forwards there never reach gvsd's rings
+// (an ETH_P_ALL tap would see, and cost, every one). ARP is for the VIPs
+// gvsd answers for; lo carries no ARP.
+var ringProtocols = []struct {
+	proto  uint16
+	frames int // ring slots (0: the default, room for GSO super-frames)
+	size   int // their size
+	loop   bool
+}{
+	{proto: unix.ETH_P_IP, loop: true},
+	{proto: unix.ETH_P_IPV6, loop: true},
+	{proto: unix.ETH_P_ARP, frames: 64, size: 4096},
+}
+
+// openWorker creates a worker on AF_PACKET ports: with receive, rings on
+// every attached interface (and lo for local clients), one per protocol
+// of ringProtocols, each in its interface's and protocol's fanout group;
+// a sender on every attached interface.
 func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 	var rx []rxPort
 	tx := map[int]Port{}
@@ -125,17 +142,23 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 			list = append(list[:len(list):len(list)], d.lo)
 		}
 		for _, x := range list {
-			r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, FanoutGroup: fanoutGroup(x.index), FanoutByCPU: d.cfg.Fanout == FanoutByCPU, FanoutFD: d.fanoutFD(), FilterFD: d.filterFD(x)})
-			if err != nil {
-				return fail(err)
+			for i, rp := range ringProtocols {
+				if x.loop && !rp.loop {
+					continue
+				}
+				r, err := afpacket.Open(afpacket.Config{Ifindex: x.index, Protocol: rp.proto, Frames: rp.frames, FrameSize: rp.size,
+					FanoutGroup: fanoutGroup(x.index, rp.proto), FanoutByCPU: d.cfg.Fanout == FanoutByCPU, FanoutFD: d.fanoutFD()})
+				if err != nil {
+					return fail(err)
+				}
+				p := ports[x.index]
+				if p == nil || x.loop || i > 0 {
+					p = &afPort{}
+				}
+				p.ring = r
+				rx = append(rx, rxPort{port: p, in: x})
+				fds = append(fds, unix.PollFd{Fd: int32(r.Fd()), Events: unix.POLLIN})
 			}
-			p := ports[x.index]
-			if p == nil || x.loop {
-				p = &afPort{}
-			}
-			p.ring = r
-			rx = append(rx, rxPort{port: p, in: x})
-			fds = append(fds, unix.PollFd{Fd: int32(r.Fd()), Events: unix.POLLIN})
 		}
 	}
 	w := d.newWorker(id, receive, rx, tx)

@@ -214,11 +214,11 @@ const (
 	fragTimeout = 30 * time.Second
 )
 
-// fanoutGroup derives a PACKET_FANOUT group id per interface that does not
-// collide with another process's groups.
-func fanoutGroup(ifindex int) uint16 {
+// fanoutGroup derives a PACKET_FANOUT group id per interface and protocol
+// that does not collide with another process's groups.
+func fanoutGroup(ifindex int, proto uint16) uint16 {
 	h := fnv.New32a()
-	fmt.Fprintf(h, "gvs/%d/%d", os.Getpid(), ifindex)
+	fmt.Fprintf(h, "gvs/%d/%d/%d", os.Getpid(), ifindex, proto)
 	g := uint16(h.Sum32())
 	if g == 0 {
 		g = 1

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
-
 	"github.com/govs/gvs/dataplane/fastpath"
 	"github.com/govs/gvs/ipvs"
 	"github.com/govs/gvs/packet"
@@ -169,7 +166,7 @@ func TestRotationOf(t *testing.T) {
 func TestFlushRecordsKernelScheduled(t *testing.T) {
 	o, addrOf := plannedOffloader(t, "10.0.2.11", "10.0.2.12")
 	fp, eng, vip := o.fp, o.eng, netip.MustParseAddr("10.0.2.100")
-	if err := runFilter(fp, mkFrame(t, "10.0.1.2", "10.0.2.100", 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
+	if err := runProgram(fp, mkFrame(t, "10.0.1.2", "10.0.2.100", 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
 		t.Fatalf("the filter on a SYN: %v", err)
 	}
 	k := fastpath.Key{Src: netip.MustParseAddr("10.0.1.2"), Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}
@@ -204,7 +201,7 @@ func TestInstallAfterQueuedAdoption(t *testing.T) {
 		dest = id
 	}
 	hop := o.ks.hops[dest].hop
-	if err := runFilter(fp, mkFrame(t, client.String(), vip.String(), 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
+	if err := runProgram(fp, mkFrame(t, client.String(), vip.String(), 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
 		t.Fatal(err)
 	}
 	k := fastpath.Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}
@@ -300,21 +297,10 @@ func plannedOffloader(t *testing.T, rips ...string) (o *offloader, addrOf map[ui
 	return o, addrOf
 }
 
-// runFilter runs fp's socket filter on frame as packet_rcv would (a
-// scheduled SYN is recorded, not copied: the filter returns 0 for it).
-func runFilter(fp *fastpath.FastPath, frame []byte) error {
-	fd, err := unix.FcntlInt(uintptr(fp.FilterFD()), unix.F_DUPFD_CLOEXEC, 0) // the program takes the descriptor it is given
-	if err != nil {
-		return err
-	}
-	filter, err := ebpf.NewProgramFromFD(fd)
-	if err != nil {
-		return err
-	}
-	defer filter.Close()
-	in := append(make([]byte, 14), frame...) // the test run takes a first Ethernet header away
-	in[12] = 0x08
-	_, err = filter.Run(&ebpf.RunOptions{Data: in})
+// runProgram runs fp's program on frame as an interface's ingress would
+// (a scheduled SYN is recorded and forwarded, not left to the rings).
+func runProgram(fp *fastpath.FastPath, frame []byte) error {
+	_, _, err := fp.Process(frame)
 	return err
 }
 
@@ -357,7 +343,7 @@ func TestSYNRecords(t *testing.T) {
 		t.Fatal(r)
 	}
 	syn[p.L4Off+16], syn[p.L4Off+17] = 0x12, 0x34 // as a partial checksum would be
-	if err := runFilter(fp, syn); err != nil {
+	if err := runProgram(fp, syn); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.w.drainSYNs(); n != 1 {
@@ -390,7 +376,7 @@ func TestSYNRecords(t *testing.T) {
 	}
 	again := mkFrame(t, client4, vipDR, 40001, 80, fopt{flags: packet.TCPSyn})
 	again[p.L4Off+16], again[p.L4Off+17] = 0x12, 0x34
-	if err := runFilter(fp, again); err != nil {
+	if err := runProgram(fp, again); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.w.drainSYNs(); n != 1 {
@@ -473,7 +459,7 @@ func TestSweepKeepsKernelConnections(t *testing.T) {
 			mkFrame(t, client.String(), vip.String(), port, 80, fopt{flags: packet.TCPAck | packet.TCPPsh, payload: 40}),
 			mkFrame(t, rip.String(), client.String(), 8080, port, fopt{flags: packet.TCPAck, payload: 100}),
 		} {
-			if err := runFilter(fp, fr); err != nil {
+			if err := runProgram(fp, fr); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -519,7 +505,7 @@ func TestSweepKeepsKernelConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.adopt(offloadReq{kind: reqAdopt, key: lrk, rw: lbw, flow: lreply, reply: true, hop: hop})
-	if err := runFilter(fp, mkFrame(t, rip.String(), client.String(), 8080, 41000, fopt{flags: packet.TCPAck, payload: 10})); err != nil {
+	if err := runProgram(fp, mkFrame(t, rip.String(), client.String(), 8080, 41000, fopt{flags: packet.TCPAck, payload: 10})); err != nil {
 		t.Fatal(err)
 	}
 	o.sweep(false)

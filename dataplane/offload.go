@@ -166,14 +166,6 @@ func (d *Dataplane) openFastPath() {
 	}
 }
 
-// filterFD is the socket filter for the rings of interface x (0: none).
-func (d *Dataplane) filterFD(x *iface) int {
-	if d.off == nil || x.loop {
-		return 0
-	}
-	return d.off.fp.FilterFD()
-}
-
 // flushFastPath hands every offloaded flow back to the workers (after a
 // configuration change: a deleted real server, a changed method or port).
 func (d *Dataplane) flushFastPath() {

@@ -7,9 +7,11 @@ import (
 	"strings"
 )
 
-// Steering says which packets belong to GVS. GVS's packet sockets see every
-// frame before the kernel's ingress hook; these rules then drop, in the
-// kernel, the ones GVS forwards itself, so that:
+// Steering says which packets belong to GVS. GVS's packet sockets receive
+// a frame when the kernel hands it to the IP layer (after TC ingress,
+// where the kernel fast path forwards established flows); these rules
+// then drop, first thing in prerouting and before defragmentation, the
+// ones GVS forwards itself, so that:
 //   - the local stack never answers virtual-service traffic (no RST from a
 //     VIP configured on an interface, no forwarding loop for a VIP that is not);
 //   - a real server's NAT reply is never forwarded untranslated by the
@@ -73,6 +75,7 @@ func (s Steering) Ruleset() string {
 	var b strings.Builder
 	// "add table" then "delete table" makes the delete succeed whether or
 	// not the table existed; the rest rebuilds it in the same transaction.
+	// (GVS before 2026-12-06 steered in a netdev table: gone too.)
 	fmt.Fprintf(&b, "add table netdev %s\ndelete table netdev %s\n", TableName, TableName)
 	fmt.Fprintf(&b, "add table inet %s\ndelete table inet %s\n", TableName, TableName)
 	if len(s.Interfaces) == 0 {
@@ -129,9 +132,17 @@ func (s Steering) Ruleset() string {
 		fmt.Fprintf(&b, "\t\tip daddr . meta l4proto @svcany4 %s\n", verdict)
 		fmt.Fprintf(&b, "\t\tip6 daddr . meta l4proto @svcany6 %s\n", verdict)
 	}
+	fmt.Fprintf(&b, "table inet %s {\n", TableName)
+	serviceSets()
+	set("nat4", "ipv4_addr . inet_proto . inet_service", n4)
+	set("nat6", "ipv6_addr . inet_proto . inet_service", n6)
+	set("natany4", "ipv4_addr . inet_proto", na4)
+	set("natany6", "ipv6_addr . inet_proto", na6)
+	set("natip4", "ipv4_addr", ni4)
+	set("natip6", "ipv6_addr", ni6)
+	set("svcip4", "ipv4_addr", si4)
+	set("svcip6", "ipv6_addr", si6)
 	if l := s.Local; l != nil {
-		fmt.Fprintf(&b, "table inet %s {\n", TableName)
-		serviceSets()
 		l4, l6, la4, la6, _, _ := split(l.NAT)
 		set("lnat4", "ipv4_addr . inet_proto . inet_service", l4)
 		set("lnat6", "ipv6_addr . inet_proto . inet_service", l6)
@@ -150,37 +161,32 @@ func (s Steering) Ruleset() string {
 		fmt.Fprintf(&b, "\t\tiif \"lo\" meta mark 0x%x counter drop comment \"GVS forwards it\"\n", l.Mark)
 		b.WriteString("\t\tiif != \"lo\" return\n")
 		serviceRules("counter drop")
-		b.WriteString("\t}\n}\n")
-	}
-	fmt.Fprintf(&b, "table netdev %s {\n", TableName)
-	serviceSets()
-	set("nat4", "ipv4_addr . inet_proto . inet_service", n4)
-	set("nat6", "ipv6_addr . inet_proto . inet_service", n6)
-	set("natany4", "ipv4_addr . inet_proto", na4)
-	set("natany6", "ipv6_addr . inet_proto", na6)
-	set("natip4", "ipv4_addr", ni4)
-	set("natip6", "ipv6_addr", ni6)
-	set("svcip4", "ipv4_addr", si4)
-	set("svcip6", "ipv6_addr", si6)
-	for i, ifname := range s.Interfaces {
-		fmt.Fprintf(&b, "\tchain in%d {\n\t\ttype filter hook ingress device %q priority -500; policy accept;\n", i, ifname)
-		serviceRules("counter drop") // virtual services: GVS forwards them
-		b.WriteString("\t\tip saddr . meta l4proto . th sport @nat4 counter drop comment \"NAT reply (GVS translates it or drops it)\"\n")
-		b.WriteString("\t\tip6 saddr . meta l4proto . th sport @nat6 counter drop\n")
-		b.WriteString("\t\tip saddr . meta l4proto @natany4 counter drop\n")
-		b.WriteString("\t\tip6 saddr . meta l4proto @natany6 counter drop\n")
-		b.WriteString("\t\tip saddr @natip4 icmp type { destination-unreachable, source-quench, time-exceeded, parameter-problem } counter drop\n")
-		b.WriteString("\t\tip6 saddr @natip6 icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } counter drop\n")
-		// Later fragments carry no ports, so the rules above miss them: GVS
-		// takes all of a VIP's and a NAT real server's, forwards those whose
-		// first fragment it forwarded, and gives the others back to the
-		// kernel (the kernel forwarded their first fragment).
-		b.WriteString("\t\tip daddr @svcip4 ip frag-off & 0x1fff != 0 counter drop comment \"later fragment: GVS forwards it or gives it back\"\n")
-		b.WriteString("\t\tip saddr @natip4 ip frag-off & 0x1fff != 0 counter drop\n")
-		b.WriteString("\t\tip6 daddr @svcip6 frag frag-off != 0 counter drop\n")
-		b.WriteString("\t\tip6 saddr @natip6 frag frag-off != 0 counter drop\n")
 		b.WriteString("\t}\n")
 	}
+	names := make([]string, len(s.Interfaces))
+	for i, ifname := range s.Interfaces {
+		names[i] = fmt.Sprintf("%q", ifname)
+	}
+	// before defragmentation (priority -400): later fragments are GVS's
+	// to reassemble or give back
+	b.WriteString("\tchain steer {\n\t\ttype filter hook prerouting priority -500; policy accept;\n")
+	fmt.Fprintf(&b, "\t\tiifname != { %s } return\n", strings.Join(names, ", "))
+	serviceRules("counter drop") // virtual services: GVS forwards them
+	b.WriteString("\t\tip saddr . meta l4proto . th sport @nat4 counter drop comment \"NAT reply (GVS translates it or drops it)\"\n")
+	b.WriteString("\t\tip6 saddr . meta l4proto . th sport @nat6 counter drop\n")
+	b.WriteString("\t\tip saddr . meta l4proto @natany4 counter drop\n")
+	b.WriteString("\t\tip6 saddr . meta l4proto @natany6 counter drop\n")
+	b.WriteString("\t\tip saddr @natip4 icmp type { destination-unreachable, source-quench, time-exceeded, parameter-problem } counter drop\n")
+	b.WriteString("\t\tip6 saddr @natip6 icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } counter drop\n")
+	// Later fragments carry no ports, so the rules above miss them: GVS
+	// takes all of a VIP's and a NAT real server's, forwards those whose
+	// first fragment it forwarded, and gives the others back to the
+	// kernel (the kernel forwarded their first fragment).
+	b.WriteString("\t\tip daddr @svcip4 ip frag-off & 0x1fff != 0 counter drop comment \"later fragment: GVS forwards it or gives it back\"\n")
+	b.WriteString("\t\tip saddr @natip4 ip frag-off & 0x1fff != 0 counter drop\n")
+	b.WriteString("\t\tip6 daddr @svcip6 frag frag-off != 0 counter drop\n")
+	b.WriteString("\t\tip6 saddr @natip6 frag frag-off != 0 counter drop\n")
+	b.WriteString("\t}\n")
 	b.WriteString("}\n")
 	return b.String()
 }

@@ -21,7 +21,7 @@ func TestRulesetShape(t *testing.T) {
 	r := s.Ruleset()
 	for _, want := range []string{
 		"10.0.2.100 . tcp . 80", "fd00:2::100 . udp . 53", "10.0.2.101 . tcp",
-		"10.0.2.11 . tcp . 80", `device "eth0"`, "delete table netdev gvs",
+		"10.0.2.11 . tcp . 80", `iifname != { "eth0" } return`, "hook prerouting priority -500", "delete table netdev gvs",
 		"ip daddr @svcip4 ip frag-off & 0x1fff != 0", "ip saddr @natip4 ip frag-off & 0x1fff != 0",
 		"ip6 daddr @svcip6 frag frag-off != 0", "ip6 saddr @natip6 frag frag-off != 0",
 	} {

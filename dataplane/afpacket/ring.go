@@ -18,6 +18,12 @@ const VnetHdrLen = 10
 // Config describes a receive socket.
 type Config struct {
 	Ifindex int // interface to bind to
+	// Protocol is the EtherType received (host order; 0: every frame,
+	// ETH_P_ALL). A socket bound to one protocol receives a frame after
+	// the interface's TC ingress hook, so a frame a TC program redirects
+	// costs it nothing; an ETH_P_ALL socket is a tap that sees every frame
+	// before that hook.
+	Protocol uint16
 	// Frames is the number of ring slots; FrameSize their size (it must hold
 	// a 64 KiB GSO super-frame plus headers). Defaults 256 and 68 KiB.
 	Frames    int
@@ -38,12 +44,6 @@ type Config struct {
 	// (PACKET_FANOUT_EBPF: its result modulo the group's size) instead of
 	// the kernel's flow hash, which runs the flow dissector per frame.
 	FanoutFD int
-	// Filter is an optional classic BPF program run in the kernel before
-	// frames are copied to the ring.
-	Filter []unix.SockFilter
-	// FilterFD, when non-zero, is an eBPF socket filter program attached
-	// instead (SO_ATTACH_BPF).
-	FilterFD int
 }
 
 // Ring is a receive socket with its mapped ring.
@@ -92,7 +92,13 @@ func Open(cfg Config) (*Ring, error) {
 	if cfg.Headroom == 0 {
 		cfg.Headroom = 128
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	proto := cfg.Protocol
+	if proto == 0 {
+		proto = unix.ETH_P_ALL
+	}
+	// protocol 0 until bind: a socket created with a protocol receives
+	// from every interface at once
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("afpacket: socket: %w", err)
 	}
@@ -100,18 +106,6 @@ func Open(cfg Config) (*Ring, error) {
 	fail := func(what string, err error) (*Ring, error) {
 		r.Close()
 		return nil, fmt.Errorf("afpacket: %s: %w", what, err)
-	}
-	// Attach the filter first, so nothing unwanted lands in the ring.
-	if len(cfg.Filter) > 0 {
-		prog := unix.SockFprog{Len: uint16(len(cfg.Filter)), Filter: &cfg.Filter[0]}
-		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
-			return fail("attach filter", err)
-		}
-	}
-	if cfg.FilterFD != 0 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, cfg.FilterFD); err != nil {
-			return fail("attach eBPF filter", err)
-		}
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); err != nil {
 		return fail("TPACKET_V2", err)
@@ -143,7 +137,7 @@ func Open(cfg Config) (*Ring, error) {
 		}
 	}
 	r.mem = mem
-	sll := unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: cfg.Ifindex}
+	sll := unix.SockaddrLinklayer{Protocol: htons(proto), Ifindex: cfg.Ifindex}
 	if err := unix.Bind(fd, &sll); err != nil {
 		return fail("bind", err)
 	}

@@ -71,8 +71,7 @@ type FastPath struct {
 	flows6 *ebpf.Map // IPv6 flows
 	slots  *ebpf.Map
 	sched  *ebpf.Map // kernel scheduling tables (IPv4 TCP services)
-	syns   *ebpf.Map // records of the SYNs the filter scheduled (ring buffer)
-	filter *ebpf.Program
+	syns   *ebpf.Map // records of the SYNs the program scheduled (ring buffer)
 	tc     *ebpf.Program
 
 	mu    sync.Mutex
@@ -116,18 +115,15 @@ const (
 	v6Flags    = 92
 	value6Len  = 96
 
-	sIfindex = 0
-	sLen     = 4
-	sValid   = 8 // 1: an IPv4 packet, 2: IPv6
-	sFlags   = 12
-	sOld     = 16 // the key: old source, destination, ports, protocol
-	sErrors  = 64
-	sOld6    = 72  // IPv6: the key (40 bytes)
-	sNew6    = 112 // IPv6: the value's bytes 32..87
-	slotLen  = 168
-
-	validIPv4 = 1
-	validIPv6 = 2
+	// The slot is the program's scratch space for a taken packet (bytes
+	// 0..11 unused): the entry's flags, the old and the new addresses
+	// and ports, and the error count.
+	sFlags  = 12
+	sOld    = 16 // the key: old source, destination, ports, protocol
+	sErrors = 64
+	sOld6   = 72  // IPv6: the key (40 bytes)
+	sNew6   = 112 // IPv6: the value's bytes 32..87
+	slotLen = 168
 
 	flagNAT    = 1 // addresses or ports change
 	flagUDP    = 2 // set in the slot: UDP (a zero checksum stays zero)
@@ -164,9 +160,8 @@ const (
 	// weighted cycle longer than this stays in user space).
 	MaxSlots     = 64
 	schedValLen  = schedSlots + MaxSlots*schedSlotLen
-	schedKeyAt   = -232 // on the filter's stack
+	schedKeyAt   = -232 // on the program's stack
 	schedValueAt = -320 // the new flow's value, built on the stack
-	filterResult = -328 // what the filter returns for a taken frame
 	replyKeyAt   = -432 // a NAT connection's reply entry: its key
 	replyValueAt = -416 // and value
 
@@ -224,17 +219,9 @@ func Open(maxFlows int) (*FastPath, error) {
 		fp.Close()
 		return nil, fmt.Errorf("fastpath: SYN record ring: %w", err)
 	}
-	fp.filter, err = ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name: "gvs_fp_filter", Type: ebpf.SocketFilter, License: "Dual MIT/GPL",
-		Instructions: filterProgram(flows.FD(), flows6.FD(), slots.FD(), fp.sched.FD(), fp.syns.FD()),
-	})
-	if err != nil {
-		fp.Close()
-		return nil, fmt.Errorf("fastpath: load socket filter: %w", err)
-	}
 	fp.tc, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "gvs_fp_fwd", Type: ebpf.SchedCLS, License: "Dual MIT/GPL",
-		Instructions: forwardProgram(slots.FD()),
+		Instructions: program(flows.FD(), flows6.FD(), slots.FD(), fp.sched.FD(), fp.syns.FD()),
 	})
 	if err != nil {
 		fp.Close()
@@ -243,9 +230,16 @@ func Open(maxFlows int) (*FastPath, error) {
 	return fp, nil
 }
 
-// FilterFD is the socket filter, for SO_ATTACH_BPF on every receive
-// socket of the data path (before it is bound).
-func (fp *FastPath) FilterFD() int { return fp.filter.FD() }
+// Process runs the program on one Ethernet frame as interface 1's
+// ingress would (BPF_PROG_TEST_RUN: the maps are the real ones, the frame
+// is not sent) and returns its verdict (TC_ACT_REDIRECT 7: taken; -1:
+// left to the stack and gvsd) and the frame as the program left it.
+func (fp *FastPath) Process(frame []byte) (int32, []byte, error) {
+	out := make([]byte, len(frame)+256)
+	opts := &ebpf.RunOptions{Data: frame, DataOut: out}
+	ret, err := fp.tc.Run(opts)
+	return int32(ret), opts.DataOut, err
+}
 
 // Attach puts the forwarding program on the ingress of interface ifindex.
 func (fp *FastPath) Attach(ifindex int) error {
@@ -571,8 +565,7 @@ func (fp *FastPath) Errors() uint64 {
 	return n
 }
 
-// Close detaches the forwarding program and frees the programs and maps
-// (socket filters stay with their sockets until those close).
+// Close detaches the program and frees it and the maps.
 func (fp *FastPath) Close() error {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
@@ -581,10 +574,8 @@ func (fp *FastPath) Close() error {
 		err = errors.Join(err, l.Close())
 		delete(fp.links, ix)
 	}
-	for _, p := range []*ebpf.Program{fp.tc, fp.filter} {
-		if p != nil {
-			err = errors.Join(err, p.Close())
-		}
+	if fp.tc != nil {
+		err = errors.Join(err, fp.tc.Close())
 	}
 	for _, m := range []*ebpf.Map{fp.slots, fp.flows, fp.flows6, fp.sched, fp.syns} {
 		if m != nil {
@@ -626,13 +617,12 @@ const (
 	csumPseudo  = 1 << 4 // BPF_F_PSEUDO_HDR
 	csumMangled = 1 << 5 // BPF_F_MARK_MANGLED_0
 
-	tcxNext     = -1
-	tcActShot   = 2
-	acceptFrame = 0x7fffffff // the whole frame to the socket
-	slotKey     = -72        // the slot's index on the filter's stack
-	ip6Hdr      = 40
-	udpPeek     = l4Off + 8 // Ethernet, IPv4 and UDP headers (TCP: its ports and sequence number)
-	peekLen     = tcpFlags + 1
+	tcxNext   = -1
+	tcActShot = 2
+	slotKey   = -72 // the slot's index on the stack
+	ip6Hdr    = 40
+	udpPeek   = l4Off + 8 // Ethernet, IPv4 and UDP headers (TCP: its ports and sequence number)
+	peekLen   = tcpFlags + 1
 )
 
 // family is where one address family's parse leaves things for decide.
@@ -647,7 +637,6 @@ type family struct {
 	keyLen     int16
 	mtu        int16 // value offsets: path MTU (overhead follows), flags
 	flags      int16
-	valid      int32 // the slot's valid mark
 	oldAt      int16 // where the key goes in the slot
 	newFrom    int16 // the value's bytes newFrom..newTo go to the slot at newAt
 	newTo      int16
@@ -658,30 +647,31 @@ type family struct {
 
 var (
 	ipv4 = family{
-		buf: -66, l3: ipHdr, key: -16, keyLen: keyLen, mtu: vMTU, flags: vFlags, valid: validIPv4,
+		buf: -66, l3: ipHdr, key: -16, keyLen: keyLen, mtu: vMTU, flags: vFlags,
 		oldAt: sOld, newFrom: vNewSrc, newTo: vMTU, newAt: vNewSrc, tcpFlagsAt: tcpFlags, tcpDoffAt: tcpDoff,
 	}
 	ipv6 = family{
-		sfx: "6", buf: -166, l3: ip6Hdr, key: -208, keyLen: key6Len, mtu: v6MTU, flags: v6Flags, valid: validIPv6,
+		sfx: "6", buf: -166, l3: ip6Hdr, key: -208, keyLen: key6Len, mtu: v6MTU, flags: v6Flags,
 		oldAt: sOld6, newFrom: v6NewSrc, newTo: v6MTU, newAt: sNew6, tcpFlagsAt: ethHdr + ip6Hdr + 13, tcpDoffAt: ethHdr + ip6Hdr + 12,
 	}
 )
 
-// filterProgram is the socket filter: it decides whether a frame takes
-// the fast path (returns 0: not copied to the ring) and leaves the
-// decision in this CPU's slot. R6 the skb, R7 the flow's entry, R8 the
-// clock then the slot, R9 the protocol. Stack: the frame's first bytes
-// at fp-66 (IPv4: 48, of which UDP needs 42) or fp-166 (IPv6: 68, of
-// which UDP needs 62), so that the addresses are 8-aligned; the flow key
-// at fp-16 (IPv4) or fp-208 (IPv6); the slot index at fp-72.
-func filterProgram(flows, flows6, slots, sched, syns int) asm.Instructions {
+// program is the TCX ingress program: it decides whether a frame takes
+// the fast path and, taken, forwards it (forwarding); any other frame
+// goes on to the stack, where gvsd's packet sockets, bound to IPv4, IPv6
+// and ARP, receive it after TC ingress, so a taken frame costs them
+// nothing. R6 the skb, R7 the flow's entry, R8 the clock then the slot
+// (this CPU's scratch space for the forwarding part), R9 the protocol.
+// Stack: the frame's first bytes at fp-66 (IPv4: 48, of which UDP needs
+// 42) or fp-166 (IPv6: 68, of which UDP needs 62), so that the addresses
+// are 8-aligned; the flow key at fp-16 (IPv4) or fp-208 (IPv6); the slot
+// index at fp-72.
+func program(flows, flows6, slots, sched, syns int) asm.Instructions {
 	v4, v6 := ipv4, ipv6
 	v4.flows, v6.flows = flows, flows6
 	v4.sched, v4.syns = sched, syns
 	in := append(asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
-		// a taken frame is not copied, unless the filter scheduled it
-		asm.StoreImm(asm.RFP, filterResult, 0, asm.Word),
 	}, bpfasm.LoadBytes(0, v4.buf, udpPeek, "accept")...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+12, asm.Half),
@@ -737,20 +727,21 @@ func filterProgram(flows, flows6, slots, sched, syns int) asm.Instructions {
 		asm.StoreMem(asm.RFP, v6.key+36, asm.R9, asm.Word),
 	)
 	in = append(in, decide(v6, slots)...)
-	return append(in,
+	in = append(in,
 		// retired: the deadline 0 sends every later packet to gvsd,
 		// whose sweep reads the last counts and deletes the entry
 		asm.Mov.Imm(asm.R1, 0).WithSymbol("forget"),
 		asm.StoreMem(asm.R7, vDeadline, asm.R1, asm.DWord),
-		asm.Mov.Imm(asm.R0, acceptFrame).WithSymbol("accept"),
+		asm.Mov.Imm(asm.R0, tcxNext).WithSymbol("accept"),
 		asm.Return(),
 	)
+	return append(in, forwarding()...)
 }
 
-// decide is the filter's decision for a parsed frame of family f (R9 the
-// transport protocol, the key on the stack): the lookup, the flags, the
-// deadline and the path MTU; taken, the counters and the slot, and the
-// filter returns 0.
+// decide is the program's decision for a parsed frame of family f (R9
+// the transport protocol, the key on the stack): the lookup, the flags,
+// the deadline and the path MTU; taken, the counters and the slot, and
+// on to the forwarding part ("fwd", "fwd6").
 func decide(f family, slots int) asm.Instructions {
 	label := func(l string) string { return l + f.sfx }
 	miss := "accept"
@@ -818,11 +809,6 @@ func decide(f family, slots int) asm.Instructions {
 	in = append(in, bpfasm.Lookup(slots, slotKey, "accept")...)
 	in = append(in,
 		asm.Mov.Reg(asm.R8, asm.R0),
-		asm.LoadMem(asm.R1, asm.R6, skbIfindex, asm.Word),
-		asm.StoreMem(asm.R8, sIfindex, asm.R1, asm.Word),
-		asm.LoadMem(asm.R1, asm.R6, skbLen, asm.Word),
-		asm.StoreMem(asm.R8, sLen, asm.R1, asm.Word),
-		asm.StoreImm(asm.R8, sValid, int64(f.valid), asm.Word),
 		asm.LoadMem(asm.R1, asm.R7, f.flags, asm.Word),
 		asm.JNE.Imm(asm.R9, protoUDP, label("flags")),
 		asm.Or.Imm(asm.R1, flagUDP),
@@ -840,10 +826,7 @@ func decide(f family, slots int) asm.Instructions {
 			asm.StoreMem(asm.R8, f.newAt+off-f.newFrom, asm.R1, asm.DWord),
 		)
 	}
-	in = append(in,
-		asm.LoadMem(asm.R0, asm.RFP, filterResult, asm.Word),
-		asm.Return(),
-	)
+	in = append(in, asm.Ja.Label(label("fwd")))
 	if f.sched != 0 {
 		in = append(in,
 			// R2 the TCP flags: a SYN marks the entry it retires
@@ -875,6 +858,9 @@ func schedule(f family) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.RFP, f.buf+int16(f.tcpFlagsAt), asm.Byte),
 		asm.And.Imm(asm.R1, tcpSYNACKFINRST),
 		asm.JNE.Imm(asm.R1, 0x02, "accept"), // a SYN alone
+		// its record must hold the frame (synRecord)
+		asm.LoadMem(asm.R1, asm.R6, skbLen, asm.Word),
+		asm.JGT.Imm(asm.R1, SYNFrameMax, "accept"),
 		// the service's key: destination address and port, protocol
 		asm.LoadMem(asm.R1, asm.RFP, f.key+4, asm.Word),
 		asm.StoreMem(asm.RFP, schedKeyAt, asm.R1, asm.Word),
@@ -946,8 +932,14 @@ func schedule(f family) asm.Instructions {
 		asm.Mov.Imm(asm.R4, 1), // BPF_NOEXIST
 		asm.FnMapUpdateElem.Call(),
 		asm.JEq.Imm(asm.R0, 0, label("scheduled")),
+		asm.Ja.Label(label("unreply")),
+		// not recorded (synRecord): the entries go, and gvsd schedules
+		asm.LoadMapPtr(asm.R1, f.flows).WithSymbol(label("unschedule")),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, int32(f.key)),
+		asm.FnMapDeleteElem.Call(),
 		// not written: the reply entry goes too, and gvsd schedules
-		asm.JEq.Imm(asm.R8, 0, "accept"),
+		asm.JEq.Imm(asm.R8, 0, "accept").WithSymbol(label("unreply")),
 		asm.LoadMapPtr(asm.R1, f.flows),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, replyKeyAt),
@@ -974,14 +966,11 @@ func schedule(f family) asm.Instructions {
 func synRecord(f family) asm.Instructions {
 	label := func(l string) string { return l + f.sfx }
 	return asm.Instructions{
-		asm.StoreImm(asm.RFP, filterResult, acceptFrame, asm.Word).WithSymbol(label("scheduled")),
-		asm.LoadMem(asm.R4, asm.R6, skbLen, asm.Word),
-		asm.JGT.Imm(asm.R4, SYNFrameMax, label("recorded")),
-		asm.LoadMapPtr(asm.R1, f.syns),
+		asm.LoadMapPtr(asm.R1, f.syns).WithSymbol(label("scheduled")),
 		asm.Mov.Imm(asm.R2, synRecordLen),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
-		asm.JEq.Imm(asm.R0, 0, label("recorded")),
+		asm.JEq.Imm(asm.R0, 0, label("unschedule")),
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.LoadMem(asm.R1, asm.R6, skbIfindex, asm.Word),
 		asm.StoreMem(asm.R7, recIfindex, asm.R1, asm.Word),
@@ -1002,11 +991,11 @@ func synRecord(f family) asm.Instructions {
 		asm.Mov.Reg(asm.R1, asm.R7),
 		asm.Mov.Imm(asm.R2, rbNoWakeup),
 		asm.FnRingbufSubmit.Call(),
-		asm.StoreImm(asm.RFP, filterResult, 0, asm.Word),
 		asm.Ja.Label(label("recorded")),
 		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol(label("discard")),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.FnRingbufDiscard.Call(),
+		asm.Ja.Label(label("unschedule")),
 		asm.Mov.Imm(asm.R0, 0).WithSymbol(label("recorded")),
 	}
 }
@@ -1205,32 +1194,13 @@ func rewrite16(old, new int16, at int32, n int) asm.Instructions {
 	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(skip))
 }
 
-// forwardProgram is the TCX ingress program: it carries out the socket
-// filter's decision for the packet in this CPU's slot. R6 the skb, R8
-// the slot, R7 and R9 as rewrite wants them.
-func forwardProgram(slots int) asm.Instructions {
+// forwarding is the program's second part: it carries out decide's
+// decision for the packet in this CPU's slot, from "fwd" (IPv4) or
+// "fwd6". R6 the skb, R8 the slot, R7 and R9 as rewrite wants them.
+func forwarding() asm.Instructions {
 	ttlAdd := int32(binary.NativeEndian.Uint16([]byte{0x01, 0x00})) // htons(0x0100)
-	in := asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
-		asm.StoreImm(asm.RFP, -8, 0, asm.Word),
-	}
-	in = append(in, bpfasm.Lookup(slots, -8, "next")...)
-	in = append(in,
-		asm.Mov.Reg(asm.R8, asm.R0),
-		asm.LoadMem(asm.R9, asm.R8, sValid, asm.Word),
-		asm.JEq.Imm(asm.R9, 0, "next"),
-		asm.StoreImm(asm.R8, sValid, 0, asm.Word),
-		// the slot must be this packet's: the filter ran on it just before
-		asm.LoadMem(asm.R1, asm.R8, sIfindex, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, skbIfindex, asm.Word),
-		asm.JNE.Reg(asm.R1, asm.R2, "next"),
-		asm.LoadMem(asm.R1, asm.R8, sLen, asm.Word),
-		asm.LoadMem(asm.R2, asm.R6, skbLen, asm.Word),
-		asm.JNE.Reg(asm.R1, asm.R2, "next"),
-		asm.JEq.Imm(asm.R9, validIPv6, "fwd6"),
-	)
 	// the Ethernet and IPv4 headers in the linear part
-	in = append(in, linearHeaders(l4Off, "linear")...)
+	in := bpfasm.Labeled("fwd", linearHeaders(l4Off, "linear"))
 	in = append(in,
 		// TTL: decremented, the header checksum updated as ip_decrease_ttl does
 		asm.LoadMem(asm.R1, asm.R2, ipCheck, asm.Half).WithSymbol("linear"),
@@ -1282,8 +1252,6 @@ func forwardProgram(slots int) asm.Instructions {
 		asm.Mov.Imm(asm.R1, 1).WithSymbol("error"),
 		asm.AddAtomic.Mem(asm.R8, asm.R1, asm.DWord, sErrors),
 		asm.Mov.Imm(asm.R0, tcActShot),
-		asm.Return(),
-		asm.Mov.Imm(asm.R0, tcxNext).WithSymbol("next"),
 		asm.Return(),
 	)
 }

@@ -7,12 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"runtime"
 	"testing"
 	"time"
-
-	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 )
 
 func open(t *testing.T) *FastPath {
@@ -147,54 +143,40 @@ func csum(sum uint32, b []byte) uint16 {
 	return uint16(sum)
 }
 
-// onOneCPU pins the calling goroutine's thread to one CPU, so the filter
-// and the TC program run on the same CPU as they do for a real packet
-// (their per-CPU slot).
-func onOneCPU(t *testing.T) {
-	runtime.LockOSThread()
-	t.Cleanup(runtime.UnlockOSThread)
-	var set unix.CPUSet
-	set.Set(0)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// runFilter runs the socket filter on f as packet_rcv would (the frame
-// from its Ethernet header: the test run strips a first Ethernet header).
-func runFilter(t *testing.T, fp *FastPath, f []byte) uint32 {
+// run runs the program on frame f as an interface's ingress would.
+func run(t *testing.T, fp *FastPath, f []byte) (int32, []byte) {
 	t.Helper()
-	in := append(make([]byte, 14), f...)
-	in[12], in[13] = 0x08, 0x00
-	ret, err := fp.filter.Run(&ebpf.RunOptions{Data: in})
+	ret, out, err := fp.Process(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ret
+	return ret, out
 }
 
-func runTC(t *testing.T, fp *FastPath, f []byte) (uint32, []byte) {
+// taken says whether the program forwarded f (TC_ACT_REDIRECT) rather
+// than leaving it to the stack and gvsd's rings (TCX_NEXT).
+func taken(t *testing.T, fp *FastPath, f []byte) bool {
 	t.Helper()
-	out := make([]byte, len(f)+256)
-	opts := &ebpf.RunOptions{Data: f, DataOut: out}
-	ret, err := fp.tc.Run(opts)
-	if err != nil {
-		t.Fatal(err)
+	switch ret, _ := run(t, fp, f); ret {
+	case tcActRedirect:
+		return true
+	case tcxNext:
+		return false
+	default:
+		t.Fatalf("the program returned %d for %x", ret, f)
+		return false
 	}
-	return ret, opts.DataOut
 }
 
 const tcActRedirect = 7
 
-// The two programs together on a NAT flow, IPv4 and IPv6, UDP and TCP: the
-// filter takes an offloaded packet from the ring and the forwarding
-// program rewrites it (TTL or hop limit, MACs, destination address and
-// port with valid checksums) and redirects it, byte for byte as expected;
+// The program on a NAT flow, IPv4 and IPv6, UDP and TCP: an offloaded
+// packet is rewritten (TTL or hop limit, MACs, destination address and
+// port with valid checksums) and redirected, byte for byte as expected;
 // a SYN, FIN or RST retires the entry; an unknown flow, a packet too big
-// for the path MTU and a TTL of 1 stay with gvsd.
-func TestProgramsForwardNAT(t *testing.T) {
+// for the path MTU and a TTL of 1 go on to the stack (gvsd's rings).
+func TestProgramForwardsNAT(t *testing.T) {
 	fp := open(t)
-	onOneCPU(t)
 	for _, fam := range []struct {
 		name            string
 		client, vip, rs string
@@ -215,12 +197,9 @@ func TestProgramsForwardNAT(t *testing.T) {
 				t.Fatal(err)
 			}
 			pkt := frame(client, vip, 40000, 80, proto, 0x10, "hello")
-			if ret := runFilter(t, fp, pkt); ret != 0 {
-				t.Fatalf("%s: filter returned %#x for an offloaded packet, want 0 (not to the ring)", name, ret)
-			}
-			ret, out := runTC(t, fp, pkt)
+			ret, out := run(t, fp, pkt)
 			if ret != tcActRedirect {
-				t.Fatalf("%s: forwarding program returned %d, want TC_ACT_REDIRECT", name, int32(ret))
+				t.Fatalf("%s: the program returned %d for an offloaded packet, want TC_ACT_REDIRECT", name, ret)
 			}
 			want := frame(client, rs, 40000, 8080, proto, 0x10, "hello")
 			copy(want[0:6], rw.DstMAC[:])
@@ -233,10 +212,6 @@ func TestProgramsForwardNAT(t *testing.T) {
 			if string(out) != string(want) {
 				t.Fatalf("%s: forwarded\n% x\nwant\n% x", name, out, want)
 			}
-			// the slot is used up: the same frame again, without the filter, passes on
-			if ret, _ := runTC(t, fp, pkt); int32(ret) != -1 {
-				t.Fatalf("%s: forwarding program without the filter's slot returned %d, want TCX_NEXT", name, int32(ret))
-			}
 			if c, _ := fp.Lookup(k); c.Packets != 1 || c.Bytes != uint64(len(pkt)-14) {
 				t.Fatalf("%s: counters %+v", name, c)
 			}
@@ -246,18 +221,18 @@ func TestProgramsForwardNAT(t *testing.T) {
 				"too big": frame(client, vip, 40000, 80, proto, 0x10, string(make([]byte, 100))),
 				"TTL 1":   ttl1, "unknown": frame(client, vip, 40001, 80, proto, 0x10, "hello"),
 			} {
-				if ret := runFilter(t, fp, f); ret == 0 {
-					t.Fatalf("%s: %s: the filter took it", name, what)
+				if taken(t, fp, f) {
+					t.Fatalf("%s: %s: the program took it", name, what)
 				}
 			}
 			if proto == 6 {
-				if ret := runFilter(t, fp, frame(client, vip, 40000, 80, proto, 0x11, "")); ret == 0 {
+				if taken(t, fp, frame(client, vip, 40000, 80, proto, 0x11, "")) {
 					t.Fatalf("%s: a FIN was taken", name)
 				}
 				if c, ok := fp.Lookup(k); !ok || c.Deadline != 0 {
 					t.Fatalf("%s: after a FIN the entry is %+v, %v; want retired (deadline 0)", name, c, ok)
 				}
-				if ret := runFilter(t, fp, pkt); ret == 0 {
+				if taken(t, fp, pkt) {
 					t.Fatalf("%s: a retired entry still takes packets", name)
 				}
 			}
@@ -301,14 +276,12 @@ func BenchmarkWalk(b *testing.B) {
 
 // Kernel scheduling: a SYN alone to a scheduled service gets the next
 // slot of its cycle (round robin), an entry with that destination, and is
-// both forwarded (the TC program redirects it, unchanged but for the TTL
-// and MACs) and recorded in the SYN ring with the slot's destination (a
-// SYN too long for a record is copied to the ring instead); a SYN to
-// another port, a SYN+ACK and a service taken out again are left to gvsd
-// without an entry.
+// both forwarded (redirected, unchanged but for the TTL and MACs) and
+// recorded in the SYN ring with the slot's destination; a SYN too long
+// for a record, a SYN to another port, a SYN+ACK and a service taken out
+// again are left to gvsd without an entry.
 func TestKernelSchedule(t *testing.T) {
 	fp := open(t)
-	onOneCPU(t)
 	client, vip := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.100")
 	sk := SchedKey{Addr: vip, Port: 80, Proto: 6}
 	var slots []Slot
@@ -336,9 +309,7 @@ func TestKernelSchedule(t *testing.T) {
 		port := uint16(40000 + i)
 		f := frame(client, vip, port, 80, 6, 0x02, "")
 		binary.BigEndian.PutUint32(f[38:], 0x1000_0000+uint32(i)) // the sequence number (no checksum read here)
-		if ret := runFilter(t, fp, f); ret != 0 {
-			t.Fatalf("SYN %d: filter returned %#x; a record, not a copy, goes to gvsd", i, ret)
-		}
+		ret, out := run(t, fp, f)
 		c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: port, DstPort: 80, Proto: 6})
 		slot := (i + skipped) % 3
 		if s, ok := syns.Next(buf); !ok || s.Dest != uint32(10+slot) || s.Ifindex == 0 || string(buf[:s.Len]) != string(f) {
@@ -347,7 +318,6 @@ func TestKernelSchedule(t *testing.T) {
 		if !ok || c.Dest != uint32(10+slot) || c.Packets != 1 || c.Timeout != time.Minute || c.SYNSeq != binary.BigEndian.Uint32(f[38:]) {
 			t.Fatalf("SYN %d: entry %v %+v, want destination %d, 1 packet", i, ok, c, 10+slot)
 		}
-		ret, out := runTC(t, fp, f)
 		if ret != tcActRedirect || out[0] != 2 || out[5] != byte(slot) || out[14+8] != f[14+8]-1 {
 			t.Fatalf("SYN %d: TC returned %d, frame %x", i, ret, out[:24])
 		}
@@ -358,29 +328,33 @@ func TestKernelSchedule(t *testing.T) {
 	if s, ok := syns.Next(buf); ok {
 		t.Fatalf("a record too many: %+v", s)
 	}
-	// a SYN longer than a record holds is scheduled and copied to the ring
+	// a SYN longer than a record holds is gvsd's
 	long := frame(client, vip, 40100, 80, 6, 0x02, string(make([]byte, SYNFrameMax)))
-	if ret := runFilter(t, fp, long); ret == 0 {
-		t.Fatal("a long SYN: filter returned 0, want the copy to the ring")
+	if taken(t, fp, long) {
+		t.Fatal("a long SYN was taken")
 	}
-	if c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40100, DstPort: 80, Proto: 6}); !ok || c.Dest == 0 {
-		t.Fatalf("a long SYN: entry %v %+v, want the kernel's", ok, c)
+	if c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40100, DstPort: 80, Proto: 6}); ok {
+		t.Fatalf("a long SYN: entry %+v", c)
 	}
 	if s, ok := syns.Next(buf); ok {
 		t.Fatalf("a long SYN: record %+v", s)
 	}
 	// a second SYN on the same ports meets the entry: left to gvsd, and
 	// the entry is retired and marked; an RST retires one unmarked
-	runFilter(t, fp, frame(client, vip, 40000, 80, 6, 0x02, ""))
+	if taken(t, fp, frame(client, vip, 40000, 80, 6, 0x02, "")) {
+		t.Fatal("a second SYN was taken")
+	}
 	if c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}); !ok || c.Deadline != 0 || c.Packets != 1 || !c.SYNAgain {
 		t.Fatalf("a second SYN: entry %v %+v, want retired with the first SYN counted, marked SYNAgain", ok, c)
 	}
-	runFilter(t, fp, frame(client, vip, 40001, 80, 6, 0x04, ""))
+	if taken(t, fp, frame(client, vip, 40001, 80, 6, 0x04, "")) {
+		t.Fatal("an RST was taken")
+	}
 	if c, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40001, DstPort: 80, Proto: 6}); !ok || c.Deadline != 0 || c.SYNAgain || c.Dest == 0 {
 		t.Fatalf("an RST: entry %v %+v, want retired, still the kernel's, not marked", ok, c)
 	}
 	for _, f := range [][]byte{frame(client, vip, 41000, 81, 6, 0x02, ""), frame(client, vip, 41001, 80, 6, 0x12, "")} {
-		if ret := runFilter(t, fp, f); ret == 0 {
+		if taken(t, fp, f) {
 			t.Fatalf("frame %x taken", f[:54])
 		}
 	}
@@ -395,9 +369,64 @@ func TestKernelSchedule(t *testing.T) {
 	if d, ok := fp.TakeSlot(sk); ok {
 		t.Fatalf("TakeSlot without a table: %d", d)
 	}
-	runFilter(t, fp, frame(client, vip, 42000, 80, 6, 0x02, ""))
+	if taken(t, fp, frame(client, vip, 42000, 80, 6, 0x02, "")) {
+		t.Error("a SYN was taken after DeleteSchedule")
+	}
 	if _, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 42000, DstPort: 80, Proto: 6}); ok {
 		t.Error("a SYN was scheduled after DeleteSchedule")
+	}
+}
+
+// A SYN the program cannot record (the SYN ring is full: gvsd has not
+// read it) is not scheduled: its entries are taken out again and it goes
+// on to gvsd's rings, which schedule it; once gvsd reads the ring, SYNs
+// are scheduled again. Without this, the kernel would forward a
+// connection the engine never hears of.
+func TestKernelScheduleRingFull(t *testing.T) {
+	fp := open(t)
+	client, vip, rip := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.2.11")
+	sk := SchedKey{Addr: vip, Port: 80, Proto: 6}
+	slots := []Slot{{Dest: 20, Rewrite: Rewrite{Src: vip, Dst: rip, DstPort: 8080, Ifindex: 7, MTU: 1500}}}
+	if err := fp.SetSchedule(sk, time.Minute, 1500, slots); err != nil {
+		t.Fatal(err)
+	}
+	syns, err := fp.SYNRing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syns.Close()
+	key := func(port uint16) Key { return Key{Src: client, Dst: vip, SrcPort: port, DstPort: 80, Proto: 6} }
+	reply := func(port uint16) Key { return Key{Src: rip, Dst: client, SrcPort: 8080, DstPort: port, Proto: 6} }
+	port := uint16(1000)
+	for ; taken(t, fp, frame(client, vip, port, 80, 6, 0x02, "")); port++ {
+		if port > 1000+synRingSize/synRecordLen {
+			t.Fatalf("%d SYNs recorded: more than the ring holds", port-1000)
+		}
+		fp.Take(key(port)) // the flow map holds only 1,024
+		fp.Take(reply(port))
+	}
+	if port-1000 < synRingSize/(synRecordLen+8)-1 {
+		t.Fatalf("the ring refused a record after %d, want about %d", port-1000, synRingSize/(synRecordLen+8))
+	}
+	for _, k := range []Key{key(port), reply(port)} {
+		if c, ok := fp.Lookup(k); ok {
+			t.Fatalf("a SYN left to gvsd kept its entry %+v: %+v", k, c)
+		}
+	}
+	buf := make([]byte, SYNFrameMax)
+	n := 0
+	for _, ok := syns.Next(buf); ok; _, ok = syns.Next(buf) {
+		n++
+	}
+	if n != int(port-1000) {
+		t.Fatalf("read %d records, want %d", n, port-1000)
+	}
+	port++
+	if !taken(t, fp, frame(client, vip, port, 80, 6, 0x02, "")) {
+		t.Fatal("after the ring was read, a SYN was not scheduled")
+	}
+	if c, ok := fp.Lookup(key(port)); !ok || c.Dest != 20 {
+		t.Fatalf("entry %v %+v", ok, c)
 	}
 }
 
@@ -410,7 +439,6 @@ func TestKernelSchedule(t *testing.T) {
 // a reply entry already there leaves the SYN to gvsd.
 func TestKernelScheduleNAT(t *testing.T) {
 	fp := open(t)
-	onOneCPU(t)
 	client, vip := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.100")
 	rips := []netip.Addr{netip.MustParseAddr("10.0.2.11"), netip.MustParseAddr("10.0.2.12")}
 	sk := SchedKey{Addr: vip, Port: 80, Proto: 6}
@@ -426,10 +454,7 @@ func TestKernelScheduleNAT(t *testing.T) {
 		t.Fatal(err)
 	}
 	syn := frame(client, vip, 40000, 80, 6, 0x02, "")
-	if ret := runFilter(t, fp, syn); ret != 0 {
-		t.Fatalf("SYN: filter returned %#x; a record, not a copy, goes to gvsd", ret)
-	}
-	ret, out := runTC(t, fp, syn)
+	ret, out := run(t, fp, syn)
 	want := frame(client, rips[0], 40000, 8080, 6, 0x02, "")
 	copy(want[0:6], slots[0].Rewrite.DstMAC[:])
 	copy(want[6:12], slots[0].Rewrite.SrcMAC[:])
@@ -450,10 +475,7 @@ func TestKernelScheduleNAT(t *testing.T) {
 	synack := frame(rips[0], client, 8080, 40000, 6, 0x12, "")
 	copy(synack[0:6], slots[0].Rewrite.SrcMAC[:]) // to the director, from the server
 	copy(synack[6:12], slots[0].Rewrite.DstMAC[:])
-	if ret := runFilter(t, fp, synack); ret != 0 {
-		t.Fatalf("SYN+ACK: filter returned %#x, want 0 (forwarded, not to the ring)", ret)
-	}
-	ret, out = runTC(t, fp, synack)
+	ret, out = run(t, fp, synack)
 	want = frame(vip, client, 80, 40000, 6, 0x12, "")
 	copy(want[0:6], syn[6:12]) // back to where the SYN came from
 	copy(want[6:12], syn[0:6])
@@ -463,25 +485,25 @@ func TestKernelScheduleNAT(t *testing.T) {
 	if ret != tcActRedirect || string(out) != string(want) {
 		t.Fatalf("SYN+ACK: TC returned %d, forwarded\n% x\nwant\n% x", ret, out, want)
 	}
-	if ret := runFilter(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x10, string(make([]byte, 200)))); ret == 0 {
+	if taken(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x10, string(make([]byte, 200)))) {
 		t.Fatal("a reply longer than the reply MTU was taken")
 	}
-	if ret := runFilter(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x10, "ok")); ret != 0 {
-		t.Fatalf("a reply: filter returned %#x, want 0", ret)
+	if !taken(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x10, "ok")) {
+		t.Fatal("a reply was not taken")
 	}
 	// the server's FIN too (a worker may not have recorded the
 	// connection yet: the engine follows it from the client's side)
-	if ret := runFilter(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x11, "")); ret != 0 {
-		t.Fatalf("the server's FIN: filter returned %#x, want 0", ret)
+	if !taken(t, fp, frame(rips[0], client, 8080, 40000, 6, 0x11, "")) {
+		t.Fatal("the server's FIN was not taken")
 	}
-	if ret := runFilter(t, fp, synack); ret == 0 {
+	if taken(t, fp, synack) {
 		t.Fatal("a second SYN+ACK was taken")
 	}
 	if c, ok := fp.Lookup(replyKey); !ok || c.Deadline != 0 || c.Packets != 3 {
 		t.Fatalf("after a second SYN+ACK the reply entry is %v %+v, want retired with 3 packets", ok, c)
 	}
 	// a FIN on the forward entry retires it, as any entry's
-	if ret := runFilter(t, fp, frame(client, vip, 40000, 80, 6, 0x11, "")); ret == 0 {
+	if taken(t, fp, frame(client, vip, 40000, 80, 6, 0x11, "")) {
 		t.Fatal("the client's FIN was taken")
 	}
 
@@ -491,7 +513,7 @@ func TestKernelScheduleNAT(t *testing.T) {
 	if err := fp.Add(stale, Rewrite{Src: vip, Dst: client, SrcPort: 80, DstPort: 40001, Ifindex: 1, MTU: 1500, Timeout: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
-	if ret := runFilter(t, fp, frame(client, vip, 40001, 80, 6, 0x02, "")); ret == 0 {
+	if taken(t, fp, frame(client, vip, 40001, 80, 6, 0x02, "")) {
 		t.Fatal("SYN with a stale reply entry was taken")
 	}
 	if _, ok := fp.Lookup(Key{Src: client, Dst: vip, SrcPort: 40001, DstPort: 80, Proto: 6}); ok {
@@ -501,11 +523,13 @@ func TestKernelScheduleNAT(t *testing.T) {
 	if err := fp.SetSchedule(sk, time.Minute, 200, []Slot{{Dest: 30, Rewrite: Rewrite{Src: vip, Dst: vip, DstPort: 80, Ifindex: 7, MTU: 1500}}}); err != nil {
 		t.Fatal(err)
 	}
-	runFilter(t, fp, frame(client, vip, 40002, 80, 6, 0x02, ""))
+	if !taken(t, fp, frame(client, vip, 40002, 80, 6, 0x02, "")) {
+		t.Fatal("a DR slot's SYN was not taken")
+	}
 	if _, ok := fp.Lookup(Key{Src: vip, Dst: client, SrcPort: 80, DstPort: 40002, Proto: 6}); ok {
 		t.Fatal("a DR slot wrote a reply entry")
 	}
-	if ret := runFilter(t, fp, frame(client, vip, 40002, 80, 6, 0x12, "")); ret == 0 {
+	if taken(t, fp, frame(client, vip, 40002, 80, 6, 0x12, "")) {
 		t.Fatal("a SYN+ACK on a DR entry was taken")
 	}
 }
