@@ -24,7 +24,7 @@ import (
 // balancers (bench/results/profile.md). For the services the engine says
 // a kernel round robin schedules exactly as it would (KernelPlans), the
 // offloader writes each one's cycle into the fast path's scheduling map;
-// the socket filter then picks the next slot for a SYN without an entry,
+// the fast path's program then picks the next slot for a SYN without an entry,
 // writes the connection's entry and forwards the SYN at once, and records
 // it in the SYN ring with its destination (synRecords, drainSYNs). The
 // worker that handles the record gives the engine the kernel's choice
@@ -47,7 +47,7 @@ type kernelScheduler struct {
 	// unrecorded are kernel-scheduled entries no worker has recorded
 	// yet, with the sweep that first saw them
 	unrecorded map[fastpath.Key]uint64
-	// replyMTU is the path MTU of the reply entries the filter writes for
+	// replyMTU is the path MTU of the reply entries the program writes for
 	// NAT: the smallest of the data-path interfaces' (a SYN may come in on
 	// any of them; a longer reply goes to a worker)
 	replyMTU int
@@ -115,8 +115,8 @@ func (o *offloader) plan() {
 			if len(slots) == 0 {
 				return nil, errors.New("a next hop went away")
 			}
-			// the workers learn of the table before the filter uses it:
-			// the copy of a SYN the filter scheduled must be looked up
+			// the workers learn of the table before the program uses it:
+			// the copy of a SYN the program scheduled must be looked up
 			// (kernelScheduled), never scheduled again
 			ks.installed[k] = slots
 			o.publish()
@@ -272,7 +272,7 @@ func (o *offloader) record(planned map[fastpath.SchedKey][]fastpath.Slot, k fast
 
 // retireScheduled deletes an entry the kernel scheduled that the engine
 // overruled or the worker refused and, for a NAT connection, the reply
-// entry the filter wrote with it: keyed by the kernel's choice of server,
+// entry the program wrote with it: keyed by the kernel's choice of server,
 // which the worker does not know, but the installed slot does.
 func (o *offloader) retireScheduled(k fastpath.Key) {
 	if c, ok := o.fp.Lookup(k); ok && c.Dest != 0 && o.ks != nil {
@@ -283,7 +283,7 @@ func (o *offloader) retireScheduled(k fastpath.Key) {
 	o.retire(k, o.entries[k])
 }
 
-// replyKey is the key of the reply entry the filter wrote for connection
+// replyKey is the key of the reply entry the program wrote for connection
 // k when it scheduled it to destination dest of a NAT slot; false for a
 // DR or TUN slot, or one no longer installed.
 func (ks *kernelScheduler) replyKey(k fastpath.Key, dest uint32) (fastpath.Key, bool) {
@@ -315,9 +315,9 @@ func (o *offloader) adopt(r offloadReq) {
 }
 
 // kernelScheduled looks a SYN of a service the kernel schedules up in the
-// fast path: the destination the socket filter chose when it forwarded
+// fast path: the destination the program chose when it forwarded
 // this very SYN, 0 if it did not. The entry's SYN sequence number tells
-// the copy of the SYN the filter forwarded from a later SYN on the same
+// the copy of the SYN the program forwarded from a later SYN on the same
 // ports that met the entry and was left to gvsd (a new connection reusing
 // the ports); a retransmission of the SYN has the same number, but it
 // marked the entry when it met it (Counters.SYNAgain), and is gvsd's to
@@ -381,9 +381,9 @@ func (w *worker) kernelSent(in *iface, b []byte, p *packet.Packet, ep *ipvs.Pack
 	return true
 }
 
-// kernelReply adopts the reply entry the filter wrote for the NAT
+// kernelReply adopts the reply entry the program wrote for the NAT
 // connection of ep (key k) when its way back is the one
-// the worker would take: the filter sent replies out of the interface the
+// the worker would take: the program sent replies out of the interface the
 // SYN came in on, to the MAC it came from, which holds where routing to
 // the client is symmetric. Otherwise the entry is deleted and the replies
 // are the workers' (the server's first SYN+ACK may have gone the SYN's
@@ -442,8 +442,8 @@ type toldHop struct {
 }
 
 // synRecords is the fast path's SYN ring as the workers share it. The
-// socket filter records each SYN it schedules there instead of copying it
-// to a ring, without waking anyone (fastpath.SYNRing): the workers read
+// fast path's program records each SYN it schedules there (the frame
+// never reaches a ring), without waking anyone (fastpath.SYNRing): the workers read
 // the records before each batch of their own frames and at least every
 // synPollMS, so a kernel-scheduled connection costs gvsd neither a
 // wake-up nor a lookup of its own. The lock is held while records are
@@ -471,7 +471,7 @@ const (
 )
 
 // pollMS is how long an idle worker blocks in poll: synPollMS while the
-// kernel schedules some service (the filter may be writing records).
+// kernel schedules some service (the program may be writing records).
 func (w *worker) pollMS() int {
 	if w.d.syns != nil && len(*w.d.off.ks.scheduled.Load()) > 0 {
 		return synPollMS

@@ -167,7 +167,7 @@ func TestFlushRecordsKernelScheduled(t *testing.T) {
 	o, addrOf := plannedOffloader(t, "10.0.2.11", "10.0.2.12")
 	fp, eng, vip := o.fp, o.eng, netip.MustParseAddr("10.0.2.100")
 	if err := runProgram(fp, mkFrame(t, "10.0.1.2", "10.0.2.100", 40000, 80, fopt{flags: packet.TCPSyn})); err != nil {
-		t.Fatalf("the filter on a SYN: %v", err)
+		t.Fatalf("the program on a SYN: %v", err)
 	}
 	k := fastpath.Key{Src: netip.MustParseAddr("10.0.1.2"), Dst: vip, SrcPort: 40000, DstPort: 80, Proto: 6}
 	c, ok := fp.Lookup(k)

@@ -156,7 +156,7 @@ func (d *Dataplane) openFastPath() {
 		}
 		ring, err := fp.SYNRing()
 		if err != nil {
-			// the filter's records would reach no one: the SYNs stay gvsd's
+			// the program's records would reach no one: the SYNs stay gvsd's
 			d.log.Warn("kernel scheduling is off: its SYN records cannot be read", "err", err)
 			return
 		}
@@ -394,7 +394,7 @@ type clocks struct {
 func (o *offloader) now() clocks { return clocks{fastpath.Now(), o.eng.Now()} }
 
 // sweep reads every entry's counters; with all, it deletes every entry.
-// An entry the filter retired (a SYN, FIN or RST, or its deadline passed:
+// An entry the program retired (a SYN, FIN or RST, or its deadline passed:
 // its deadline is then 0) is deleted with its last counts. Deleting takes
 // the counts in the same system call (fastpath.Take, Drain), so a packet
 // forwarded between this sweep's read and the delete is still counted.
@@ -550,7 +550,7 @@ func (w *worker) encapMark(p *packet.Packet, t *packet.Tunnel) (mark uint32, ove
 // like p of ep's flow: the engine allows it, and p is an untagged TCP or
 // UDP packet, IPv4 without options or fragmentation or IPv6 without
 // extension headers (not a UDP super-frame), that came in on an attached
-// interface, as the socket filter checks.
+// interface, as the fast path's program checks.
 func (w *worker) offloadable(in *iface, p *packet.Packet, ep *ipvs.Packet) bool {
 	if w.d.off == nil || !ep.Verdict.Offload || in.loop || ep.Verdict.Action != ipvs.ActionForward {
 		return false

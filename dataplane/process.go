@@ -187,7 +187,7 @@ func (w *worker) apply(in *iface, f *RxFrame, p *packet.Packet, ep *ipvs.Packet)
 	b := f.Data()
 	if ep.Info.KernelDest != 0 && p.TCPFlags&ipvs.TCPSyn != 0 {
 		if w.kernelSent(in, b, p, ep) {
-			return // the socket filter scheduled it and the kernel forwarded it
+			return // the fast path's program scheduled it and the kernel forwarded it
 		}
 		if f.KernelDest != 0 {
 			// a SYN record the engine overruled, sent after all: a copy

@@ -10,36 +10,31 @@
 // connection's decision does not change after its first packets, so gvsd
 // writes it into a BPF hash map and lets the kernel apply it.
 //
-// Two programs share that map, built with cilium/ebpf's asm package (no C
-// compiler needed):
+// One TCX ingress program on every data-path interface, built with
+// cilium/ebpf's asm package (no C compiler needed), reads that map: an
+// untagged TCP or UDP packet, IPv4 without options or fragmentation or
+// IPv6 without extension headers, TTL or hop limit above 1, whose
+// 5-tuple is in its family's map, not past its deadline, that fits the
+// entry's path MTU and (TCP) has none of SYN, FIN, RST is taken: its
+// counters and deadline are updated in the entry, the TTL or hop limit
+// decremented, addresses and ports rewritten with the kernel's checksum
+// helpers (NAT, either direction; IPv6 addresses by the difference
+// bpf_csum_diff computes; a partial checksum stays partial), the next
+// hop's MACs written, the tunnel's skb mark set for a TUN real server
+// (package tcencap's egress program encapsulates it), and the packet is
+// redirected to the egress interface. GSO super-frames stay whole. A TCP
+// SYN, FIN or RST, or a packet past the deadline, retires the entry
+// (deadline 0: every later packet goes to gvsd, whose sweep reads the
+// last counts and deletes it), so the engine's state machine sees every
+// transition. (Kernel scheduling, SetSchedule, adds the one exception:
+// the reply entry it writes for a NAT connection forwards the server's
+// first SYN+ACK and its FIN; the engine follows that connection from the
+// client's packets.) Any other frame goes on to the stack (TCX_NEXT).
 //
-//   - A socket filter on every ring socket of gvsd (SO_ATTACH_BPF). Packet
-//     sockets see a frame before the interface's TC ingress hook, so the
-//     decision is made here: an untagged TCP or UDP packet, IPv4 without
-//     options or fragmentation or IPv6 without extension headers, TTL or
-//     hop limit above 1, whose 5-tuple is in its family's map,
-//     not past its deadline, that fits the entry's path MTU and (TCP) has
-//     none of SYN, FIN, RST is not copied to the ring. Its counters and
-//     deadline are updated in the entry, and what the TC program needs is
-//     left in a per-CPU slot. A TCP SYN, FIN or RST, or a packet past the
-//     deadline, retires the entry (deadline 0: every later packet goes to
-//     gvsd, whose sweep reads the last counts and deletes it) and goes to
-//     gvsd as before, so the engine's state machine sees every transition.
-//     (Kernel scheduling, SetSchedule, adds the one exception: the reply
-//     entry it writes for a NAT connection forwards the server's first
-//     SYN+ACK and its FIN; the engine follows that connection from the
-//     client's packets. A SYN the filter schedules is not copied to the
-//     ring either: it is recorded, with the destination it took, in a BPF
-//     ring buffer that gvsd reads without a system call, SYNRing.)
-//   - A TCX ingress program on every data-path interface, which runs right
-//     after the packet sockets for the same packet on the same CPU: when
-//     the slot holds this packet (same interface and length), it
-//     decrements the TTL or hop limit, rewrites addresses and ports with
-//     the kernel's checksum helpers (NAT, either direction; IPv6 addresses
-//     by the difference bpf_csum_diff computes; a partial checksum stays
-//     partial), writes the next hop's MACs, sets the tunnel's skb mark for
-//     a TUN real server (package tcencap's egress program encapsulates it)
-//     and redirects it to the egress interface. GSO super-frames stay whole.
+// gvsd's packet sockets are bound to IPv4, IPv6 and ARP, so they receive
+// after TC ingress: a taken frame never reaches them. A SYN the program
+// schedules is recorded instead, with the destination it took, in a BPF
+// ring buffer that gvsd reads without a system call (SYNRing).
 //
 // gvsd adds an entry when a worker has forwarded a packet of a connection
 // the engine reports as established (UDP: any), with the next hop and

@@ -49,7 +49,7 @@ type Counters struct {
 	Packets, Bytes uint64
 	Deadline       time.Duration
 	Timeout        time.Duration
-	// Dest is the engine's destination the socket filter chose for a
+	// Dest is the engine's destination the program chose for a
 	// connection it scheduled (SetSchedule), and SYNSeq the sequence
 	// number of the SYN it forwarded; 0 for an entry gvsd added.
 	Dest, SYNSeq uint32
@@ -58,7 +58,10 @@ type Counters struct {
 	SYNAgain bool
 }
 
-// Now returns CLOCK_MONOTONIC, the clock of the programs' deadlines.
+// Now returns CLOCK_MONOTONIC, the clock of the program's deadlines. The
+// program reads it coarse (bpf_ktime_get_coarse_ns: the last tick's time,
+// up to a tick, 1–4 ms, behind), which costs no clocksource read: the
+// precise read was a third of the program's time on the bench VM.
 func Now() time.Duration {
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
@@ -127,9 +130,9 @@ const (
 
 	flagNAT    = 1 // addresses or ports change
 	flagUDP    = 2 // set in the slot: UDP (a zero checksum stays zero)
-	flagKernel = 4 // the socket filter scheduled the connection (kernel scheduling)
+	flagKernel = 4 // the program scheduled the connection (kernel scheduling)
 	// flagKernelReply marks the reply entry of a NAT connection the
-	// socket filter scheduled: the real server's first SYN+ACK and its
+	// program scheduled: the real server's first SYN+ACK and its
 	// FIN pass through it (a later SYN+ACK, a SYN or an RST retires it,
 	// as usual). Such a connection's engine record comes from its SYN's
 	// copy, which a worker may not have read yet when the server's FIN
@@ -387,7 +390,7 @@ type Slot struct {
 	Rewrite Rewrite
 }
 
-// SchedKey is a service the socket filter may schedule: an IPv4 virtual
+// SchedKey is a service the program may schedule: an IPv4 virtual
 // address, port and protocol (TCP).
 type SchedKey struct {
 	Addr  netip.Addr
@@ -407,14 +410,14 @@ func (k SchedKey) bytes() ([]byte, error) {
 	return b, nil
 }
 
-// SetSchedule lets the socket filter schedule service k's new
+// SetSchedule lets the program schedule service k's new
 // connections (a TCP SYN without an entry) itself: round robin over
 // slots, each new connection's entry living timeout from its SYN. The
 // SYN is forwarded at once and copied to gvsd's ring as well, for the
 // engine's records (Lookup reports the entry's Dest).
 //
 // A slot whose Rewrite changes the destination (Dst, DstPort: NAT) keeps
-// the client's source; the filter then writes the connection's reply
+// the client's source; the program then writes the connection's reply
 // entry too (the real server's address and port to the client's), which
 // rewrites the source back to the service, leaves by the interface the
 // SYN came in on to the MAC it came from, and lets the server's first
@@ -466,7 +469,7 @@ func (fp *FastPath) SetSchedule(k SchedKey, timeout time.Duration, replyMTU int,
 // schedules itself while the kernel schedules the service (a SYN that
 // reached gvsd anyway), and returns the slot's destination: the kernel's
 // round and gvsd's are then one. A read and a write, not an atomic add:
-// a SYN the filter schedules in between may take the same position, as
+// a SYN the program schedules in between may take the same position, as
 // two CPUs can. False when the service has no table.
 func (fp *FastPath) TakeSlot(k SchedKey) (dest uint32, ok bool) {
 	kb, err := k.bytes()
@@ -757,7 +760,7 @@ func decide(f family, slots int) asm.Instructions {
 		asm.Mov.Reg(asm.R7, asm.R0),
 		asm.JEq.Imm(asm.R9, protoUDP, label("alive")),
 		// a SYN, FIN or RST ends the fast path: the engine sees the
-		// transition; but the reply entry of a NAT connection the filter
+		// transition; but the reply entry of a NAT connection the program
 		// scheduled takes the server's FIN and its first SYN+ACK
 		// (flagKernelReply; the kernel counts them)
 		asm.LoadMem(asm.R1, asm.RFP, f.buf+int16(f.tcpFlagsAt), asm.Byte),
@@ -773,7 +776,7 @@ func decide(f family, slots int) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.R7, vPackets, asm.DWord),
 		asm.JNE.Imm(asm.R1, 0, "forget"),
 		// past its deadline the connection is the engine's to expire
-		asm.FnKtimeGetNs.Call().WithSymbol(label("alive")),
+		asm.FnKtimeGetCoarseNs.Call().WithSymbol(label("alive")),
 		asm.Mov.Reg(asm.R8, asm.R0),
 		asm.LoadMem(asm.R1, asm.R7, vDeadline, asm.DWord),
 		asm.JGT.Reg(asm.R8, asm.R1, "forget"),
@@ -842,14 +845,14 @@ func decide(f family, slots int) asm.Instructions {
 	return in
 }
 
-// schedule is the filter's path for a TCP SYN that has no entry: when its
-// service is in the scheduling map, the next slot of the service's
+// schedule is the program's path for a TCP SYN that has no entry: when
+// its service is in the scheduling map, the next slot of the service's
 // round-robin cycle becomes the flow's entry (flagKernel, the slot's
-// destination), the frame is forwarded as an entry's frame would be, and
-// the filter records it in the SYN ring (synRecord; a copy to the ring
-// when that fails): the worker that handles it creates the engine's
-// connection for that destination and sends nothing (the kernel has).
-// Any failure leaves the SYN to gvsd as before.
+// destination), the program records the SYN in the SYN ring (synRecord)
+// and forwards it as an entry's frame: the worker that handles the
+// record creates the engine's connection for that destination and sends
+// nothing (the kernel has). Any failure, a record that cannot be written
+// included, leaves the SYN to gvsd with no entry.
 func schedule(f family) asm.Instructions {
 	label := func(l string) string { return l + f.sfx }
 	const tcpSYNACKFINRST = 0x17
@@ -881,7 +884,7 @@ func schedule(f family) asm.Instructions {
 		asm.Mov.Imm(asm.R1, 0),
 		asm.StoreMem(asm.RFP, schedValueAt+vPackets, asm.R1, asm.DWord),
 		asm.StoreMem(asm.RFP, schedValueAt+vBytes, asm.R1, asm.DWord),
-		asm.FnKtimeGetNs.Call(),
+		asm.FnKtimeGetCoarseNs.Call(),
 		asm.LoadMem(asm.R1, asm.R7, schedTimeout, asm.DWord),
 		asm.StoreMem(asm.RFP, schedValueAt+vTimeout, asm.R1, asm.DWord),
 		asm.Add.Reg(asm.R0, asm.R1),
@@ -915,7 +918,7 @@ func schedule(f family) asm.Instructions {
 		asm.StoreMem(asm.RFP, schedValueAt+vNewSport, asm.R1, asm.Half),
 		// the SYN's sequence number: the worker tells this SYN's copy from
 		// a later SYN of the same ports (a retransmission, a reuse) that
-		// the filter left to gvsd
+		// the program left to gvsd
 		asm.LoadMem(asm.R1, asm.RFP, f.buf+l4Off+4, asm.Word),
 		asm.StoreMem(asm.RFP, schedValueAt+vSYNSeq, asm.R1, asm.Word),
 		// R8: a NAT slot, whose connection needs a reply entry too
@@ -954,15 +957,15 @@ func schedule(f family) asm.Instructions {
 	)
 }
 
-// synRecord hands a SYN the filter scheduled to gvsd as a record in the
+// synRecord hands a SYN the program scheduled to gvsd as a record in the
 // SYN ring (its interface, its length, the slot's destination and the
 // frame), written without waking anyone (BPF_RB_NO_WAKEUP): workers read
 // the ring before each batch of their own rings and at least every 10 ms
-// (dataplane.drainSYNs). The frame is then taken like any entry's, with no copy to a
-// ring, so a kernel-scheduled connection costs gvsd no wake-up and no
-// lookup of its own. A frame longer than a record holds, or a full ring,
-// gets the copy to the ring as before (the worker then looks the entry
-// up).
+// (dataplane.drainSYNs). The frame is then taken like any entry's and
+// never reaches a ring, so a kernel-scheduled connection costs gvsd no
+// wake-up and no lookup of its own. A full ring unschedules the SYN (its
+// entries go; schedule checked that the frame fits a record): a
+// redirected frame cannot be passed on to gvsd's rings as well.
 func synRecord(f family) asm.Instructions {
 	label := func(l string) string { return l + f.sfx }
 	return asm.Instructions{
@@ -1000,7 +1003,7 @@ func synRecord(f family) asm.Instructions {
 	}
 }
 
-// replyEntry writes the reply entry of a NAT connection the filter is
+// replyEntry writes the reply entry of a NAT connection the program is
 // scheduling (R8 not 0; otherwise it jumps to "forward"): key the real
 // server's address and port to the client's, rewrite the source back to
 // the service, out of the interface the SYN came in on, to the MAC it

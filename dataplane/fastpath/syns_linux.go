@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SYNRing reads the records the socket filter writes for the SYNs it
+// SYNRing reads the records the fast path's program writes for the SYNs it
 // schedules (synRecord): the interface the SYN came in on, the
 // destination of the slot it took and the frame. It reads the BPF ring
 // buffer's memory directly, so an empty ring costs two loads and a
@@ -72,7 +72,7 @@ func (r *SYNRing) Pending() bool {
 // Next copies the next record's frame into buf (at least SYNFrameMax
 // bytes) and returns the record; false when no committed record is left.
 // A record still being written ends the read: its SYN has not left yet.
-// A record it cannot read (none is expected: the filter writes them all
+// A record it cannot read (none is expected: the program writes them all
 // alike) comes back with Len 0, for the caller to count.
 func (r *SYNRing) Next(buf []byte) (SYN, bool) {
 	for {
