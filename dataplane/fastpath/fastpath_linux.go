@@ -625,6 +625,8 @@ const (
 	slotKey   = -72 // the slot's index on the stack
 	ip6Hdr    = 40
 	udpPeek   = l4Off + 8 // Ethernet, IPv4 and UDP headers (TCP: its ports and sequence number)
+	v4Head    = 48        // the stack's room for a frame's start, IPv4 (TCP's flags included)
+	v6Head    = 68        // and IPv6
 	peekLen   = tcpFlags + 1
 )
 
@@ -675,7 +677,7 @@ func program(flows, flows6, slots, sched, syns int) asm.Instructions {
 	v4.sched, v4.syns = sched, syns
 	in := append(asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
-	}, bpfasm.LoadBytes(0, v4.buf, udpPeek, "accept")...)
+	}, bpfasm.CopyHead(v4.buf, v4Head, udpPeek, "accept", "head4")...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+12, asm.Half),
 		asm.JEq.Imm(asm.R1, bpfasm.Net16(0x86dd), "v6"),
@@ -705,7 +707,7 @@ func program(flows, flows6, slots, sched, syns int) asm.Instructions {
 	in = append(in, decide(v4, slots)...)
 
 	// IPv6: no extension header before TCP or UDP, a hop limit left
-	in = append(in, bpfasm.Labeled("v6", bpfasm.LoadBytes(0, v6.buf, ethHdr+ip6Hdr+8, "accept"))...)
+	in = append(in, bpfasm.Labeled("v6", bpfasm.CopyHead(v6.buf, v6Head, ethHdr+ip6Hdr+8, "accept", "head6"))...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, v6.buf+ethHdr, asm.Byte),
 		asm.RSh.Imm(asm.R1, 4),
