@@ -677,7 +677,7 @@ func program(flows, flows6, slots, sched, syns int) asm.Instructions {
 	v4.sched, v4.syns = sched, syns
 	in := append(asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
-	}, bpfasm.CopyHead(v4.buf, v4Head, udpPeek, "accept", "head4")...)
+	}, bpfasm.CopyPacket(0, v4.buf, v4Head, udpPeek, "accept", "head4")...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, v4.buf+12, asm.Half),
 		asm.JEq.Imm(asm.R1, bpfasm.Net16(0x86dd), "v6"),
@@ -707,7 +707,7 @@ func program(flows, flows6, slots, sched, syns int) asm.Instructions {
 	in = append(in, decide(v4, slots)...)
 
 	// IPv6: no extension header before TCP or UDP, a hop limit left
-	in = append(in, bpfasm.Labeled("v6", bpfasm.CopyHead(v6.buf, v6Head, ethHdr+ip6Hdr+8, "accept", "head6"))...)
+	in = append(in, bpfasm.Labeled("v6", bpfasm.CopyPacket(0, v6.buf, v6Head, ethHdr+ip6Hdr+8, "accept", "head6"))...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, v6.buf+ethHdr, asm.Byte),
 		asm.RSh.Imm(asm.R1, 4),

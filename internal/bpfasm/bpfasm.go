@@ -27,39 +27,39 @@ func LoadBytes(off int32, stack int16, n int32, fail string) asm.Instructions {
 	return skbBytes(asm.FnSkbLoadBytes, asm.RFP, stack, off, n, fail)
 }
 
-// CopyHead copies the packet's first want bytes to the stack at fp+stack
-// with direct packet loads when they are in the skb's linear part (a TC
-// program, R6 the skb), and otherwise its first min bytes with
+// CopyPacket copies want bytes of the packet from offset off to the stack
+// at fp+stack with direct packet loads when they are in the skb's linear
+// part (a TC program, R6 the skb), and otherwise min bytes with
 // bpf_skb_load_bytes (a helper call, about a tenth of a small fast-path
-// program's time); a packet shorter than min jumps to fail. label must be
-// unique in the program. Uses R1–R5.
-func CopyHead(stack int16, want, min int32, fail, label string) asm.Instructions {
+// program's time); a packet too short for min jumps to fail. label must
+// be unique in the program. Uses R1–R5.
+func CopyPacket(off int32, stack int16, want, min int32, fail, label string) asm.Instructions {
 	const skbData, skbDataEnd = 76, 80 // in struct __sk_buff
 	in := asm.Instructions{
 		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
 		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
 		asm.Mov.Reg(asm.R1, asm.R2),
-		asm.Add.Imm(asm.R1, want),
+		asm.Add.Imm(asm.R1, off+want),
 		asm.JGT.Reg(asm.R1, asm.R3, label+"_helper"),
 	}
 	// each store as wide as its stack address's alignment and the rest allow
-	for off := int32(0); off < want; {
+	for i := int32(0); i < want; {
 		size, sz := int32(1), asm.Byte
-		dst := int32(stack) + off
+		dst := int32(stack) + i
 		for _, c := range []struct {
 			n  int32
 			sz asm.Size
 		}{{8, asm.DWord}, {4, asm.Word}, {2, asm.Half}} {
-			if want-off >= c.n && dst%c.n == 0 {
+			if want-i >= c.n && dst%c.n == 0 {
 				size, sz = c.n, c.sz
 				break
 			}
 		}
-		in = append(in, asm.LoadMem(asm.R1, asm.R2, int16(off), sz), asm.StoreMem(asm.RFP, int16(dst), asm.R1, sz))
-		off += size
+		in = append(in, asm.LoadMem(asm.R1, asm.R2, int16(off+i), sz), asm.StoreMem(asm.RFP, int16(dst), asm.R1, sz))
+		i += size
 	}
 	in = append(in, asm.Ja.Label(label+"_done"))
-	in = append(in, Labeled(label+"_helper", LoadBytes(0, stack, min, fail))...)
+	in = append(in, Labeled(label+"_helper", LoadBytes(off, stack, min, fail))...)
 	return append(in, asm.Mov.Imm(asm.R1, 0).WithSymbol(label+"_done"))
 }
 
