@@ -123,11 +123,13 @@ func (e *env) gvsdReceiveDelay(ctx context.Context) (delayHistogram, error) {
 }
 
 // receiveDelay records the p50 and p99 receive delay (µs) of what gvsd's
-// workers took since before (beforeErr: it could not be read).
-func (e *env) receiveDelay(ctx context.Context, sc Scenario, before delayHistogram, beforeErr error) {
+// workers took since before (beforeErr: it could not be read), and how
+// many frames they took per request of the requests made meanwhile.
+func (e *env) receiveDelay(ctx context.Context, sc Scenario, before delayHistogram, beforeErr error, requests int) {
 	fail := func(err error) {
 		e.r.Fail("rxd_p50", sc.ID, err)
 		e.r.Fail("rxd_p99", sc.ID, err)
+		e.r.Fail("rxd_frames", sc.ID, err)
 	}
 	if beforeErr != nil {
 		fail(beforeErr)
@@ -142,6 +144,9 @@ func (e *env) receiveDelay(ctx context.Context, sc Scenario, before delayHistogr
 	if err != nil {
 		fail(err)
 		return
+	}
+	if n := len(d.cum); n > 0 && requests > 0 {
+		e.r.Add("rxd_frames", sc.ID, float64(d.cum[n-1])/float64(requests))
 	}
 	for _, m := range []struct {
 		id string

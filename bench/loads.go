@@ -228,9 +228,9 @@ func (e *env) loadLatency(ctx context.Context, sc Scenario) (string, error) {
 	e.r.Add("lat_p50", sc.ID, res.P50)
 	e.r.AddSamples("lat_p99", sc.ID, res.P99, res.Samples)
 	if sc.GVS {
-		e.receiveDelay(ctx, sc, delayBefore, delayErr)
+		e.receiveDelay(ctx, sc, delayBefore, delayErr, int(res.OK+res.Failed))
 	} else {
-		for _, m := range []string{"rxd_p50", "rxd_p99"} {
+		for _, m := range []string{"rxd_p50", "rxd_p99", "rxd_frames"} {
 			e.r.NA(m, sc.ID, "measured inside gvsd")
 		}
 	}

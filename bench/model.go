@@ -67,6 +67,10 @@ var Metrics = []Metric{
 	// gvsd's rings (its metrics' receive-delay histogram)
 	{ID: "rxd_p50", Load: "latency", Title: "gvsd receive delay p50", Unit: "us"},
 	{ID: "rxd_p99", Load: "latency", Title: "gvsd receive delay p99", Unit: "us"},
+	// GVS only: the frames gvsd's workers took per new-connection request
+	// (its metrics' receive-delay count): how often a connection crosses
+	// user space at all
+	{ID: "rxd_frames", Load: "latency", Title: "gvsd frames per new connection", Unit: "frames/conn"},
 	{ID: "cost_dir", Load: "cost", Title: "director CPU", Unit: "s/Mpkt", Ratio: true, Chart: true},
 	{ID: "cost_machine", Load: "cost", Title: "whole machine busy CPU", Unit: "s/Mpkt", Ratio: true},
 	// not a load: how busy the rest of the machine was during each scenario

@@ -378,7 +378,7 @@ func (e *env) loads() []load {
 		// latency first, on a quiet machine: measured right after the
 		// small-packet floods its p99 was ten times higher (about 10 ms
 		// against 1 ms) on kernel routing too
-		{"latency", e.loadLatency, []string{"lat_p50", "lat_p99", "latka_p50", "latka_p99", "rxd_p50", "rxd_p99"}},
+		{"latency", e.loadLatency, []string{"lat_p50", "lat_p99", "latka_p50", "latka_p99", "rxd_p50", "rxd_p99", "rxd_frames"}},
 		{"udp", e.loadUDP, []string{"udp_pps", "udp_loss", "cost_dir", "cost_machine"}},
 		{"udp2", e.loadUDP2, []string{"udp_pps2", "udp_loss2"}},
 		{"cps", e.loadCPS, []string{"cps"}},

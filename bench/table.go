@@ -31,6 +31,8 @@ func FormatValue(unit string, v float64) string {
 		return fmt.Sprintf("%.0f", v)
 	case "ns/op", "bytes/conn":
 		return fmt.Sprintf("%.1f", v)
+	case "frames/conn":
+		return fmt.Sprintf("%.2f", v)
 	}
 	return fmt.Sprintf("%.0f", v)
 }
@@ -95,8 +97,8 @@ var sections = []section{
 		"One iperf3 stream each way (iperf3, iperf3 -R), default offloads; the iperf3 service balances by source address (nftables jhash, HAProxy `balance source`, GVS `sh`).",
 		[][]string{{"bulk_fwd", "bulk_rev"}}},
 	{"4. Latency at a fixed moderate rate", "latency",
-		"New connection, `GET /`, whole response, sent open-loop at a fixed rate, first of each scenario's loads (on a quiet machine) and with fresh source pairs as above; p50 and p99 per run, and the p99 of all runs' requests pooled (a run's own p99 stands on its slowest 1 %, a handful of requests; the pooled one on as many times more as there are runs); \"+ vs (a)\" is the added latency against kernel routing. Then the same requests at the same rate over open keep-alive connections (one per real server address, each warmed up with 10 requests first): a settled connection's round trip. Last, for GVS, how long the new-connection requests' frames waited in gvsd's rings from the kernel's receive stamp to a worker taking them (gvsd's `gvs_worker_receive_delay_seconds` histogram over the first load, quantiles interpolated within its buckets): the wake-up a packet pays for each pass through user space, of which a new connection's request makes two or more in a row.",
-		[][]string{{"lat_p50", "lat_p99", "lat_p99_all"}, {"latka_p50", "latka_p99", "latka_p99_all"}, {"rxd_p50", "rxd_p99"}}},
+		"New connection, `GET /`, whole response, sent open-loop at a fixed rate, first of each scenario's loads (on a quiet machine) and with fresh source pairs as above; p50 and p99 per run, and the p99 of all runs' requests pooled (a run's own p99 stands on its slowest 1 %, a handful of requests; the pooled one on as many times more as there are runs); \"+ vs (a)\" is the added latency against kernel routing. Then the same requests at the same rate over open keep-alive connections (one per real server address, each warmed up with 10 requests first): a settled connection's round trip. Last, for GVS, how long the new-connection requests' frames waited in gvsd's rings from the kernel's receive stamp to a worker taking them (gvsd's `gvs_worker_receive_delay_seconds` histogram over the first load, quantiles interpolated within its buckets): the wake-up a packet pays for each pass through user space; and how many frames gvsd's workers took per new connection (with kernel scheduling about one, the client's FIN after the response: the request itself does not cross user space).",
+		[][]string{{"lat_p50", "lat_p99", "lat_p99_all"}, {"latka_p50", "latka_p99", "latka_p99_all"}, {"rxd_p50", "rxd_p99", "rxd_frames"}}},
 	{"5. Director cost", "cost",
 		"CPU seconds per million packets delivered during load 1 (its first variant). Director CPU: for GVS, gvsd's utime+stime from /proc/PID/stat; for the kernel peers, the machine's softirq time from /proc/stat (which also holds the client's, router's and real servers' softirq work: an upper bound on the director's share). Whole machine: every CPU's non-idle time from /proc/stat.",
 		[][]string{{"cost_dir", "cost_machine"}}},
