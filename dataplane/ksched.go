@@ -277,10 +277,10 @@ func (o *offloader) record(planned map[fastpath.SchedKey][]fastpath.Slot, k fast
 func (o *offloader) retireScheduled(k fastpath.Key) {
 	if c, ok := o.fp.Lookup(k); ok && c.Dest != 0 && o.ks != nil {
 		if rk, ok := o.ks.replyKey(k, c.Dest); ok {
-			o.retire(rk, o.entries[rk])
+			o.retire(rk, o.entries[rk], o.now())
 		}
 	}
-	o.retire(k, o.entries[k])
+	o.retire(k, o.entries[k], o.now())
 }
 
 // replyKey is the key of the reply entry the program wrote for connection

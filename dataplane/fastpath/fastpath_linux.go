@@ -354,6 +354,44 @@ func (fp *FastPath) Take(k Key) (Counters, bool) {
 	return counters(vb), true
 }
 
+// Delete removes the entries of flows keys, a system call per family
+// and not one per entry, without reading their counters: for entries the
+// program retired (deadline 0), whose counters it no longer moves. A key
+// with no entry is skipped.
+func (fp *FastPath) Delete(keys []Key) error {
+	var k4 [][keyLen]byte
+	var k6 [][key6Len]byte
+	for i := range keys {
+		kb, m, err := fp.marshal(&keys[i])
+		if err != nil {
+			return err
+		}
+		if m == fp.flows {
+			k4 = append(k4, [keyLen]byte(kb))
+		} else {
+			k6 = append(k6, [key6Len]byte(kb))
+		}
+	}
+	return errors.Join(deleteBatch(fp.flows, k4), deleteBatch(fp.flows6, k6))
+}
+
+// deleteBatch deletes keys from m; the kernel stops at a key it does not
+// find, so the rest are deleted after it.
+func deleteBatch[K any](m *ebpf.Map, keys []K) error {
+	for len(keys) > 0 {
+		n, err := m.BatchDelete(keys, nil)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ebpf.ErrKeyNotExist) && n < len(keys):
+			keys = keys[n+1:]
+		default:
+			return fmt.Errorf("fastpath: delete entries: %w", err)
+		}
+	}
+	return nil
+}
+
 // Lookup returns the counters of flow k's entry; false when it has none.
 func (fp *FastPath) Lookup(k Key) (Counters, bool) {
 	kb, m, err := fp.marshal(&k)

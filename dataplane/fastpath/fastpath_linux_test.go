@@ -143,6 +143,36 @@ func csum(sum uint32, b []byte) uint16 {
 	return uint16(sum)
 }
 
+// Delete removes entries of both families in batches, and a key with no
+// entry among them does not stop the rest.
+func TestDelete(t *testing.T) {
+	fp := open(t)
+	r4 := Rewrite{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.1.0.2"), Ifindex: 1, MTU: 1500, Timeout: time.Minute}
+	r6 := Rewrite{Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00:1::2"), Ifindex: 1, MTU: 1500, Timeout: time.Minute}
+	var keys []Key
+	for i := range 6 {
+		r := r4
+		if i%2 == 1 {
+			r = r6
+		}
+		k := Key{Src: r.Src, Dst: r.Dst, SrcPort: uint16(40000 + i), DstPort: 80, Proto: 6}
+		if err := fp.Add(k, r); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	missing := Key{Src: r4.Src, Dst: r4.Dst, SrcPort: 1, DstPort: 80, Proto: 6}
+	del := append([]Key{keys[0], missing, keys[1]}, keys[2:5]...)
+	if err := fp.Delete(del); err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range keys {
+		if _, ok := fp.Lookup(k); ok != (i == 5) {
+			t.Errorf("key %d: entry there %v after Delete", i, ok)
+		}
+	}
+}
+
 // run runs the program on frame f as an interface's ingress would.
 func run(t *testing.T, fp *FastPath, f []byte) (int32, []byte) {
 	t.Helper()
