@@ -275,12 +275,13 @@ func (o *offloader) record(planned map[fastpath.SchedKey][]fastpath.Slot, k fast
 // entry the program wrote with it: keyed by the kernel's choice of server,
 // which the worker does not know, but the installed slot does.
 func (o *offloader) retireScheduled(k fastpath.Key) {
+	now := o.now()
 	if c, ok := o.fp.Lookup(k); ok && c.Dest != 0 && o.ks != nil {
 		if rk, ok := o.ks.replyKey(k, c.Dest); ok {
-			o.retire(rk, o.entries[rk], o.now())
+			o.retire(rk, o.entries[rk], now)
 		}
 	}
-	o.retire(k, o.entries[k], o.now())
+	o.retire(k, o.entries[k], now)
 }
 
 // replyKey is the key of the reply entry the program wrote for connection

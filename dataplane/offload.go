@@ -398,14 +398,13 @@ func (o *offloader) now() clocks { return clocks{fastpath.Now(), o.eng.Now()} }
 // its deadline is then 0) counts no more packets, so the counts this
 // sweep read are its last (short of a packet another CPU was counting in
 // the very instant of the retirement and the read), and such entries go
-// in one system call
-// (fastpath.Delete). Any other entry to delete (its connection is gone or
-// closing, its next hop changed) may still be forwarding: it is deleted
-// with its last counts in the same system call (fastpath.Take, Drain), so
-// a packet forwarded between this sweep's read and the delete is still
-// counted. (At kernel-scheduled NAT connections' rates, a per-entry system
-// call for every closed connection's forward entry was about a tenth of
-// gvsd's CPU.)
+// in one system call (fastpath.Delete). Any other entry to delete (its
+// connection is gone or closing, its next hop changed) may still be
+// forwarding: it is deleted with its last counts in the same system call
+// (fastpath.Take, Drain), so a packet forwarded between this sweep's read
+// and the delete is still counted. (At kernel-scheduled NAT connections'
+// rates, a system call per closed connection's forward entry was about a
+// tenth of gvsd's CPU.)
 func (o *offloader) sweep(all bool) {
 	o.sweeps++
 	now := o.now()

@@ -72,7 +72,7 @@ func Now() time.Duration {
 type FastPath struct {
 	flows  *ebpf.Map // IPv4 flows
 	flows6 *ebpf.Map // IPv6 flows
-	slots  *ebpf.Map
+	errs   *ebpf.Map // per CPU: packets dropped on a failed rewrite
 	sched  *ebpf.Map // kernel scheduling tables (IPv4 TCP services)
 	syns   *ebpf.Map // records of the SYNs the program scheduled (ring buffer)
 	tc     *ebpf.Program
@@ -117,16 +117,6 @@ const (
 	v6Overhead = 90
 	v6Flags    = 92
 	value6Len  = 96
-
-	// The slot is the program's scratch space for a taken packet (bytes
-	// 0..11 unused): the entry's flags, the old and the new addresses
-	// and ports, and the error count.
-	sFlags  = 12
-	sOld    = 16 // the key: old source, destination, ports, protocol
-	sErrors = 64
-	sOld6   = 72  // IPv6: the key (40 bytes)
-	sNew6   = 112 // IPv6: the value's bytes 32..87
-	slotLen = 168
 
 	flagNAT    = 1 // addresses or ports change
 	flagUDP    = 2 // set in the slot: UDP (a zero checksum stays zero)
@@ -201,15 +191,15 @@ func Open(maxFlows int) (*FastPath, error) {
 		flows.Close()
 		return nil, fmt.Errorf("fastpath: IPv6 flow map: %w", err)
 	}
-	slots, err := ebpf.NewMap(&ebpf.MapSpec{
-		Name: "gvs_fp_slot", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: slotLen, MaxEntries: 1,
+	errs, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name: "gvs_fp_errors", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: 1,
 	})
 	if err != nil {
 		flows.Close()
 		flows6.Close()
-		return nil, fmt.Errorf("fastpath: slot map: %w", err)
+		return nil, fmt.Errorf("fastpath: error count map: %w", err)
 	}
-	fp := &FastPath{flows: flows, flows6: flows6, slots: slots, links: map[int]link.Link{}}
+	fp := &FastPath{flows: flows, flows6: flows6, errs: errs, links: map[int]link.Link{}}
 	fp.sched, err = ebpf.NewMap(&ebpf.MapSpec{
 		Name: "gvs_sched", Type: ebpf.Hash, KeySize: schedKeyLen, ValueSize: schedValLen, MaxEntries: maxSchedServices,
 	})
@@ -224,7 +214,7 @@ func Open(maxFlows int) (*FastPath, error) {
 	}
 	fp.tc, err = ebpf.NewProgram(&ebpf.ProgramSpec{
 		Name: "gvs_fp_fwd", Type: ebpf.SchedCLS, License: "Dual MIT/GPL",
-		Instructions: program(flows.FD(), flows6.FD(), slots.FD(), fp.sched.FD(), fp.syns.FD()),
+		Instructions: program(flows.FD(), flows6.FD(), errs.FD(), fp.sched.FD(), fp.syns.FD()),
 	})
 	if err != nil {
 		fp.Close()
@@ -593,15 +583,13 @@ func batches[K, V any](m *ebpf.Map, del bool, key func(*K) []byte, value func(*V
 // Errors counts the packets the forwarding program dropped because a
 // kernel helper failed (a rewrite it could not make).
 func (fp *FastPath) Errors() uint64 {
-	var per [][]byte
-	if err := fp.slots.Lookup(uint32(0), &per); err != nil {
+	var per []uint64
+	if err := fp.errs.Lookup(uint32(0), &per); err != nil {
 		return 0
 	}
 	var n uint64
-	for _, s := range per {
-		if len(s) >= slotLen {
-			n += binary.NativeEndian.Uint64(s[sErrors:])
-		}
+	for _, v := range per {
+		n += v
 	}
 	return n
 }
@@ -618,7 +606,7 @@ func (fp *FastPath) Close() error {
 	if fp.tc != nil {
 		err = errors.Join(err, fp.tc.Close())
 	}
-	for _, m := range []*ebpf.Map{fp.slots, fp.flows, fp.flows6, fp.sched, fp.syns} {
+	for _, m := range []*ebpf.Map{fp.errs, fp.flows, fp.flows6, fp.sched, fp.syns} {
 		if m != nil {
 			err = errors.Join(err, m.Close())
 		}
@@ -642,8 +630,6 @@ const (
 	ipSrc    = ethHdr + 12
 	ipDst    = ethHdr + 16
 	l4Off    = ethHdr + ipHdr
-	tcpCheck = l4Off + 16
-	udpCheck = l4Off + 6
 	tcpFlags = l4Off + 13
 	tcpDoff  = l4Off + 12
 
@@ -660,12 +646,11 @@ const (
 
 	tcxNext   = -1
 	tcActShot = 2
-	slotKey   = -72 // the slot's index on the stack
+	flagsAt   = -72 // a taken packet's entry flags (flagUDP added) on the stack; the error count's key
 	ip6Hdr    = 40
 	udpPeek   = l4Off + 8 // Ethernet, IPv4 and UDP headers (TCP: its ports and sequence number)
 	v4Head    = 48        // the stack's room for a frame's start, IPv4 (TCP's flags included)
 	v6Head    = 68        // and IPv6
-	peekLen   = tcpFlags + 1
 )
 
 // family is where one address family's parse leaves things for decide.
@@ -680,10 +665,6 @@ type family struct {
 	keyLen     int16
 	mtu        int16 // value offsets: path MTU (overhead follows), flags
 	flags      int16
-	oldAt      int16 // where the key goes in the slot
-	newFrom    int16 // the value's bytes newFrom..newTo go to the slot at newAt
-	newTo      int16
-	newAt      int16
 	tcpFlagsAt int32 // offsets in the frame
 	tcpDoffAt  int32
 }
@@ -691,11 +672,11 @@ type family struct {
 var (
 	ipv4 = family{
 		buf: -66, l3: ipHdr, key: -16, keyLen: keyLen, mtu: vMTU, flags: vFlags,
-		oldAt: sOld, newFrom: vNewSrc, newTo: vMTU, newAt: vNewSrc, tcpFlagsAt: tcpFlags, tcpDoffAt: tcpDoff,
+		tcpFlagsAt: tcpFlags, tcpDoffAt: tcpDoff,
 	}
 	ipv6 = family{
 		sfx: "6", buf: -166, l3: ip6Hdr, key: -208, keyLen: key6Len, mtu: v6MTU, flags: v6Flags,
-		oldAt: sOld6, newFrom: v6NewSrc, newTo: v6MTU, newAt: sNew6, tcpFlagsAt: ethHdr + ip6Hdr + 13, tcpDoffAt: ethHdr + ip6Hdr + 12,
+		tcpFlagsAt: ethHdr + ip6Hdr + 13, tcpDoffAt: ethHdr + ip6Hdr + 12,
 	}
 )
 
@@ -703,13 +684,13 @@ var (
 // the fast path and, taken, forwards it (forwarding); any other frame
 // goes on to the stack, where gvsd's packet sockets, bound to IPv4, IPv6
 // and ARP, receive it after TC ingress, so a taken frame costs them
-// nothing. R6 the skb, R7 the flow's entry, R8 the clock then the slot
-// (this CPU's scratch space for the forwarding part), R9 the protocol.
-// Stack: the frame's first bytes at fp-66 (IPv4: 48, of which UDP needs
-// 42) or fp-166 (IPv6: 68, of which UDP needs 62), so that the addresses
-// are 8-aligned; the flow key at fp-16 (IPv4) or fp-208 (IPv6); the slot
-// index at fp-72.
-func program(flows, flows6, slots, sched, syns int) asm.Instructions {
+// nothing. R6 the skb, R7 the flow's entry, R8 the clock, then the entry
+// for the forwarding part, R9 the protocol. Stack: the frame's first
+// bytes at fp-66 (IPv4: 48, of which UDP needs 42) or fp-166 (IPv6: 68,
+// of which UDP needs 62), so that the addresses are 8-aligned; the flow
+// key at fp-16 (IPv4) or fp-208 (IPv6), which the forwarding part reads as
+// the old addresses and ports; the entry's flags at fp-72.
+func program(flows, flows6, errs, sched, syns int) asm.Instructions {
 	v4, v6 := ipv4, ipv6
 	v4.flows, v6.flows = flows, flows6
 	v4.sched, v4.syns = sched, syns
@@ -742,7 +723,7 @@ func program(flows, flows6, slots, sched, syns int) asm.Instructions {
 		asm.StoreMem(asm.RFP, v4.key+8, asm.R1, asm.Word),
 		asm.StoreMem(asm.RFP, v4.key+12, asm.R9, asm.Word),
 	)
-	in = append(in, decide(v4, slots)...)
+	in = append(in, decide(v4)...)
 
 	// IPv6: no extension header before TCP or UDP, a hop limit left
 	in = append(in, bpfasm.Labeled("v6", bpfasm.CopyPacket(0, v6.buf, v6Head, ethHdr+ip6Hdr+8, "accept", "head6"))...)
@@ -769,7 +750,7 @@ func program(flows, flows6, slots, sched, syns int) asm.Instructions {
 		asm.StoreMem(asm.RFP, v6.key+32, asm.R1, asm.Word),
 		asm.StoreMem(asm.RFP, v6.key+36, asm.R9, asm.Word),
 	)
-	in = append(in, decide(v6, slots)...)
+	in = append(in, decide(v6)...)
 	in = append(in,
 		// retired: the deadline 0 sends every later packet to gvsd,
 		// whose sweep reads the last counts and deletes the entry
@@ -778,14 +759,14 @@ func program(flows, flows6, slots, sched, syns int) asm.Instructions {
 		asm.Mov.Imm(asm.R0, tcxNext).WithSymbol("accept"),
 		asm.Return(),
 	)
-	return append(in, forwarding()...)
+	return append(in, forwarding(errs)...)
 }
 
 // decide is the program's decision for a parsed frame of family f (R9
 // the transport protocol, the key on the stack): the lookup, the flags,
-// the deadline and the path MTU; taken, the counters and the slot, and
-// on to the forwarding part ("fwd", "fwd6").
-func decide(f family, slots int) asm.Instructions {
+// the deadline and the path MTU; taken, the counters and the flags, and
+// on to the forwarding part ("fwd", "fwd6") with R8 the entry.
+func decide(f family) asm.Instructions {
 	label := func(l string) string { return l + f.sfx }
 	miss := "accept"
 	if f.sched != 0 {
@@ -846,30 +827,15 @@ func decide(f family, slots int) asm.Instructions {
 		asm.Mov.Imm(asm.R1, 1),
 		asm.AddAtomic.Mem(asm.R7, asm.R1, asm.DWord, vPackets),
 		asm.AddAtomic.Mem(asm.R7, asm.R2, asm.DWord, vBytes),
-		// the slot tells the TC program what to do with this packet
-		asm.StoreImm(asm.RFP, slotKey, 0, asm.Word),
-	)
-	in = append(in, bpfasm.Lookup(slots, slotKey, "accept")...)
-	in = append(in,
-		asm.Mov.Reg(asm.R8, asm.R0),
+		// the forwarding part reads the rewrite from the entry, the old
+		// addresses and ports from the key, the flags from here
 		asm.LoadMem(asm.R1, asm.R7, f.flags, asm.Word),
 		asm.JNE.Imm(asm.R9, protoUDP, label("flags")),
 		asm.Or.Imm(asm.R1, flagUDP),
-		asm.StoreMem(asm.R8, sFlags, asm.R1, asm.Word).WithSymbol(label("flags")),
+		asm.StoreMem(asm.RFP, flagsAt, asm.R1, asm.Word).WithSymbol(label("flags")),
+		asm.Mov.Reg(asm.R8, asm.R7),
+		asm.Ja.Label(label("fwd")),
 	)
-	for off := int16(0); off < f.keyLen; off += 8 {
-		in = append(in,
-			asm.LoadMem(asm.R1, asm.RFP, f.key+off, asm.DWord),
-			asm.StoreMem(asm.R8, f.oldAt+off, asm.R1, asm.DWord),
-		)
-	}
-	for off := f.newFrom; off < f.newTo; off += 8 {
-		in = append(in,
-			asm.LoadMem(asm.R1, asm.R7, off, asm.DWord),
-			asm.StoreMem(asm.R8, f.newAt+off-f.newFrom, asm.R1, asm.DWord),
-		)
-	}
-	in = append(in, asm.Ja.Label(label("fwd")))
 	if f.sched != 0 {
 		in = append(in,
 			// R2 the TCP flags: a SYN marks the entry it retires
@@ -1105,7 +1071,8 @@ func replyEntry(f family) asm.Instructions {
 }
 
 // rewrite emits the checksum updates and the store of one address or
-// port (size 4 or 2) that the slot at R8 changes; R6 the skb, R7 the
+// port (size 4 or 2) that the entry at R8 changes (old: its place in the
+// key on the stack, new: in the entry); R6 the skb, R7 the
 // transport checksum's offset, R9 the slot's flags.
 func rewrite(old, new int16, at int32, size int32, n int) asm.Instructions {
 	sz := asm.Half
@@ -1117,7 +1084,7 @@ func rewrite(old, new int16, at int32, size int32, n int) asm.Instructions {
 	skip := fmt.Sprintf("same%d", n)
 	l4 := fmt.Sprintf("l4_%d", n)
 	in := append(asm.Instructions{
-		asm.LoadMem(asm.R3, asm.R8, old, sz),
+		asm.LoadMem(asm.R3, asm.RFP, old, sz),
 		asm.LoadMem(asm.R4, asm.R8, new, sz),
 		asm.JEq.Reg(asm.R3, asm.R4, skip),
 	}, l4Replace(l4flags, l4)...)
@@ -1125,7 +1092,7 @@ func rewrite(old, new int16, at int32, size int32, n int) asm.Instructions {
 		in = append(in,
 			asm.Mov.Reg(asm.R1, asm.R6),
 			asm.Mov.Imm(asm.R2, ipCheck),
-			asm.LoadMem(asm.R3, asm.R8, old, sz),
+			asm.LoadMem(asm.R3, asm.RFP, old, sz),
 			asm.LoadMem(asm.R4, asm.R8, new, sz),
 			asm.Mov.Imm(asm.R5, 4),
 			asm.FnL3CsumReplace.Call(),
@@ -1160,9 +1127,9 @@ func linearHeaders(n int32, ok string) asm.Instructions {
 	}
 }
 
-// forwardTail writes the next hop's MACs (at macs in the slot R8) into
+// forwardTail writes the next hop's MACs (at macs in the entry R8) into
 // the packet at R2, sets a tunnel's mark (at mark) and, for NAT, leaves
-// the slot's flags in R9 and the transport checksum's offset in R7
+// the flags in R9 and the transport checksum's offset in R7
 // (after the transport header at l4); without NAT it jumps to
 // "redirect"+sfx.
 func forwardTail(macs, mark int16, l4 int32, sfx string) asm.Instructions {
@@ -1177,7 +1144,7 @@ func forwardTail(macs, mark int16, l4 int32, sfx string) asm.Instructions {
 		asm.LoadMem(asm.R1, asm.R8, mark, asm.Word),
 		asm.JEq.Imm(asm.R1, 0, "nat"+sfx),
 		asm.StoreMem(asm.R6, skbMark, asm.R1, asm.Word),
-		asm.LoadMem(asm.R9, asm.R8, sFlags, asm.Word).WithSymbol("nat" + sfx),
+		asm.LoadMem(asm.R9, asm.RFP, flagsAt, asm.Word).WithSymbol("nat" + sfx),
 		asm.Mov.Reg(asm.R1, asm.R9),
 		asm.And.Imm(asm.R1, flagNAT),
 		asm.JEq.Imm(asm.R1, 0, "redirect"+sfx),
@@ -1191,7 +1158,7 @@ func forwardTail(macs, mark int16, l4 int32, sfx string) asm.Instructions {
 }
 
 // l4Replace calls bpf_l4_csum_replace(skb, R7, R3, R4, flags), with
-// BPF_F_MARK_MANGLED_0 for UDP (the slot's flags in R9: a zero checksum
+// BPF_F_MARK_MANGLED_0 for UDP (the flags in R9: a zero checksum
 // stays zero); l4 is a label of its own.
 func l4Replace(flags int32, l4 string) asm.Instructions {
 	return asm.Instructions{
@@ -1208,18 +1175,18 @@ func l4Replace(flags int32, l4 string) asm.Instructions {
 }
 
 // rewrite16 emits the transport checksum update (by the difference
-// bpf_csum_diff computes) and the store of an IPv6 address the slot at R8
-// changes; registers as for rewrite.
+// bpf_csum_diff computes) and the store of an IPv6 address the entry at
+// R8 changes; old and new, registers as for rewrite.
 func rewrite16(old, new int16, at int32, n int) asm.Instructions {
 	skip, diff, l4 := fmt.Sprintf("same%d", n), fmt.Sprintf("diff%d", n), fmt.Sprintf("l4_%d", n)
 	in := asm.Instructions{
-		asm.LoadMem(asm.R3, asm.R8, old, asm.DWord),
+		asm.LoadMem(asm.R3, asm.RFP, old, asm.DWord),
 		asm.LoadMem(asm.R4, asm.R8, new, asm.DWord),
 		asm.JNE.Reg(asm.R3, asm.R4, diff),
-		asm.LoadMem(asm.R3, asm.R8, old+8, asm.DWord),
+		asm.LoadMem(asm.R3, asm.RFP, old+8, asm.DWord),
 		asm.LoadMem(asm.R4, asm.R8, new+8, asm.DWord),
 		asm.JEq.Reg(asm.R3, asm.R4, skip),
-		asm.Mov.Reg(asm.R1, asm.R8).WithSymbol(diff),
+		asm.Mov.Reg(asm.R1, asm.RFP).WithSymbol(diff),
 		asm.Add.Imm(asm.R1, int32(old)),
 		asm.Mov.Imm(asm.R2, 16),
 		asm.Mov.Reg(asm.R3, asm.R8),
@@ -1237,10 +1204,11 @@ func rewrite16(old, new int16, at int32, n int) asm.Instructions {
 	return append(in, asm.Mov.Imm(asm.R0, 0).WithSymbol(skip))
 }
 
-// forwarding is the program's second part: it carries out decide's
-// decision for the packet in this CPU's slot, from "fwd" (IPv4) or
-// "fwd6". R6 the skb, R8 the slot, R7 and R9 as rewrite wants them.
-func forwarding() asm.Instructions {
+// forwarding is the program's second part: it forwards a packet decide
+// took, from "fwd" (IPv4) or "fwd6". R6 the skb, R8 the entry, R7 and R9
+// as rewrite wants them; a failed helper counts in errs and drops.
+func forwarding(errs int) asm.Instructions {
+	k4, k6 := ipv4.key, ipv6.key
 	ttlAdd := int32(binary.NativeEndian.Uint16([]byte{0x01, 0x00})) // htons(0x0100)
 	// the Ethernet and IPv4 headers in the linear part
 	in := bpfasm.Labeled("fwd", linearHeaders(l4Off, "linear"))
@@ -1256,10 +1224,10 @@ func forwarding() asm.Instructions {
 		asm.StoreMem(asm.R2, ipTTL, asm.R1, asm.Byte),
 	)
 	in = append(in, forwardTail(vMACs, vMark, l4Off, "")...)
-	in = append(in, rewrite(sOld, vNewSrc, ipSrc, 4, 0)...)
-	in = append(in, rewrite(sOld+4, vNewDst, ipDst, 4, 1)...)
-	in = append(in, rewrite(sOld+8, vNewSport, l4Off, 2, 2)...)
-	in = append(in, rewrite(sOld+10, vNewDport, l4Off+2, 2, 3)...)
+	in = append(in, rewrite(k4, vNewSrc, ipSrc, 4, 0)...)
+	in = append(in, rewrite(k4+4, vNewDst, ipDst, 4, 1)...)
+	in = append(in, rewrite(k4+8, vNewSport, l4Off, 2, 2)...)
+	in = append(in, rewrite(k4+10, vNewDport, l4Off+2, 2, 3)...)
 	in = append(in,
 		asm.LoadMem(asm.R1, asm.R8, vIfindex, asm.Word).WithSymbol("redirect"),
 		asm.Mov.Imm(asm.R2, 0),
@@ -1269,9 +1237,6 @@ func forwarding() asm.Instructions {
 
 	// IPv6: the Ethernet and IPv6 headers in the linear part
 	const (
-		new6Ifindex = sNew6 + v6Ifindex - v6NewSrc
-		new6MACs    = sNew6 + v6MACs - v6NewSrc
-		new6Mark    = sNew6 + v6Mark - v6NewSrc
 		ip6HopLimit = ethHdr + 7
 		l4Off6      = ethHdr + ip6Hdr
 	)
@@ -1282,19 +1247,23 @@ func forwarding() asm.Instructions {
 		asm.Sub.Imm(asm.R1, 1),
 		asm.StoreMem(asm.R2, ip6HopLimit, asm.R1, asm.Byte),
 	)
-	in = append(in, forwardTail(new6MACs, new6Mark, l4Off6, "6")...)
-	in = append(in, rewrite16(sOld6, sNew6, ethHdr+8, 4)...)
-	in = append(in, rewrite16(sOld6+16, sNew6+16, ethHdr+24, 5)...)
-	in = append(in, rewrite(sOld6+32, sNew6+32, l4Off6, 2, 6)...)
-	in = append(in, rewrite(sOld6+34, sNew6+34, l4Off6+2, 2, 7)...)
-	return append(in,
-		asm.LoadMem(asm.R1, asm.R8, new6Ifindex, asm.Word).WithSymbol("redirect6"),
+	in = append(in, forwardTail(v6MACs, v6Mark, l4Off6, "6")...)
+	in = append(in, rewrite16(k6, v6NewSrc, ethHdr+8, 4)...)
+	in = append(in, rewrite16(k6+16, v6NewDst, ethHdr+24, 5)...)
+	in = append(in, rewrite(k6+32, v6NewSport, l4Off6, 2, 6)...)
+	in = append(in, rewrite(k6+34, v6NewDport, l4Off6+2, 2, 7)...)
+	in = append(in,
+		asm.LoadMem(asm.R1, asm.R8, v6Ifindex, asm.Word).WithSymbol("redirect6"),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.FnRedirect.Call(),
 		asm.Return(),
-		asm.Mov.Imm(asm.R1, 1).WithSymbol("error"),
-		asm.AddAtomic.Mem(asm.R8, asm.R1, asm.DWord, sErrors),
-		asm.Mov.Imm(asm.R0, tcActShot),
+		asm.StoreImm(asm.RFP, flagsAt, 0, asm.Word).WithSymbol("error"),
+	)
+	in = append(in, bpfasm.Lookup(errs, flagsAt, "shot")...)
+	return append(in,
+		asm.Mov.Imm(asm.R1, 1),
+		asm.AddAtomic.Mem(asm.R0, asm.R1, asm.DWord, 0),
+		asm.Mov.Imm(asm.R0, tcActShot).WithSymbol("shot"),
 		asm.Return(),
 	)
 }

@@ -28,6 +28,11 @@ func open(t *testing.T) *FastPath {
 // their counters, taken out one by one and drained.
 func TestOpenAddWalk(t *testing.T) {
 	fp := open(t)
+	// the error count reads per CPU (Errors sums it)
+	var per []uint64
+	if err := fp.errs.Lookup(uint32(0), &per); err != nil || len(per) == 0 || fp.Errors() != 0 {
+		t.Fatalf("error count: %v %v, Errors %d", per, err, fp.Errors())
+	}
 	k := Key{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.100"), SrcPort: 40000, DstPort: 80, Proto: 6}
 	r := Rewrite{Src: k.Src, Dst: netip.MustParseAddr("10.1.0.2"), SrcPort: 40000, DstPort: 8080, Ifindex: 1, MTU: 1500, Timeout: time.Minute}
 	k2, k3 := k, k
@@ -171,6 +176,21 @@ func TestDelete(t *testing.T) {
 			t.Errorf("key %d: entry there %v after Delete", i, ok)
 		}
 	}
+}
+
+// scheduleWithRing lets the program schedule service sk over slots
+// (entries living a minute) and opens the SYN ring it records them in.
+func scheduleWithRing(t *testing.T, fp *FastPath, sk SchedKey, replyMTU int, slots []Slot) *SYNRing {
+	t.Helper()
+	if err := fp.SetSchedule(sk, time.Minute, replyMTU, slots); err != nil {
+		t.Fatal(err)
+	}
+	syns, err := fp.SYNRing()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syns.Close() })
+	return syns
 }
 
 // run runs the program on frame f as an interface's ingress would.
@@ -319,14 +339,7 @@ func TestKernelSchedule(t *testing.T) {
 		slots = append(slots, Slot{Dest: uint32(10 + i), Rewrite: Rewrite{Src: vip, Dst: vip, DstPort: 80, Ifindex: 1 + i, MTU: 1500,
 			DstMAC: [6]byte{2, 0, 0, 0, 0, byte(i)}, SrcMAC: [6]byte{2, 0, 0, 0, 1, 0}}})
 	}
-	if err := fp.SetSchedule(sk, time.Minute, 0, slots); err != nil {
-		t.Fatal(err)
-	}
-	syns, err := fp.SYNRing()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syns.Close()
+	syns := scheduleWithRing(t, fp, sk, 0, slots)
 	buf := make([]byte, SYNFrameMax)
 	skipped := 0
 	for i := range 7 {
@@ -417,14 +430,7 @@ func TestKernelScheduleRingFull(t *testing.T) {
 	client, vip, rip := netip.MustParseAddr("10.0.1.2"), netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("10.0.2.11")
 	sk := SchedKey{Addr: vip, Port: 80, Proto: 6}
 	slots := []Slot{{Dest: 20, Rewrite: Rewrite{Src: vip, Dst: rip, DstPort: 8080, Ifindex: 7, MTU: 1500}}}
-	if err := fp.SetSchedule(sk, time.Minute, 1500, slots); err != nil {
-		t.Fatal(err)
-	}
-	syns, err := fp.SYNRing()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syns.Close()
+	syns := scheduleWithRing(t, fp, sk, 1500, slots)
 	key := func(port uint16) Key { return Key{Src: client, Dst: vip, SrcPort: port, DstPort: 80, Proto: 6} }
 	reply := func(port uint16) Key { return Key{Src: rip, Dst: client, SrcPort: 8080, DstPort: port, Proto: 6} }
 	port := uint16(1000)
