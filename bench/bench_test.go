@@ -462,9 +462,9 @@ func TestSamplesJSON(t *testing.T) {
 }
 
 // A run measured again in the normal mode takes the place of a flagged
-// run of its cells, which keep their number of runs; where no run is
-// flagged the new one is not kept.
-func TestReplaceSlow(t *testing.T) {
+// run of its cells, which keep their number of runs, when its load is
+// settled; where no run is flagged the new one is not kept.
+func TestSettleAgainKeeps(t *testing.T) {
 	r := NewResults(Scenarios, []string{"udp", "latency"})
 	r.Add("udp_pps", "e", 330e3)
 	r.AddSamples("lat_p99", "e", 900, []float64{900})
@@ -479,7 +479,8 @@ func TestReplaceSlow(t *testing.T) {
 	r.Add("udp_pps", "e", 335e3)
 	r.AddSamples("lat_p99", "e", 920, []float64{920})
 	r.Add("udp_pps", "b", 310e3)
-	r.ReplaceSlow(m)
+	r.MarkAgain(m, "udp")
+	r.SettleAgain(func(string) bool { return true })
 	if c := r.Lookup("udp_pps", "e"); !slices.Equal(c.Values, []float64{330e3, 340e3, 335e3}) || slices.Contains(c.Slow, true) {
 		t.Errorf("udp_pps/e %v slow %v, want [330k 340k 335k] none slow", c.Values, c.Slow)
 	}
@@ -492,5 +493,41 @@ func TestReplaceSlow(t *testing.T) {
 	}
 	if r.AnySlow() {
 		t.Error("a flagged run is left")
+	}
+}
+
+// Runs measured again for a load that is not settled (another scenario's
+// flagged run of it was not measured again) are all dropped, and every
+// flagged run stays; another load's are kept meanwhile, each replacing
+// one flagged run, in order.
+func TestSettleAgainDrops(t *testing.T) {
+	r := NewResults(Scenarios, []string{"udp", "cps"})
+	m := r.Mark()
+	r.Add("udp_pps", "b", 200e3)
+	r.Add("udp_pps", "e", 210e3)
+	r.Add("cps", "e", 4e3)
+	r.Add("cps", "e", 4.5e3)
+	r.MarkSlow(m)
+	r.Add("cps", "e", 7e3)
+	m = r.Mark()
+	r.Add("udp_pps", "b", 300e3) // (e)'s slow udp run is not measured again
+	r.MarkAgain(m, "udp")
+	m = r.Mark()
+	r.Add("cps", "e", 7.2e3)
+	r.MarkAgain(m, "cps")
+	m = r.Mark()
+	r.Add("cps", "e", 7.1e3)
+	r.MarkAgain(m, "cps")
+	r.SettleAgain(func(load string) bool { return load == "cps" })
+	if c := r.Lookup("udp_pps", "b"); !slices.Equal(c.Values, []float64{200e3}) || !slices.Equal(c.Slow, []bool{true}) {
+		t.Errorf("udp_pps/b %v slow %v, want its flagged run only", c.Values, c.Slow)
+	}
+	if c := r.Lookup("cps", "e"); !slices.Equal(c.Values, []float64{7e3, 7.2e3, 7.1e3}) || slices.Contains(c.Slow, true) {
+		t.Errorf("cps/e %v slow %v, want [7k 7.2k 7.1k] none slow", c.Values, c.Slow)
+	}
+	// settled: a later settle changes nothing
+	r.SettleAgain(func(string) bool { return false })
+	if got := r.Lookup("cps", "e").Values; len(got) != 3 {
+		t.Errorf("cps/e %v after a second settle", got)
 	}
 }

@@ -68,8 +68,11 @@
 // CPU) and waits a little for the normal mode; after it, it probes again.
 // A run the probe read slow around is flagged. After the rounds, within
 // a budget that keeps the full run under ten minutes, such runs are
-// measured again, at another moment of the host: a new run the probe
-// reads normal around takes the flagged one's place. Runs still flagged
+// measured again, at another moment of the host. New runs the probe
+// reads normal around take the flagged ones' places only for a load whose
+// flagged runs were all measured again, in every scenario; otherwise
+// they are dropped, so no scenario's runs are chosen by a kinder rule
+// than another's (settleAgain). Runs still flagged
 // stay in the tables, and a section repeats the targets' figures over
 // the normal-mode runs only, with their counts.
 //

@@ -3,7 +3,6 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,6 +97,9 @@ type Cell struct {
 	Samples []Samples `json:"samples,omitempty"`
 	Errors  []string  `json:"errors,omitempty"`
 	NA      string    `json:"na,omitempty"` // why the load does not apply
+	// again, by value: the load that measured it again after the rounds,
+	// not yet settled (MarkAgain, SettleAgain); "" for a run of the rounds
+	again []string
 }
 
 // Summary summarizes the cell's values.
@@ -294,6 +296,9 @@ func (r *Results) Rollback(m Mark) {
 			if len(c.Samples) > n[0] {
 				c.Samples = c.Samples[:n[0]]
 			}
+			if len(c.again) > n[0] {
+				c.again = c.again[:n[0]]
+			}
 		}
 	}
 }
@@ -310,38 +315,81 @@ func (r *Results) MarkSlow(m Mark) {
 	}
 }
 
-// ReplaceSlow makes the values recorded since the mark (a run measured
-// again later, in the normal mode) take the place of an earlier flagged
-// run's in each cell they went to, so a cell keeps its number of runs:
-// the first flagged value before the mark goes, with its samples. A cell
-// with no flagged value before the mark keeps its old values only.
-func (r *Results) ReplaceSlow(m Mark) {
+// MarkAgain tags the values recorded since the mark as a run of load
+// measured again after the rounds, in the normal mode: each is to take
+// the place of a flagged run of its cell if SettleAgain keeps it.
+func (r *Results) MarkAgain(m Mark, load string) {
 	for _, byScenario := range r.Cells {
 		for _, c := range byScenario {
-			n := m[c][0]
-			if len(c.Values) <= n {
-				continue
-			}
-			for len(c.Slow) < len(c.Values) {
-				c.Slow = append(c.Slow, false)
-			}
-			for len(c.Samples) > 0 && len(c.Samples) < len(c.Values) {
-				c.Samples = append(c.Samples, nil)
-			}
-			i := slices.Index(c.Slow[:n], true)
-			if i < 0 {
-				c.Values, c.Slow = c.Values[:n], c.Slow[:n]
-				if len(c.Samples) > n {
-					c.Samples = c.Samples[:n]
+			for len(c.again) < len(c.Values) {
+				tag := ""
+				if len(c.again) >= m[c][0] {
+					tag = load
 				}
-				continue
-			}
-			c.Values, c.Slow = slices.Delete(c.Values, i, i+1), slices.Delete(c.Slow, i, i+1)
-			if len(c.Samples) > i {
-				c.Samples = slices.Delete(c.Samples, i, i+1)
+				c.again = append(c.again, tag)
 			}
 		}
 	}
+}
+
+// SettleAgain decides, load by load, what becomes of the runs measured
+// again (MarkAgain). Where keep(load) holds, each takes the place of the
+// first flagged run of its cell, which so keeps its number of runs (one
+// with no flagged run left is dropped); elsewhere they are all dropped
+// and the flagged runs stay. Keeping them for one scenario of a load and
+// not for another would compare runs chosen by different rules, so the
+// caller keeps a load's only when every flagged run of it was measured
+// again.
+func (r *Results) SettleAgain(keep func(load string) bool) {
+	for _, byScenario := range r.Cells {
+		for _, c := range byScenario {
+			c.settleAgain(keep)
+		}
+	}
+}
+
+func (c *Cell) settleAgain(keep func(load string) bool) {
+	defer func() { c.again = nil }()
+	for len(c.Slow) < len(c.Values) {
+		c.Slow = append(c.Slow, false)
+	}
+	var flagged []int // the flagged runs of the rounds, to replace in order
+	for i, slow := range c.Slow {
+		if slow && (i >= len(c.again) || c.again[i] == "") {
+			flagged = append(flagged, i)
+		}
+	}
+	drop := make([]bool, len(c.Values))
+	for i, load := range c.again {
+		switch {
+		case load == "":
+		case keep(load) && len(flagged) > 0:
+			drop[flagged[0]] = true
+			flagged = flagged[1:]
+		default:
+			drop[i] = true // not kept, or no flagged run left to replace
+		}
+	}
+	keepIdx := func(i int) bool { return !drop[i] }
+	c.Values = filter(c.Values, keepIdx)
+	c.Slow = filter(c.Slow, keepIdx)
+	if len(c.Samples) > 0 {
+		for len(c.Samples) < len(drop) {
+			c.Samples = append(c.Samples, nil)
+		}
+		c.Samples = filter(c.Samples, keepIdx)
+	}
+}
+
+// filter keeps the elements whose index passes keep.
+func filter[T any](s []T, keep func(int) bool) []T {
+	var out []T
+	for i, v := range s {
+		if keep(i) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // AnySlow reports whether some value was measured in the slow mode.

@@ -66,7 +66,10 @@ type hostProbe struct {
 	reads  []float64     // each read's slowest CPU, as a multiple of its best
 	waited time.Duration
 	redone map[string]int // scenario id -> slow runs replaced by a later one
-	normal time.Time      // the last read in the normal mode
+	// load -> runs measured again but not kept: some other flagged run of
+	// the load was not measured again (settleAgain)
+	dropped map[string]int
+	normal  time.Time // the last read in the normal mode
 }
 
 // openProbe makes the probe's namespace.
@@ -75,7 +78,7 @@ func openProbe(ctx context.Context, prefix string) (*hostProbe, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &hostProbe{ns: prefix + "-probe", redone: map[string]int{}}
+	p := &hostProbe{ns: prefix + "-probe", redone: map[string]int{}, dropped: map[string]int{}}
 	for range cpus {
 		p.best = append(p.best, math.Inf(1))
 	}

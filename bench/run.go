@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,8 +60,10 @@ type env struct {
 	host *hostProbe // nil: no probe (the runs are not checked)
 
 	lastGVSDLog string
-	again       []pending // runs in the host's slow mode, to measure again (measureAgain)
-	srcIndex    int       // the next client (address, port) pair for TCP loads
+	again       []pending       // runs in the host's slow mode, to measure again (measureAgain)
+	measured    []pending       // runs measured again in the normal mode, to settle (settleAgain)
+	unsettled   map[string]bool // loads with a flagged run not measured again
+	srcIndex    int             // the next client (address, port) pair for TCP loads
 }
 
 func (e *env) logf(format string, args ...any) {
@@ -157,6 +161,7 @@ func (e *env) runLab(ctx context.Context) error {
 		}
 	}
 	e.measureAgain(ctx)
+	e.settleAgain()
 	return nil
 }
 
@@ -269,10 +274,10 @@ type pending struct {
 
 // measureAgain measures the queued slow runs again after the rounds,
 // scenario by scenario, while againBudget lasts (their setup counted in
-// it): a run the probe reads normal around takes the place of
-// one flagged run of its load (Results.ReplaceSlow), so every figure
-// keeps its number of runs; one that falls into the slow mode again is
-// dropped and tried once more later, and the flagged run stays meanwhile.
+// it): a run the probe reads normal around is kept aside to take the
+// place of one flagged run of its load (settleAgain); one that falls into
+// the slow mode again is dropped and tried once more later, and the
+// flagged run stays meanwhile.
 func (e *env) measureAgain(ctx context.Context) {
 	for len(e.again) > 0 && e.host != nil && e.host.againLeft() && ctx.Err() == nil {
 		start := time.Now()
@@ -328,15 +333,44 @@ func (e *env) measureOneAgain(ctx context.Context, sc Scenario, ld load) {
 	switch {
 	case err != nil:
 		e.r.Rollback(mark)
+		e.markUnsettled(ld.name)
 		e.logf("   %s: error (the flagged run stays): %v", ld.name, err)
 	case slow:
 		e.r.Rollback(mark)
 		e.again = append(e.again, pending{sc, ld})
 		e.logf("   %s (not kept: the host's slow mode again)", summary)
 	default:
-		e.r.ReplaceSlow(mark)
-		e.host.redone[sc.ID]++
-		e.logf("   %s (in place of a run in the slow mode)", summary)
+		e.r.MarkAgain(mark, ld.name)
+		e.measured = append(e.measured, pending{sc, ld})
+		e.logf("   %s (normal mode: to replace a run in the slow mode)", summary)
+	}
+}
+
+// markUnsettled notes that a flagged run of load stays.
+func (e *env) markUnsettled(load string) {
+	if e.unsettled == nil {
+		e.unsettled = map[string]bool{}
+	}
+	e.unsettled[load] = true
+}
+
+// settleAgain makes the runs measured again take the place of flagged
+// runs, load by load, where every flagged run of the load, in every
+// scenario, was measured again; for a load where some were not, it drops
+// them all, so that every scenario's figures of a load follow one rule:
+// replacing one scenario's slow runs and not another's would favour the
+// first (a run in the slow mode is slower in every scenario).
+func (e *env) settleAgain() {
+	for _, p := range e.again {
+		e.markUnsettled(p.ld.name)
+	}
+	e.r.SettleAgain(func(load string) bool { return !e.unsettled[load] })
+	for _, p := range e.measured {
+		if e.unsettled[p.ld.name] {
+			e.host.dropped[p.ld.name]++
+		} else {
+			e.host.redone[p.sc.ID]++
+		}
 	}
 }
 
@@ -361,6 +395,13 @@ func (e *env) noteProbe() {
 	what := "no run in the slow mode was replaced"
 	if len(redone) > 0 {
 		what = "runs in the slow mode measured again after the rounds, in the normal mode, and replaced: " + strings.Join(redone, ", ")
+	}
+	if len(h.dropped) > 0 {
+		var dropped []string
+		for _, ld := range slices.Sorted(maps.Keys(h.dropped)) {
+			dropped = append(dropped, fmt.Sprintf("%s %d", ld, h.dropped[ld]))
+		}
+		what += "; measured again in the normal mode but not kept, since other scenarios' flagged runs of the same load could not be (" + strings.Join(dropped, ", ") + ")"
 	}
 	e.r.Note("host probe (64-byte datagrams through a veth pair of its own from each CPU, before and after every load): %s ns per datagram at best on each CPU, %d of %d reads slow (some CPU over %.1fx its best); %s; %.0f s spent waiting for the normal mode, %.0f s measuring again",
 		h.bestText(), slow, len(h.reads), probeSlow, what, h.waited.Seconds(), h.again.Seconds())

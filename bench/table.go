@@ -134,7 +134,7 @@ func Markdown(r *Results, chart string) string {
 		pinned = " (sender g kept on CPU g)"
 	}
 	if s.Probe {
-		extra += "; every load between two host probes, after waiting a little for the host's normal mode; a run the probe read slow around is flagged and, as far as the time allows, measured again after the rounds, the new run replacing it if the probe read normal around that one (see the notes)"
+		extra += "; every load between two host probes, after waiting a little for the host's normal mode; a run the probe read slow around is flagged and, as far as the time allows, measured again after the rounds, the new runs replacing the flagged ones of a load if the probe read normal around them and every flagged run of that load, in every scenario, was measured again (see the notes)"
 	}
 	fmt.Fprintf(&b, "\nSettings: %d UDP flows, %d-byte payload, from %d and %d sender threads%s; %d connection workers; latency at %d requests/s; gvsd workers %s%s.\n",
 		s.Flows, s.Payload, s.Senders, s.Senders2, pinned, s.Workers, s.Rate, workersText(s.GVSDWorkers), extra)
