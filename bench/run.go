@@ -401,7 +401,7 @@ func (e *env) noteProbe() {
 		for _, ld := range slices.Sorted(maps.Keys(h.dropped)) {
 			dropped = append(dropped, fmt.Sprintf("%s %d", ld, h.dropped[ld]))
 		}
-		what += "; measured again in the normal mode but not kept, since other scenarios' flagged runs of the same load could not be (" + strings.Join(dropped, ", ") + ")"
+		what += "; measured again in the normal mode but not kept, since not every flagged run of the same load could be (" + strings.Join(dropped, ", ") + ")"
 	}
 	e.r.Note("host probe (64-byte datagrams through a veth pair of its own from each CPU, before and after every load): %s ns per datagram at best on each CPU, %d of %d reads slow (some CPU over %.1fx its best); %s; %.0f s spent waiting for the normal mode, %.0f s measuring again",
 		h.bestText(), slow, len(h.reads), probeSlow, what, h.waited.Seconds(), h.again.Seconds())
