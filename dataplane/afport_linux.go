@@ -4,6 +4,8 @@ package dataplane
 
 import (
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/govs/gvs/dataplane/afpacket"
 	"golang.org/x/sys/unix"
@@ -118,12 +120,8 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 	tx := map[int]Port{}
 	var fds []unix.PollFd
 	fail := func(err error) (*worker, error) {
-		for _, r := range rx {
-			r.port.Close()
-		}
-		for _, p := range tx {
-			p.Close()
-		}
+		// the first ring of an interface shares its sender's port
+		closePorts(slices.Collect(maps.Values(tx)), rx)
 		return nil, err
 	}
 	ports := map[int]*afPort{}
@@ -151,6 +149,8 @@ func (d *Dataplane) openWorker(id int, receive bool) (*worker, error) {
 				if err != nil {
 					return fail(err)
 				}
+				// the first ring of an attached interface joins its
+				// sender's port; the others, and lo's, are ports of their own
 				p := ports[x.index]
 				if p == nil || x.loop || i > 0 {
 					p = &afPort{}

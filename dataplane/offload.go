@@ -433,6 +433,13 @@ func (o *offloader) sweep(all bool) {
 	}
 	o.plan()
 	var done, retired []fastpath.Key
+	drop := func(k fastpath.Key, c fastpath.Counters) {
+		if c.Deadline == 0 {
+			retired = append(retired, k) // the program retired it
+		} else {
+			done = append(done, k)
+		}
+	}
 	o.replies = o.replies[:0]
 	err := o.fp.Walk(func(k fastpath.Key, c fastpath.Counters) {
 		e := o.entries[k]
@@ -448,20 +455,12 @@ func (o *offloader) sweep(all bool) {
 			return // the kernel scheduled it; the worker's record is on its way
 		}
 		if e == nil || !o.touch(e, c, now) {
-			if c.Deadline == 0 {
-				retired = append(retired, k)
-			} else {
-				done = append(done, k)
-			}
+			drop(k, c)
 		}
 	})
 	for _, r := range o.replies {
 		if !o.touch(o.entries[r.key], r.c, now) {
-			if r.c.Deadline == 0 {
-				retired = append(retired, r.key)
-			} else {
-				done = append(done, r.key)
-			}
+			drop(r.key, r.c)
 		}
 	}
 	if len(retired) > 0 {

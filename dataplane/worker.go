@@ -96,13 +96,16 @@ func (d *Dataplane) newWorker(id int, engine bool, rx []rxPort, tx map[int]Port)
 	return w
 }
 
-func (w *worker) close() {
+func (w *worker) close() { closePorts(w.txList, w.rx) }
+
+// closePorts closes every port once: a receive port may be a sender's too.
+func closePorts(tx []Port, rx []rxPort) {
 	done := map[Port]bool{}
-	for _, p := range w.txList {
+	for _, p := range tx {
 		done[p] = true
 		p.Close()
 	}
-	for _, r := range w.rx {
+	for _, r := range rx {
 		if !done[r.port] {
 			done[r.port] = true
 			r.port.Close()

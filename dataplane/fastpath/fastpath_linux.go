@@ -619,8 +619,6 @@ const (
 	skbLen     = 0
 	skbMark    = 8
 	skbIfindex = 40
-	skbData    = 76
-	skbDataEnd = 80
 	skbGSOSize = 176
 
 	ethHdr   = 14
@@ -1108,9 +1106,9 @@ func rewrite(old, new int16, at int32, size int32, n int) asm.Instructions {
 // linear part (pulling them in if need be), then jumps to ok with R2 the
 // packet's start and R3 its end; a failure jumps to "error".
 func linearHeaders(n int32, ok string) asm.Instructions {
-	return asm.Instructions{
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
+	in := asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R6, bpfasm.SkbData, asm.Word),
+		asm.LoadMem(asm.R3, asm.R6, bpfasm.SkbDataEnd, asm.Word),
 		asm.Mov.Reg(asm.R1, asm.R2),
 		asm.Add.Imm(asm.R1, n),
 		asm.JLE.Reg(asm.R1, asm.R3, ok),
@@ -1118,13 +1116,9 @@ func linearHeaders(n int32, ok string) asm.Instructions {
 		asm.Mov.Imm(asm.R2, n),
 		asm.FnSkbPullData.Call(),
 		asm.JNE.Imm(asm.R0, 0, "error"),
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R1, asm.R2),
-		asm.Add.Imm(asm.R1, n),
-		asm.JGT.Reg(asm.R1, asm.R3, "error"),
-		asm.Ja.Label(ok),
 	}
+	in = append(in, bpfasm.Linear(n, "error")...)
+	return append(in, asm.Ja.Label(ok))
 }
 
 // forwardTail writes the next hop's MACs (at macs in the entry R8) into

@@ -170,8 +170,6 @@ const (
 	skbLen      = 0
 	skbMark     = 8
 	skbProtocol = 16
-	skbData     = 76
-	skbDataEnd  = 80
 
 	adjRoomMAC       = 1
 	adjRoomFixedGSO  = 1 << 0
@@ -593,14 +591,12 @@ func directOuter(n int32, other string) asm.Instructions {
 	in := asm.Instructions{
 		asm.LoadMem(asm.R1, asm.RFP, stHdrLen, asm.Word),
 		asm.JNE.Imm(asm.R1, n, other),
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R1, asm.R2),
-		asm.Add.Imm(asm.R1, ethHdr+n),
-		asm.JGT.Reg(asm.R1, asm.R3, other),
+	}
+	in = append(in, bpfasm.Linear(ethHdr+n, other)...)
+	in = append(in,
 		asm.LoadMem(asm.R1, asm.RFP, stOutET, asm.Half),
 		asm.StoreMem(asm.R2, 12, asm.R1, asm.Half),
-	}
+	)
 	for off := int16(0); off < int16(n); off += 4 {
 		in = append(in,
 			asm.LoadMem(asm.R1, asm.RFP, stOuter+off, asm.Word),

@@ -27,6 +27,26 @@ func LoadBytes(off int32, stack int16, n int32, fail string) asm.Instructions {
 	return skbBytes(asm.FnSkbLoadBytes, asm.RFP, stack, off, n, fail)
 }
 
+// Offsets of the packet's start and end in struct __sk_buff, for direct
+// packet access.
+const (
+	SkbData    = 76
+	SkbDataEnd = 80
+)
+
+// Linear loads the packet's start into R2 and its end into R3 (R6 the
+// skb) and jumps to short unless the skb's linear part holds its first n
+// bytes, which R2 then reaches directly. Uses R1.
+func Linear(n int32, short string) asm.Instructions {
+	return asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R6, SkbData, asm.Word),
+		asm.LoadMem(asm.R3, asm.R6, SkbDataEnd, asm.Word),
+		asm.Mov.Reg(asm.R1, asm.R2),
+		asm.Add.Imm(asm.R1, n),
+		asm.JGT.Reg(asm.R1, asm.R3, short),
+	}
+}
+
 // CopyPacket copies want bytes of the packet from offset off to the stack
 // at fp+stack with direct packet loads when they are in the skb's linear
 // part (a TC program, R6 the skb), and otherwise min bytes with
@@ -34,14 +54,7 @@ func LoadBytes(off int32, stack int16, n int32, fail string) asm.Instructions {
 // program's time); a packet too short for min jumps to fail. label must
 // be unique in the program. Uses R1–R5.
 func CopyPacket(off int32, stack int16, want, min int32, fail, label string) asm.Instructions {
-	const skbData, skbDataEnd = 76, 80 // in struct __sk_buff
-	in := asm.Instructions{
-		asm.LoadMem(asm.R2, asm.R6, skbData, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, skbDataEnd, asm.Word),
-		asm.Mov.Reg(asm.R1, asm.R2),
-		asm.Add.Imm(asm.R1, off+want),
-		asm.JGT.Reg(asm.R1, asm.R3, label+"_helper"),
-	}
+	in := Linear(off+want, label+"_helper")
 	// each store as wide as its stack address's alignment and the rest allow
 	for i := int32(0); i < want; {
 		size, sz := int32(1), asm.Byte
